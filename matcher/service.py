@@ -1,0 +1,378 @@
+"""MatchService: the one facade the chat engine and the HTTP API use for matching.
+
+Flow: scope -> query vector + BM25 tokens -> candidates from both indexes ->
+fused score -> scope-aware adjustments -> ranked matches with their reasons.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlalchemy import func, select
+
+from core.config import Settings
+from core.db import Database, bump_catalogue_version, catalogue_version
+from core.domain import NeedStatus, clean_text, fold
+from core.models import Experience, Need, Solution
+from index.base import Embedder
+from index.store import KINDS, IndexStore, SyncReport, indexable_documents
+from matcher.bm25 import LexicalIndex
+from matcher.ranking import FusionParams, fuse, scope_fit
+from matcher.text import stem_map, tokenize
+from matcher.types import NeedMatch, Reason, Scope, SolutionMatch
+
+log = logging.getLogger(__name__)
+
+MAX_QUERY_CHARS = 10_000
+
+
+class QueryError(ValueError):
+    """A query that cannot be searched; ``code`` names the reason for the renderer."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class SearchResult:
+    matches: list[SolutionMatch]
+    notices: list[str] = field(default_factory=list)  # e.g. "truncated", "no_keywords"
+
+
+def prepare_query(text: str) -> tuple[str, list[str]]:
+    """Clean a raw query; returns the text to search and notices. Raises QueryError."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    cleaned = clean_text(text)
+    notices: list[str] = []
+    if not cleaned:
+        raise QueryError("empty", "the query is empty")
+    if not any(ch.isalpha() for ch in cleaned):
+        raise QueryError("no_letters", "the query has no words")
+    if len(cleaned) > MAX_QUERY_CHARS:
+        cleaned = cleaned[:MAX_QUERY_CHARS]
+        notices.append("truncated")
+    if not tokenize(cleaned):
+        notices.append("no_keywords")
+    return cleaned, notices
+
+
+class MatchService:
+    """Hybrid (dense + BM25) matching over solutions, needs and REX."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        embedder: Embedder | None = None,
+        *,
+        params: FusionParams | None = None,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self._embedder = embedder
+        self.params = params or FusionParams()
+        self._store: IndexStore | None = None
+        self._lexical = {kind: LexicalIndex() for kind in KINDS}
+        self._version = -1
+        self._ready_lock = threading.Lock()
+
+    # -- lifecycle ------------------------------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            from index.embedder import load_embedder
+
+            self._embedder = load_embedder(self.settings)
+        return self._embedder
+
+    @property
+    def store(self) -> IndexStore:
+        if self._store is None:
+            self._store = IndexStore(self.settings.index_dir, self.embedder)
+        return self._store
+
+    def ensure_ready(self, *, progress: bool = False, force: bool = False) -> list[SyncReport]:
+        """Load the indexes, re-embedding what the database changed since they were saved."""
+        with self._ready_lock, self.db.session() as session:
+            version = catalogue_version(session)
+            reports = self.store.sync(session, force=force, progress=progress)
+            for kind in KINDS:
+                self._lexical[kind].set_documents(indexable_documents(session, kind))
+            self._version = version
+        return reports
+
+    def refresh_if_stale(self) -> None:
+        """Another process changed the catalogue: bring this one's indexes up to date."""
+        with self.db.session() as session:
+            version = catalogue_version(session)
+        if version != self._version:
+            self.ensure_ready()
+
+    def _changed(self) -> None:
+        with self.db.session() as session:
+            self._version = bump_catalogue_version(session)
+
+    # -- index maintenance ----------------------------------------------------
+    def _reindex(self, kind: str, doc_id: int, text: str | None) -> None:
+        if self._version < 0:
+            self.ensure_ready()
+        if text is None:
+            self.store.remove(kind, doc_id)
+            self._lexical[kind].remove(doc_id)
+        else:
+            self.store.upsert(kind, doc_id, text)
+            self._lexical[kind].upsert(doc_id, text)
+        self._changed()
+
+    def _current_text(self, kind: str, doc_id: int) -> str | None:
+        with self.db.session() as session:
+            docs = indexable_documents(session, kind)
+        return docs.get(doc_id)
+
+    def index_solution(self, solution_id: int) -> None:
+        self._reindex("solution", solution_id, self._current_text("solution", solution_id))
+
+    def index_need(self, need_id: int) -> None:
+        self._reindex("need", need_id, self._current_text("need", need_id))
+
+    def index_experience(self, experience_id: int) -> None:
+        self._reindex("experience", experience_id, self._current_text("experience", experience_id))
+
+    def remove(self, kind: str, doc_id: int) -> None:
+        self._reindex(kind, doc_id, None)
+
+    # -- core hybrid retrieval -------------------------------------------------
+    def _hybrid(
+        self, kind: str, text: str, language: str, *, k: int | None = None
+    ) -> list[tuple[int, float, float, float]]:
+        """Candidates for ``text`` as (id, fused, dense, bm25), best first."""
+        if self._version < 0:
+            self.ensure_ready()
+        else:
+            self.refresh_if_stale()
+        k = k or self.params.candidates
+        qvec = self.embedder.encode_queries([text])[0]
+        dense_hits = dict(self.store.search(kind, qvec, k))
+        lex_ids, lex_scores = self._lexical[kind].scores(tokenize(text))
+        candidates = set(dense_hits)
+        if lex_scores.size and float(lex_scores.max()) > 0:
+            top = np.argsort(-lex_scores)[:k]
+            candidates.update(int(lex_ids[i]) for i in top if lex_scores[i] > 0)
+        if not candidates:
+            return []
+        ids = sorted(candidates)
+        missing = [i for i in ids if i not in dense_hits]
+        dense_hits.update(self.store.similarity(kind, qvec, missing))
+        ids = [i for i in ids if i in dense_hits]
+        position = {int(doc_id): pos for pos, doc_id in enumerate(lex_ids.tolist())}
+        dense = np.array([dense_hits[i] for i in ids], dtype=np.float32)
+        lexical = np.array(
+            [lex_scores[position[i]] if i in position else 0.0 for i in ids], dtype=np.float32
+        )
+        fused = fuse(dense, lexical, self.params.weight_for(language))
+        order = np.argsort(-fused, kind="stable")
+        return [(ids[o], float(fused[o]), float(dense[o]), float(lexical[o])) for o in order]
+
+    # -- solutions ------------------------------------------------------------
+    def search(self, scope: Scope, *, top: int = 5, offset: int = 0) -> SearchResult:
+        text, notices = prepare_query(scope.text)
+        hits = self._hybrid("solution", text, scope.language)
+        if not hits:
+            return SearchResult([], notices)
+        with self.db.session() as session:
+            rows = {
+                s.id: s
+                for s in session.scalars(
+                    select(Solution).where(Solution.id.in_([h[0] for h in hits]))
+                )
+            }
+            scored = []
+            for doc_id, fused, dense, lexical in hits:
+                sol = rows.get(doc_id)
+                if sol is None:
+                    continue
+                fit = scope_fit(
+                    stage=scope.stage,
+                    buyer_kind=scope.territory_kind,
+                    buyer_band=scope.size_band,
+                    maturity=sol.maturity,
+                    trust_level=str(sol.trust_level),
+                    target_kinds=sol.target_kinds or [],
+                    target_bands=sol.target_size_bands or [],
+                    usertypes=sol.usertypes or [],
+                )
+                scored.append((fused * fit.factor, sol, fit, dense, lexical))
+            scored.sort(key=lambda item: -item[0])
+            page = scored[offset : offset + top]
+            rex_counts = self._rex_counts(session, [item[1].id for item in page])
+            query_terms = stem_map(text)
+            matches = [
+                SolutionMatch(
+                    solution_id=sol.id,
+                    external_id=sol.external_id,
+                    title=sol.title,
+                    score=round(score, 4),
+                    trust_level=str(sol.trust_level),
+                    reasons=self._reasons(sol, scope, query_terms, fit, rex_counts.get(sol.id, 0)),
+                    mission=sol.mission,
+                    website=sol.website,
+                    maturity=sol.maturity,
+                )
+                for score, sol, fit, _dense, _lexical in page
+            ]
+        return SearchResult(matches, notices)
+
+    def search_solutions(
+        self, scope: Scope, *, top: int = 5, offset: int = 0
+    ) -> list[SolutionMatch]:
+        return self.search(scope, top=top, offset=offset).matches
+
+    def rank_ids(self, text: str, *, top: int = 10, language: str = "fr") -> list[str]:
+        """External ids, best first (evaluation helper: text only, no scope)."""
+        scope = Scope(text=text, language=language)
+        return [m.external_id for m in self.search(scope, top=top).matches]
+
+    def similar_solutions(
+        self, text: str, *, top: int = 3, min_score: float = 0.86
+    ) -> list[SolutionMatch]:
+        """Existing entries that look like ``text`` (duplicate check at registration)."""
+        text, _ = prepare_query(text)
+        if self._version < 0:
+            self.ensure_ready()
+        qvec = self.embedder.encode_passages([text])[0]
+        hits = [(i, s) for i, s in self.store.search("solution", qvec, top) if s >= min_score]
+        if not hits:
+            return []
+        with self.db.session() as session:
+            rows = {
+                s.id: s
+                for s in session.scalars(
+                    select(Solution).where(Solution.id.in_([h[0] for h in hits]))
+                )
+            }
+        return [
+            SolutionMatch(
+                solution_id=i,
+                external_id=rows[i].external_id,
+                title=rows[i].title,
+                score=round(s, 4),
+                trust_level=str(rows[i].trust_level),
+                reasons=[Reason("semantic", {"similarity": round(s, 2)})],
+                mission=rows[i].mission,
+                website=rows[i].website,
+                maturity=rows[i].maturity,
+            )
+            for i, s in hits
+            if i in rows
+        ]
+
+    @staticmethod
+    def _rex_counts(session, ids: list[int]) -> dict[int, int]:  # type: ignore[no-untyped-def]
+        if not ids:
+            return {}
+        rows = session.execute(
+            select(Experience.solution_id, func.count())
+            .where(Experience.solution_id.in_(ids))
+            .group_by(Experience.solution_id)
+        )
+        return {int(sid): int(n) for sid, n in rows}
+
+    @staticmethod
+    def _reasons(
+        sol: Solution,
+        scope: Scope,
+        query_terms: dict[str, str],
+        fit,
+        rex_count: int,  # type: ignore[no-untyped-def]
+    ) -> list[Reason]:
+        reasons: list[Reason] = []
+        doc_tokens = set(tokenize(sol.index_text()))
+        shared = [word for token, word in query_terms.items() if token in doc_tokens]
+        shared.sort(key=len, reverse=True)
+        if shared:
+            reasons.append(Reason("words", {"terms": shared[:4]}))
+        else:
+            reasons.append(Reason("semantic", {}))
+        wanted = {fold(t) for t in scope.themes}
+        themes = [t for t in sol.themes or [] if wanted and _theme_overlap(fold(t), wanted)]
+        if themes:
+            reasons.append(Reason("themes", {"themes": themes[:3]}))
+        if fit.size_fit and scope.size_band:
+            reasons.append(Reason("size_fit", {"band": scope.size_band}))
+        if fit.kind_fit and scope.territory_kind:
+            reasons.append(Reason("kind_fit", {"kind": scope.territory_kind}))
+        if rex_count:
+            reasons.append(Reason("rex_count", {"n": rex_count}))
+        if sol.maturity:
+            reasons.append(Reason("maturity", {"maturity": sol.maturity}))
+        reasons.append(Reason("trust", {"level": str(sol.trust_level)}))
+        return reasons
+
+    # -- needs and REX ----------------------------------------------------------
+    def needs_for_solution(
+        self, solution_id: int, *, top: int = 5, min_score: float = 0.35
+    ) -> list[NeedMatch]:
+        """Open needs that a solution answers (for start-ups and digests)."""
+        with self.db.session() as session:
+            sol = session.get(Solution, solution_id)
+            if sol is None:
+                return []
+            text = sol.index_text()
+        hits = [h for h in self._hybrid("need", text, "fr") if h[1] >= min_score][:top]
+        if not hits:
+            return []
+        query_terms = stem_map(text)
+        with self.db.session() as session:
+            needs = {
+                n.id: n
+                for n in session.scalars(
+                    select(Need).where(
+                        Need.id.in_([h[0] for h in hits]), Need.status == NeedStatus.OPEN
+                    )
+                )
+            }
+            out = []
+            for doc_id, fused, _dense, _lex in hits:
+                need = needs.get(doc_id)
+                if need is None:
+                    continue
+                need_tokens = set(tokenize(need.index_text()))
+                shared = [w for t, w in query_terms.items() if t in need_tokens]
+                reasons = (
+                    [Reason("words", {"terms": shared[:4]})] if shared else [Reason("semantic", {})]
+                )
+                out.append(
+                    NeedMatch(
+                        need_id=need.id,
+                        score=round(fused, 4),
+                        text=need.raw_text,
+                        territory_name=need.territory_name,
+                        size_band=need.size_band,
+                        reasons=reasons,
+                    )
+                )
+        return out
+
+    def search_experiences(
+        self, text: str, *, top: int = 50, language: str = "fr"
+    ) -> list[tuple[int, float]]:
+        """REX similar to ``text`` as (experience id, fused score in [0, 1]), best first."""
+        text, _ = prepare_query(text)
+        return [(h[0], h[1]) for h in self._hybrid("experience", text, language)[:top]]
+
+    def search_needs(
+        self, text: str, *, top: int = 50, language: str = "fr"
+    ) -> list[tuple[int, float]]:
+        """Open needs similar to ``text`` as (need id, fused score), best first."""
+        text, _ = prepare_query(text)
+        return [(h[0], h[1]) for h in self._hybrid("need", text, language)[:top]]
+
+
+def _theme_overlap(theme: str, wanted: set[str]) -> bool:
+    theme_words = set(theme.split())
+    return any(theme_words & set(w.split()) for w in wanted)

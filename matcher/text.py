@@ -1,0 +1,61 @@
+"""French-first tokenisation for BM25: lower-case, stop-words, Snowball stems, no accents."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_FRENCH
+
+from core.domain import fold
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+_EXTRA_STOP = {
+    # French function words and chat filler missing from the stock list
+    "les", "des", "une", "aux", "cette", "ces", "dont", "comme", "avec", "sans", "pour",
+    "par", "plus", "moins", "tres", "tout", "tous", "toute", "toutes", "faire", "fait",
+    "etre", "avoir", "peut", "peuvent", "doit", "nous", "vous", "notre", "nos", "votre",
+    "vos", "leur", "leurs", "bonjour", "merci", "cherche", "cherchons", "besoin",
+    "souhaite", "souhaitons", "voudrais", "voudrions", "aimerais", "aimerions", "ainsi",
+    "aussi", "entre", "chez", "sous", "sur", "dans", "afin", "car", "donc", "alors", "si",
+    "d", "l", "j", "qu", "n", "s", "c", "m", "t", "y", "a", "etc", "hello", "please", "need",
+    "looking", "want", "would", "like",
+}  # fmt: skip
+
+STOPWORDS: frozenset[str] = frozenset(
+    {fold(w) for w in (*STOPWORDS_FRENCH, *STOPWORDS_EN, *_EXTRA_STOP)}
+)
+
+
+@lru_cache(maxsize=4)
+def _stemmer(language: str) -> Stemmer.Stemmer:
+    return Stemmer.Stemmer(language)
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased surface words of ``text`` (accents kept)."""
+    return _WORD.findall(text.lower())
+
+
+def tokenize(text: str) -> list[str]:
+    """Tokens for BM25: words minus stop-words, French Snowball stems, accents folded."""
+    out: list[str] = []
+    kept = [w for w in words(text) if fold(w) not in STOPWORDS and len(w) > 1]
+    for stem in _stemmer("french").stemWords(kept):
+        folded = fold(stem).replace(" ", "")
+        if folded:
+            out.append(folded)
+    return out
+
+
+def stem_map(text: str) -> dict[str, str]:
+    """Each token of ``text`` mapped to the first surface word that produced it."""
+    mapping: dict[str, str] = {}
+    for word in words(text):
+        if fold(word) in STOPWORDS or len(word) <= 1:
+            continue
+        for token in tokenize(word):
+            mapping.setdefault(token, word)
+    return mapping
