@@ -1,0 +1,97 @@
+"""Web chat adapter: ``POST /api/chat``, ``GET /api/chat/inbox`` and the page at ``/``.
+
+The app stores the engine on ``app.state.engine``; the engine is synchronous, so
+each call runs in the thread pool.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from bot.engine import ConversationEngine, OutMessage
+
+__all__ = ["ChatReply", "ChatRequest", "get_engine", "router"]
+
+TRANSPORT = "web"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+SESSION_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
+
+router = APIRouter()
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    session_id: str = Field(pattern=SESSION_PATTERN)
+    text: str | None = Field(None, max_length=100_000)
+    choice: str | None = Field(None, max_length=64)
+
+    @model_validator(mode="after")
+    def _text_or_choice(self) -> ChatRequest:
+        if (self.text is None) == (self.choice is None):
+            raise ValueError("give exactly one of 'text' or 'choice'")
+        return self
+
+
+class ButtonOut(BaseModel):
+    id: str
+    label: str
+
+
+class MessageOut(BaseModel):
+    text: str
+    buttons: list[ButtonOut] = []
+
+
+class ChatReply(BaseModel):
+    messages: list[MessageOut]
+
+
+def get_engine(request: Request) -> ConversationEngine:
+    engine = getattr(request.app.state, "engine", None)
+    if engine is None:
+        raise HTTPException(status_code=503, detail="chat engine not ready")
+    return engine
+
+
+EngineDep = Annotated[ConversationEngine, Depends(get_engine)]
+
+
+def _reply(messages: list[OutMessage]) -> ChatReply:
+    return ChatReply(
+        messages=[
+            MessageOut(text=m.text, buttons=[ButtonOut(id=b.id, label=b.label) for b in m.buttons])
+            for m in messages
+        ]
+    )
+
+
+@router.post("/api/chat", response_model=ChatReply)
+async def post_chat(body: ChatRequest, engine: EngineDep) -> ChatReply:
+    """One user message or button press; the replies, then any pending outbox messages."""
+
+    def run() -> list[OutMessage]:
+        out = engine.handle(TRANSPORT, body.session_id, text=body.text, choice=body.choice)
+        return out + engine.pending_outbox(TRANSPORT, body.session_id)
+
+    return _reply(await run_in_threadpool(run))
+
+
+@router.get("/api/chat/inbox", response_model=ChatReply)
+async def get_inbox(
+    engine: EngineDep,
+    session_id: Annotated[str, Query(pattern=SESSION_PATTERN)],
+) -> ChatReply:
+    """Messages waiting for this session (introductions, moderation), marked delivered."""
+    return _reply(await run_in_threadpool(engine.pending_outbox, TRANSPORT, session_id))
+
+
+@router.get("/", include_in_schema=False)
+async def chat_page() -> FileResponse:
+    return FileResponse(STATIC_DIR / "chat.html", media_type="text/html")

@@ -1,0 +1,1 @@
+"""PIU chat: a transport-independent conversation engine and its transports."""

@@ -1,0 +1,498 @@
+"""The transport-independent conversation engine.
+
+Input: (transport, external id, text or button choice). Output: messages with
+optional buttons. Each call loads the person's ``ConversationState``, runs one
+step and saves it in a single transaction, so a restart resumes exactly where
+the user was. Calls to the match service and peers (which write their own
+rows, e.g. the index version) run *after* that commit, as deferred actions
+that open their own short transaction.
+
+Button ids are ``action:value@nonce``; the nonce changes each time a new
+question is asked, so a button from an older step is recognised as stale.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import logging
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from langdetect import DetectorFactory, detect_langs
+from langdetect.lang_detect_exception import LangDetectException
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
+
+from bot.messages import MESSAGES, t
+from core.config import Settings
+from core.db import Database
+from core.domain import clean_text
+from core.models import ChatIdentity, ConversationState, Outbox, Person, utcnow
+
+if TYPE_CHECKING:
+    from matcher.service import MatchService
+    from matcher.territories import TerritoryResolver
+
+    try:
+        from matcher.peers import PeerService
+    except ImportError:  # pragma: no cover - written concurrently
+        PeerService = Any
+
+__all__ = ["Button", "ConversationEngine", "Ctx", "OutMessage", "detect_language"]
+
+log = logging.getLogger(__name__)
+
+DetectorFactory.seed = 0
+_DETECT_LOCK = threading.Lock()
+
+
+@dataclass
+class Button:
+    id: str
+    label: str
+
+
+@dataclass
+class OutMessage:
+    text: str
+    buttons: list[Button] = field(default_factory=list)
+
+
+def detect_language(text: str) -> str | None:
+    """ "fr" or "en" for a message of 3 words or more; ``None`` if short or anything else."""
+    if len(text.split()) < 3:
+        return None
+    try:
+        with _DETECT_LOCK:
+            langs = detect_langs(text)
+    except LangDetectException:
+        return None
+    if langs and langs[0].lang in ("fr", "en") and langs[0].prob >= 0.7:
+        return str(langs[0].lang)
+    return None
+
+
+_BUTTON_ID = re.compile(r"^([a-z]{1,8}):([A-Za-z0-9_.:\-]{0,40})(?:@([0-9a-z]{1,10}))?$")
+_COMMAND = re.compile(r"^/([A-Za-z_]{1,32})(?:@\w+)?(?:\s+(.*))?$", re.S)
+
+
+@dataclass
+class Ctx:
+    """Everything a step handler needs for one user and one call."""
+
+    engine: ConversationEngine
+    session: Session
+    person: Person
+    state: ConversationState
+    data: dict[str, Any]
+    transport: str
+    external_id: str
+    out: list[OutMessage] = field(default_factory=list)
+    after: list[Callable[[], list[OutMessage]]] = field(default_factory=list)
+
+    @property
+    def lang(self) -> str:
+        return self.person.language if self.person.language in ("fr", "en") else "fr"
+
+    @property
+    def flow(self) -> str | None:
+        return self.state.flow
+
+    @property
+    def step(self) -> str | None:
+        return self.state.step
+
+    @property
+    def nonce(self) -> str:
+        return _base36(int(self.data.get("n", 0)))
+
+    def t(self, key: str, **params: object) -> str:
+        return t(key, self.lang, **params)
+
+    def say(self, key: str, **params: object) -> None:
+        self.out.append(OutMessage(t(key, self.lang, **params)))
+
+    def send(self, text: str, buttons: list[Button] | None = None) -> None:
+        self.out.append(OutMessage(text, list(buttons or [])))
+
+    def btn(self, action: str, value: str, label: str) -> Button:
+        """A button bound to the current step (its id carries the step nonce)."""
+        return Button(f"{action}:{value}@{self.nonce}", label)
+
+    def ask(self, step: str, *, flow: str | None = None) -> None:
+        """Move to ``step`` (new nonce: older buttons become stale) and ask its question."""
+        if flow is not None:
+            self.state.flow = flow
+        self.state.step = step
+        self.data["n"] = int(self.data.get("n", 0)) + 1
+        self.reask()
+
+    def reask(self) -> None:
+        """Ask the current step's question again (same nonce: its buttons stay valid)."""
+        step = self.engine.steps.get(self.state.step or "")
+        if step is not None and step.prompt is not None:
+            step.prompt(self)
+
+    def end_flow(self) -> None:
+        """Leave the current flow; keeps the nonce and the remembered profile."""
+        self.state.flow = None
+        self.state.step = None
+        keep = {k: self.data[k] for k in ("n", "profile") if k in self.data}
+        self.data.clear()
+        self.data.update(keep)
+        self.data["n"] = int(self.data.get("n", 0)) + 1
+
+    def defer(self, action: Callable[[], list[OutMessage]]) -> None:
+        """Run ``action`` after this step's transaction commits (service calls)."""
+        self.after.append(action)
+
+
+@dataclass
+class Step:
+    """One question of a flow: how to ask it and how to take an answer."""
+
+    prompt: Callable[[Ctx], None] | None
+    on_text: Callable[[Ctx, str], None] | None = None
+    on_choice: Callable[[Ctx, str, str], bool] | None = None  # False: not for this step
+    resting: bool = False  # a place to stay after a flow (commands act as when idle)
+    prose: bool = False  # free prose expected: detect the language on it
+
+
+CommandHandler = Callable[[Ctx, str], None]
+ChoiceHandler = Callable[[Ctx, str], None]
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if n == 0:
+            return out
+
+
+class ConversationEngine:
+    """One engine for every transport (Telegram, web chat, terminal)."""
+
+    def __init__(
+        self,
+        db: Database,
+        service: MatchService,
+        settings: Settings,
+        resolver: TerritoryResolver | None = None,
+        peers: PeerService | None = None,
+    ) -> None:
+        from bot.flows import buyer, common, startup
+
+        self.db = db
+        self.service = service
+        self.settings = settings
+        self.resolver = resolver
+        self.peers = peers
+        self.today: Callable[[], dt.date] = dt.date.today
+        self.steps: dict[str, Step] = {}
+        self.commands: dict[str, CommandHandler] = {}
+        self.choices: dict[str, ChoiceHandler] = {}
+        for module in (common, buyer, startup):
+            module.install(self)
+        self.register_choice("intro", self._on_intro_answer)
+
+    # -- extension points (privacy, digest and introductions register here) ----------------
+    def register_command(self, names: str | tuple[str, ...], handler: CommandHandler) -> None:
+        """Add ``/name`` commands; the handler gets the context and the text after it."""
+        for name in (names,) if isinstance(names, str) else names:
+            self.commands[name.lower()] = handler
+
+    def register_choice(self, action: str, handler: ChoiceHandler) -> None:
+        """Add a global button action (valid at any step, not tied to a step nonce)."""
+        self.choices[action] = handler
+
+    def register_steps(self, steps: dict[str, Step]) -> None:
+        self.steps.update(steps)
+
+    # -- public API -------------------------------------------------------------------------
+    def handle(
+        self,
+        transport: str,
+        external_id: str,
+        *,
+        text: str | None = None,
+        choice: str | None = None,
+        kind: str = "text",
+    ) -> list[OutMessage]:
+        """Process one incoming message or button press; return the replies."""
+        try:
+            out, after = self._transact(
+                transport, external_id, lambda ctx: self._dispatch(ctx, text, choice, kind)
+            )
+        except Exception:
+            log.exception("conversation step failed (%s:%s)", transport, external_id)
+            return [OutMessage(t("error", self._language_of(transport, external_id)))]
+        for action in after:
+            try:
+                out.extend(action())
+            except Exception:
+                log.exception("deferred action failed (%s:%s)", transport, external_id)
+                out.append(OutMessage(t("error", self._language_of(transport, external_id))))
+        return out
+
+    def pending_outbox(self, transport: str, external_id: str) -> list[OutMessage]:
+        """Undelivered messages for this user (marked delivered as they are returned)."""
+        with self.db.session() as session:
+            ident = self._identity(session, transport, external_id)
+            if ident is None:
+                return []
+            rows = session.scalars(
+                select(Outbox)
+                .where(Outbox.person_id == ident.person_id, Outbox.delivered_at.is_(None))
+                .order_by(Outbox.id)
+            ).all()
+            out = []
+            for row in rows:
+                out.append(self.render_outbox(row.payload, ident.person.language))
+                row.delivered_at = utcnow()
+            return out
+
+    def outbox_for_transport(
+        self, transport: str, limit: int = 100
+    ) -> list[tuple[str, int, OutMessage]]:
+        """Undelivered outbox messages for users of ``transport``: (external id, id, message)."""
+        with self.db.session() as session:
+            rows = session.execute(
+                select(Outbox, ChatIdentity.external_id, Person.language)
+                .join(ChatIdentity, ChatIdentity.person_id == Outbox.person_id)
+                .join(Person, Person.id == Outbox.person_id)
+                .where(ChatIdentity.transport == transport, Outbox.delivered_at.is_(None))
+                .order_by(Outbox.id)
+                .limit(limit)
+            ).all()
+            return [
+                (external_id, box.id, self.render_outbox(box.payload, language))
+                for box, external_id, language in rows
+            ]
+
+    def mark_delivered(self, outbox_id: int) -> None:
+        with self.db.session() as session:
+            row = session.get(Outbox, outbox_id)
+            if row is not None and row.delivered_at is None:
+                row.delivered_at = utcnow()
+
+    @staticmethod
+    def render_outbox(payload: dict[str, Any], language: str) -> OutMessage:
+        """An outbox payload as a message.
+
+        Payloads are either ``{"key": <catalogue key>, "params": {...}}`` (rendered in
+        the recipient's language) or ``{"text": ..., "text_en": ...}``; both may carry
+        ``"buttons": [{"id": ..., "label": ...}]`` (global actions, see register_choice).
+        """
+        lang = language if language in ("fr", "en") else "fr"
+        if "key" in payload and str(payload["key"]) in MESSAGES:
+            params = dict(payload.get("params") or {})
+            text = t(str(payload["key"]), lang, **params)
+        else:
+            text = str(payload.get(f"text_{lang}") or payload.get("text") or "")
+        buttons = []
+        for b in payload.get("buttons") or []:
+            key = b.get("key")
+            label = t(key, lang) if key in MESSAGES else b.get(f"label_{lang}") or b.get("label")
+            buttons.append(Button(str(b["id"]), str(label or "")))
+        return OutMessage(text, buttons)
+
+    # -- introductions (double opt-in, matcher.introductions) -------------------------------
+    def request_introduction(self, requester_id: int, **target: int | None) -> Any:
+        """Ask for an introduction; returns an ``IntroResult`` (see matcher.introductions)."""
+        if self.peers is not None and hasattr(self.peers, "request_introduction"):
+            return self.peers.request_introduction(requester_id, **target)
+        from matcher.introductions import request_introduction
+
+        return request_introduction(
+            self.db, requester_id=requester_id, settings=self.settings, **target
+        )
+
+    def _on_intro_answer(self, ctx: Ctx, value: str) -> None:
+        """Buttons ``intro:accept:<id>`` / ``intro:decline:<id>`` sent through the outbox."""
+        verb, _, raw_id = value.partition(":")
+        if verb not in ("accept", "decline") or not raw_id.isdigit():
+            ctx.say("unexpected")
+            self.reask_or_hint(ctx)
+            return
+        db, responder, lang = self.db, ctx.person.id, ctx.lang
+        transport, external_id = ctx.transport, ctx.external_id
+
+        def answer() -> list[OutMessage]:
+            from matcher.introductions import respond
+
+            result = respond(
+                db, introduction_id=int(raw_id), responder_id=responder, accept=verb == "accept"
+            )
+            key = f"intro_answer_{result.code}"
+            out = [OutMessage(t(key if key in MESSAGES else "intro_failed", lang))]
+            return out + self.pending_outbox(transport, external_id)
+
+        ctx.defer(answer)
+
+    # -- transactions -------------------------------------------------------------------------
+    def in_context(
+        self, transport: str, external_id: str, step: Callable[[Ctx], None]
+    ) -> list[OutMessage]:
+        """Run ``step`` in a fresh transaction for this user (for deferred actions)."""
+        out, after = self._transact(transport, external_id, step)
+        for action in after:
+            out.extend(action())
+        return out
+
+    def _transact(
+        self, transport: str, external_id: str, step: Callable[[Ctx], None]
+    ) -> tuple[list[OutMessage], list[Callable[[], list[OutMessage]]]]:
+        for attempt in range(2):
+            try:
+                with self.db.session() as session:
+                    ctx = self._load(session, transport, external_id)
+                    step(ctx)
+                    self._save(ctx)
+                    return ctx.out, ctx.after
+            except IntegrityError:
+                if attempt:  # a concurrent first message created the identity: retry once
+                    raise
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _identity(session: Session, transport: str, external_id: str) -> ChatIdentity | None:
+        return session.scalar(
+            select(ChatIdentity).where(
+                ChatIdentity.transport == transport, ChatIdentity.external_id == external_id
+            )
+        )
+
+    def _language_of(self, transport: str, external_id: str) -> str:
+        try:
+            with self.db.session() as session:
+                ident = self._identity(session, transport, external_id)
+                if ident is not None and ident.person.language in ("fr", "en"):
+                    return ident.person.language
+        except Exception:
+            log.debug("could not read the language", exc_info=True)
+        return self.settings.default_language
+
+    def _load(self, session: Session, transport: str, external_id: str) -> Ctx:
+        ident = self._identity(session, transport, external_id)
+        if ident is None:
+            person = Person(language=self.settings.default_language)
+            session.add(person)
+            session.flush()
+            ident = ChatIdentity(person_id=person.id, transport=transport, external_id=external_id)
+            session.add(ident)
+            session.flush()
+        person = ident.person
+        state = session.scalar(
+            select(ConversationState).where(ConversationState.person_id == person.id)
+        )
+        if state is None:
+            state = ConversationState(person_id=person.id, flow=None, step=None, data={"n": 0})
+            session.add(state)
+            session.flush()
+        data = copy.deepcopy(state.data or {})
+        data.setdefault("n", 0)
+        return Ctx(self, session, person, state, data, transport, external_id)
+
+    @staticmethod
+    def _save(ctx: Ctx) -> None:
+        ctx.state.data = copy.deepcopy(ctx.data)
+        flag_modified(ctx.state, "data")
+        ctx.state.updated_at = utcnow()
+        ctx.person.last_active_at = utcnow()
+
+    # -- dispatch -----------------------------------------------------------------------------
+    def current(self, ctx: Ctx) -> Step | None:
+        return self.steps.get(ctx.step or "")
+
+    def in_flow(self, ctx: Ctx) -> bool:
+        """Whether the user is in the middle of a flow (not idle, not at a resting step)."""
+        step = self.current(ctx)
+        return step is not None and not step.resting
+
+    def reask_or_hint(self, ctx: Ctx) -> None:
+        if self.in_flow(ctx):
+            ctx.reask()
+
+    def _dispatch(self, ctx: Ctx, text: str | None, choice: str | None, kind: str) -> None:
+        if kind != "text":
+            ctx.say("text_only")
+            self.reask_or_hint(ctx)
+            return
+        if choice is not None:
+            self._on_choice(ctx, choice)
+            return
+        raw = text or ""
+        if len(raw) > self.settings.max_message_chars:
+            ctx.say("too_long", max=self.settings.max_message_chars)
+            self.reask_or_hint(ctx)
+            return
+        cleaned = clean_text(raw)
+        if not cleaned:
+            ctx.say("empty")
+            self.reask_or_hint(ctx)
+            return
+        if cleaned.startswith("/"):
+            self._on_command(ctx, cleaned)
+            return
+        step = self.current(ctx)
+        if not ctx.person.language_locked and (step is None or step.prose or step.resting):
+            detected = detect_language(cleaned)
+            if detected:
+                ctx.person.language = detected
+        if step is None or step.resting or step.on_text is None:
+            if step is not None and not step.resting:
+                ctx.say("unexpected")
+                ctx.reask()
+                return
+            self.idle_text(ctx, cleaned)
+            return
+        step.on_text(ctx, cleaned)
+
+    def idle_text(self, ctx: Ctx, text: str) -> None:
+        handler = self.commands.get("__text__")
+        if handler is not None:
+            handler(ctx, text)
+
+    def _on_command(self, ctx: Ctx, text: str) -> None:
+        match = _COMMAND.match(text)
+        name = match.group(1).lower() if match else text.split()[0][:40]
+        handler = self.commands.get(name) if match and not name.startswith("_") else None
+        if handler is None:
+            ctx.say("unknown_command", command=text.split()[0][:40])
+            if self.in_flow(ctx):
+                ctx.reask()
+            else:
+                ctx.say("help")
+            return
+        handler(ctx, (match.group(2) or "").strip() if match else "")
+
+    def _on_choice(self, ctx: Ctx, choice: str) -> None:
+        match = _BUTTON_ID.match(choice or "")
+        if match is None:
+            ctx.say("unexpected")
+            self.reask_or_hint(ctx)
+            return
+        action, value, nonce = match.groups()
+        if action in self.choices:
+            self.choices[action](ctx, value)
+            return
+        step = self.current(ctx)
+        if nonce != ctx.nonce or step is None or step.on_choice is None:
+            ctx.say("stale_button")
+            if step is not None:
+                ctx.reask()
+            else:
+                ctx.say("help")
+            return
+        if not step.on_choice(ctx, action, value):
+            ctx.say("unexpected")
+            ctx.reask()

@@ -1,0 +1,1 @@
+"""Conversation flows: each module installs its steps, commands and choices on the engine."""

@@ -1,0 +1,735 @@
+"""Buyer flow: a need in the user's words -> a few questions -> scope card -> results."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from bot.engine import Ctx, OutMessage, Step
+from bot.render import render_card, render_solutions, render_territory, shorten
+from core.domain import Cadence, NeedStatus, Role, size_band
+from core.models import MatchEvent, Need, Subscription
+from matcher.scope import (
+    BUDGET_BANDS,
+    CONSTRAINT_IDS,
+    THEMES,
+    TIMING_BANDS,
+    budget_band,
+    extract,
+    extract_amount,
+    extract_constraints,
+    extract_stage,
+    extract_timing,
+    find_theme,
+)
+from matcher.types import PeerMatch, Scope
+
+if TYPE_CHECKING:
+    from bot.engine import ConversationEngine
+
+log = logging.getLogger(__name__)
+
+FLOW = "buyer"
+PAGE = 5
+MIN_NEED_WORDS = 4
+QUESTIONS = ("territory", "stage", "budget", "timing", "constraints")
+STAGES = ("explore", "experiment", "buy")
+EDIT_FIELDS = ("text", "themes", "territory", "stage", "budget", "timing", "constraints")
+
+
+# --- state helpers ----------------------------------------------------------------------------
+def _b(ctx: Ctx) -> dict[str, Any]:
+    return ctx.data.setdefault("b", {})
+
+
+def _scope(ctx: Ctx) -> Scope:
+    return Scope.from_dict(_b(ctx).get("scope") or {"text": ""})
+
+
+def _set_scope(ctx: Ctx, scope: Scope) -> None:
+    _b(ctx)["scope"] = scope.to_dict()
+
+
+def _territory_from_candidate(candidate: Any) -> dict[str, Any]:
+    from matcher.territories import describe
+
+    data = dataclasses.asdict(candidate)
+    data["desc"] = {lang: describe(candidate, lang) for lang in ("fr", "en")}
+    return data
+
+
+def _apply_territory(ctx: Ctx, territory: dict[str, Any] | None) -> None:
+    b = _b(ctx)
+    b["territory"] = territory
+    b.pop("cands", None)
+    scope = _scope(ctx)
+    territory = territory or {}
+    scope.territory_code = territory.get("code")
+    scope.territory_kind = territory.get("kind")
+    scope.territory_name = territory.get("name")
+    scope.population = territory.get("population")
+    band = territory.get("size_band") or size_band(territory.get("population"))
+    scope.size_band = str(band) if band else None
+    scope.dep = territory.get("dep")
+    scope.region = territory.get("region")
+    _set_scope(ctx, scope)
+    if territory.get("code"):
+        ctx.data.setdefault("profile", {})["territory"] = territory
+
+
+def _skip_button(ctx: Ctx) -> Any:
+    return ctx.btn("skip", "x", ctx.t("skip"))
+
+
+# --- entry ------------------------------------------------------------------------------------
+def start(ctx: Ctx, text: str) -> None:
+    """Start the buyer flow, with the need's text if the user already wrote it."""
+    if ctx.person.role is None:
+        ctx.person.role = Role.BUYER
+    ctx.end_flow()
+    ctx.state.flow = FLOW
+    if text and len(text.split()) >= MIN_NEED_WORDS:
+        _take_need_text(ctx, text)
+    else:
+        ctx.ask("b_text", flow=FLOW)
+
+
+def cmd_need(ctx: Ctx, args: str) -> None:
+    """/besoin [text]: describe a need."""
+    if ctx.engine.in_flow(ctx):
+        ctx.say("busy")
+        ctx.reask()
+        return
+    start(ctx, args)
+
+
+def _take_need_text(ctx: Ctx, text: str) -> None:
+    today = ctx.engine.today()
+    found = extract(text, today=today)
+    b = _b(ctx)
+    editing = bool(b.get("editing"))
+    old = _scope(ctx) if editing else Scope(text=text)
+    scope = Scope(
+        text=text,
+        language=ctx.lang,
+        themes=[t.fr for t in (find_theme(x) for x in found.themes) if t] or old.themes,
+        stage=found.stage or old.stage,
+        budget_eur=found.budget_eur if found.budget_eur is not None else old.budget_eur,
+        budget_band=found.budget_band or old.budget_band,
+        timing=found.timing or old.timing,
+        constraints=sorted(set(old.constraints) | set(found.constraints)),
+    )
+    _set_scope(ctx, scope)
+    if found.timing_text:
+        b["timing_text"] = found.timing_text
+    b.setdefault("asked", [])
+    territory = b.get("territory") if editing else None
+    resolver = ctx.engine.resolver
+    if resolver is not None:
+        resolution = resolver.find_in_text(text)
+        if resolution.status == "found" and resolution.candidate is not None:
+            territory = _territory_from_candidate(resolution.candidate)
+        elif resolution.status == "ambiguous" and resolution.candidates:
+            b["cands"] = [_territory_from_candidate(c) for c in resolution.candidates[:6]]
+            b["asked"] = [q for q in b["asked"] if q != "territory"]
+    if territory is None and not b.get("cands"):
+        territory = (ctx.data.get("profile") or {}).get("territory")
+    if territory is not None:
+        _apply_territory(ctx, territory)
+    if not editing and _missing(ctx):
+        ctx.say("need_understood")
+    _next(ctx)
+
+
+def _missing(ctx: Ctx) -> list[str]:
+    b = _b(ctx)
+    scope = _scope(ctx)
+    asked = set(b.get("asked") or [])
+    missing = []
+    if "territory" not in asked and (b.get("cands") or not b.get("territory")):
+        missing.append("territory")
+    if "stage" not in asked and not scope.stage:
+        missing.append("stage")
+    if "budget" not in asked and not scope.budget_band:
+        missing.append("budget")
+    if "timing" not in asked and not scope.timing:
+        missing.append("timing")
+    if "constraints" not in asked and not scope.constraints:
+        missing.append("constraints")
+    return missing
+
+
+def _next(ctx: Ctx) -> None:
+    """Ask the next missing question, or show the scope card."""
+    b = _b(ctx)
+    if b.pop("editing", False):
+        ctx.ask("b_card", flow=FLOW)
+        return
+    missing = _missing(ctx)
+    if not missing:
+        ctx.ask("b_card", flow=FLOW)
+        return
+    question = missing[0]
+    b.setdefault("asked", []).append(question)
+    if question == "territory":
+        ctx.ask("b_terr_pick" if b.get("cands") else "b_terr", flow=FLOW)
+    else:
+        ctx.ask(f"b_{question}", flow=FLOW)
+
+
+# --- b_text -----------------------------------------------------------------------------------
+def _p_text(ctx: Ctx) -> None:
+    ctx.say("edit_text" if _b(ctx).get("editing") else "need_ask")
+
+
+def _t_text(ctx: Ctx, text: str) -> None:
+    if len(text.split()) < MIN_NEED_WORDS:
+        ctx.say("need_too_short")
+        return
+    _take_need_text(ctx, text)
+
+
+# --- territory --------------------------------------------------------------------------------
+def _p_terr(ctx: Ctx) -> None:
+    ctx.send(ctx.t("ask_territory"), [_skip_button(ctx)])
+
+
+def _t_terr(ctx: Ctx, text: str) -> None:
+    resolver = ctx.engine.resolver
+    if resolver is None:
+        _apply_territory(ctx, {"name": shorten(text, 100)})
+        _next(ctx)
+        return
+    resolution = resolver.find_in_text(text)
+    if resolution.status == "none":
+        candidates = resolver.resolve(text)
+        if len(candidates) == 1:
+            resolution = type(resolution)("found", candidate=candidates[0])
+        elif candidates:
+            resolution = type(resolution)("ambiguous", candidates=candidates)
+    if resolution.status == "found" and resolution.candidate is not None:
+        territory = _territory_from_candidate(resolution.candidate)
+        _apply_territory(ctx, territory)
+        ctx.say("territory_noted", territory=render_territory(territory, ctx.lang))
+        _next(ctx)
+    elif resolution.status == "ambiguous" and resolution.candidates:
+        _b(ctx)["cands"] = [_territory_from_candidate(c) for c in resolution.candidates[:6]]
+        ctx.ask("b_terr_pick", flow=FLOW)
+    else:
+        ctx.say("territory_not_found", text=shorten(text, 60))
+        ctx.reask()
+
+
+def _c_skip_then_next(ctx: Ctx, action: str, value: str) -> bool:
+    if action != "skip":
+        return False
+    _b(ctx).pop("cands", None)
+    _next(ctx)
+    return True
+
+
+def _p_terr_pick(ctx: Ctx) -> None:
+    buttons = []
+    for i, cand in enumerate(_b(ctx).get("cands") or []):
+        where = cand.get("dep_name") or cand.get("dep") or cand.get("region_name") or ""
+        label = f"{cand['name']} ({where})" if where else cand["name"]
+        buttons.append(ctx.btn("terr", str(i), shorten(label, 60)))
+    buttons.append(_skip_button(ctx))
+    ctx.send(ctx.t("territory_ambiguous"), buttons)
+
+
+def _c_terr_pick(ctx: Ctx, action: str, value: str) -> bool:
+    if action == "skip":
+        return _c_skip_then_next(ctx, action, value)
+    cands = _b(ctx).get("cands") or []
+    if action != "terr" or not value.isdigit() or int(value) >= len(cands):
+        return False
+    territory = cands[int(value)]
+    _apply_territory(ctx, territory)
+    ctx.say("territory_noted", territory=render_territory(territory, ctx.lang))
+    _next(ctx)
+    return True
+
+
+# --- stage, budget, timing --------------------------------------------------------------------
+def _p_stage(ctx: Ctx) -> None:
+    buttons = [ctx.btn("st", s, ctx.t(f"stage_{s}")) for s in STAGES]
+    ctx.send(ctx.t("ask_stage"), [*buttons, _skip_button(ctx)])
+
+
+def _set_field(ctx: Ctx, **changes: Any) -> None:
+    scope = dataclasses.replace(_scope(ctx), **changes)
+    _set_scope(ctx, scope)
+
+
+def _c_stage(ctx: Ctx, action: str, value: str) -> bool:
+    if action == "skip":
+        return _c_skip_then_next(ctx, action, value)
+    if action != "st" or value not in STAGES:
+        return False
+    _set_field(ctx, stage=value)
+    _next(ctx)
+    return True
+
+
+def _t_stage(ctx: Ctx, text: str) -> None:
+    stage = extract_stage(text)
+    if stage is None:
+        ctx.say("unexpected")
+        ctx.reask()
+        return
+    _set_field(ctx, stage=stage)
+    _next(ctx)
+
+
+def _p_budget(ctx: Ctx) -> None:
+    buttons = [ctx.btn("bud", band, ctx.t(f"budget_{band}")) for band in BUDGET_BANDS]
+    ctx.send(ctx.t("ask_budget"), [*buttons, _skip_button(ctx)])
+
+
+def _c_budget(ctx: Ctx, action: str, value: str) -> bool:
+    if action == "skip":
+        return _c_skip_then_next(ctx, action, value)
+    if action != "bud" or value not in BUDGET_BANDS:
+        return False
+    _set_field(ctx, budget_band=value, budget_eur=None)
+    _next(ctx)
+    return True
+
+
+def _t_budget(ctx: Ctx, text: str) -> None:
+    amount = extract_amount(text)
+    if amount is None:
+        # "80000" alone: a bare number answering the budget question is in euros
+        digits = text.replace(" ", "").replace("\u202f", "").replace("\u00a0", "")
+        amount = int(digits) if digits.isdigit() and len(digits) <= 10 else None
+    if amount is None:
+        ctx.say("unexpected")
+        ctx.reask()
+        return
+    _set_field(ctx, budget_eur=amount, budget_band=budget_band(amount))
+    _next(ctx)
+
+
+def _p_timing(ctx: Ctx) -> None:
+    buttons = [ctx.btn("tim", band, ctx.t(f"timing_{band}")) for band in TIMING_BANDS]
+    ctx.send(ctx.t("ask_timing"), [*buttons, _skip_button(ctx)])
+
+
+def _c_timing(ctx: Ctx, action: str, value: str) -> bool:
+    if action == "skip":
+        return _c_skip_then_next(ctx, action, value)
+    if action != "tim" or value not in TIMING_BANDS:
+        return False
+    _b(ctx).pop("timing_text", None)
+    _set_field(ctx, timing=value)
+    _next(ctx)
+    return True
+
+
+def _t_timing(ctx: Ctx, text: str) -> None:
+    found = extract_timing(text, today=ctx.engine.today())
+    if found is None:
+        ctx.say("unexpected")
+        ctx.reask()
+        return
+    _b(ctx)["timing_text"] = found[1]
+    _set_field(ctx, timing=found[0])
+    _next(ctx)
+
+
+# --- toggles (constraints, themes) ------------------------------------------------------------
+def _tick(ctx: Ctx, label: str, on: bool) -> str:
+    return f"✓ {label}" if on else label
+
+
+def _p_constraints(ctx: Ctx) -> None:
+    chosen = set(_scope(ctx).constraints)
+    buttons = [
+        ctx.btn("con", c, _tick(ctx, ctx.t(f"constraint_{c}"), c in chosen)) for c in CONSTRAINT_IDS
+    ]
+    ctx.send(ctx.t("ask_constraints"), [*buttons, ctx.btn("ok", "x", ctx.t("done"))])
+
+
+def _c_constraints(ctx: Ctx, action: str, value: str) -> bool:
+    if action in ("ok", "skip"):
+        _next(ctx)
+        return True
+    if action != "con" or value not in CONSTRAINT_IDS:
+        return False
+    chosen = list(_scope(ctx).constraints)
+    chosen = [c for c in chosen if c != value] if value in chosen else [*chosen, value]
+    _set_field(ctx, constraints=[c for c in CONSTRAINT_IDS if c in chosen])
+    ctx.reask()
+    return True
+
+
+def _t_constraints(ctx: Ctx, text: str) -> None:
+    found = extract_constraints(text)
+    if not found:
+        ctx.say("unexpected")
+        ctx.reask()
+        return
+    chosen = set(_scope(ctx).constraints) | set(found)
+    _set_field(ctx, constraints=[c for c in CONSTRAINT_IDS if c in chosen])
+    ctx.reask()
+
+
+def theme_buttons(ctx: Ctx, chosen: list[str]) -> list[Any]:
+    """Toggle buttons for the whole taxonomy (chosen = French labels or ids)."""
+    picked = {t.id for t in (find_theme(x) for x in chosen) if t}
+    return [
+        ctx.btn(
+            "th",
+            theme.id,
+            _tick(ctx, theme.en if ctx.lang == "en" else theme.fr, theme.id in picked),
+        )
+        for theme in THEMES
+    ]
+
+
+def toggle_theme(chosen: list[str], theme_id: str) -> list[str] | None:
+    """``chosen`` (French labels) with ``theme_id`` toggled; ``None`` if not a theme id."""
+    theme = find_theme(theme_id)
+    if theme is None or theme.id != theme_id:
+        return None
+    labels = [x for x in chosen if find_theme(x) is not theme]
+    if len(labels) == len(chosen):
+        labels.append(theme.fr)
+    order = {t.fr: i for i, t in enumerate(THEMES)}
+    return sorted(labels, key=lambda x: order.get(x, 99))
+
+
+def _p_themes(ctx: Ctx) -> None:
+    buttons = theme_buttons(ctx, _scope(ctx).themes)
+    ctx.send(ctx.t("ask_themes"), [*buttons, ctx.btn("ok", "x", ctx.t("done"))])
+
+
+def _c_themes(ctx: Ctx, action: str, value: str) -> bool:
+    if action == "ok":
+        _next(ctx)
+        return True
+    chosen = toggle_theme(_scope(ctx).themes, value) if action == "th" else None
+    if chosen is None:
+        return False
+    _set_field(ctx, themes=chosen)
+    ctx.reask()
+    return True
+
+
+# --- scope card and edit ----------------------------------------------------------------------
+def _p_card(ctx: Ctx) -> None:
+    b = _b(ctx)
+    text = render_card(
+        _scope(ctx), ctx.lang, territory=b.get("territory"), timing_text=b.get("timing_text")
+    )
+    ctx.send(
+        text,
+        [ctx.btn("card", "ok", ctx.t("confirm")), ctx.btn("card", "edit", ctx.t("edit"))],
+    )
+
+
+def _c_card(ctx: Ctx, action: str, value: str) -> bool:
+    if action != "card" or value not in ("ok", "edit"):
+        return False
+    if value == "edit":
+        ctx.ask("b_edit", flow=FLOW)
+    else:
+        _confirm(ctx)
+    return True
+
+
+def _p_edit(ctx: Ctx) -> None:
+    buttons = [ctx.btn("ed", f, ctx.t(f"field_{f}")) for f in EDIT_FIELDS]
+    ctx.send(ctx.t("edit_which"), [*buttons, ctx.btn("ed", "back", ctx.t("back"))])
+
+
+def _c_edit(ctx: Ctx, action: str, value: str) -> bool:
+    if action != "ed" or value not in (*EDIT_FIELDS, "back"):
+        return False
+    if value == "back":
+        ctx.ask("b_card", flow=FLOW)
+        return True
+    _b(ctx)["editing"] = True
+    ctx.ask({"territory": "b_terr"}.get(value, f"b_{value}"), flow=FLOW)
+    return True
+
+
+# --- confirmation and results -----------------------------------------------------------------
+def _confirm(ctx: Ctx) -> None:
+    scope = _scope(ctx)
+    b = _b(ctx)
+    territory = b.get("territory") or {}
+    need = Need(
+        owner_id=ctx.person.id,
+        raw_text=scope.text,
+        language=ctx.lang,
+        themes=list(scope.themes),
+        territory_code=scope.territory_code,
+        territory_kind=scope.territory_kind,
+        territory_name=scope.territory_name,
+        population=scope.population,
+        size_band=scope.size_band,
+        dep=scope.dep,
+        region=scope.region,
+        competence_level=territory.get("kind"),
+        stage=scope.stage,
+        budget_eur=scope.budget_eur,
+        budget_band=scope.budget_band,
+        timing=scope.timing,
+        constraints=list(scope.constraints),
+        status=NeedStatus.OPEN,
+    )
+    ctx.session.add(need)
+    ctx.session.flush()
+    if scope.territory_code and ctx.person.territory_code is None:
+        ctx.person.territory_code = scope.territory_code
+        ctx.person.territory_kind = scope.territory_kind
+    b.update(need_id=need.id, offset=0, shown=[], peers=[])
+    ctx.state.step = "b_results"
+    ctx.data["n"] = int(ctx.data.get("n", 0)) + 1
+    engine, transport, external_id = ctx.engine, ctx.transport, ctx.external_id
+    need_id = need.id
+
+    def index_and_search() -> list[OutMessage]:
+        try:
+            engine.service.index_need(need_id)
+        except Exception:
+            log.exception("could not index need %s", need_id)
+        return _results_page(engine, transport, external_id, scope, need_id, 0, first=True)
+
+    ctx.defer(index_and_search)
+
+
+def _results_page(
+    engine: ConversationEngine,
+    transport: str,
+    external_id: str,
+    scope: Scope,
+    need_id: int,
+    offset: int,
+    *,
+    first: bool,
+) -> list[OutMessage]:
+    """Search (outside any transaction), then log and render in a fresh transaction."""
+    try:
+        matches = engine.service.search_solutions(scope, top=PAGE, offset=offset)
+        failed = False
+    except Exception:
+        log.exception("search failed for need %s", need_id)
+        matches, failed = [], True
+    peers: list[PeerMatch] = []
+    if first and engine.peers is not None:
+        try:
+            peers = engine.peers.find_peers(scope, top=3, need_id=need_id)
+        except Exception:
+            log.exception("peer search failed for need %s", need_id)
+
+    def step(ctx: Ctx) -> None:
+        b = _b(ctx)
+        if b.get("need_id") != need_id:
+            return  # the user moved on meanwhile
+        for rank, m in enumerate(matches, start=offset + 1):
+            ctx.session.add(
+                MatchEvent(need_id=need_id, solution_id=m.solution_id, rank=rank, score=m.score)
+            )
+        b["offset"] = offset + len(matches)
+        b["shown"] = [
+            *b.get("shown", []),
+            *({"id": m.solution_id, "title": m.title} for m in matches),
+        ]
+        if first:
+            b["peers"] = [_peer_ref(p) for p in peers]
+        if failed:
+            ctx.say("search_unavailable")
+        elif first:
+            ctx.say("need_saved")
+        if matches:
+            more = [ctx.btn("res", "more", ctx.t("more"))] if len(matches) == PAGE else []
+            header = "" if first else ctx.t("more_results_header") + "\n"
+            ctx.send(header + render_solutions(matches, ctx.lang, start=offset + 1), more)
+        elif not failed:
+            ctx.say("no_results" if first else "no_more_results")
+        if first:
+            _render_peers(ctx, peers)
+        _p_results(ctx)
+
+    return engine.in_context(transport, external_id, step)
+
+
+def _peer_ref(peer: PeerMatch) -> dict[str, Any]:
+    return {
+        "experience_id": peer.experience_id,
+        "need_id": peer.need_id,
+        "label": peer.territory_name or peer.title,
+        "contact": peer.contact_available,
+    }
+
+
+def _render_peers(ctx: Ctx, peers: list[PeerMatch]) -> None:
+    if not peers:
+        ctx.say("peers_none")
+        return
+    try:
+        from matcher.peers import describe_peer
+
+        lines = [f"{i}. {describe_peer(p, ctx.lang)}" for i, p in enumerate(peers, start=1)]
+    except ImportError:  # pragma: no cover
+        from bot.render import render_peers
+
+        lines = [render_peers(peers, ctx.lang)]
+    ctx.send(ctx.t("peers_header") + "\n" + "\n".join(lines))
+
+
+def _p_results(ctx: Ctx) -> None:
+    ctx.send(
+        ctx.t("next_steps"),
+        [
+            ctx.btn("res", "follow", ctx.t("follow_need")),
+            ctx.btn("res", "digest", ctx.t("subscribe_digest")),
+            ctx.btn("res", "intro", ctx.t("ask_intro")),
+            ctx.btn("res", "new", ctx.t("new_need")),
+        ],
+    )
+
+
+def _subscription(ctx: Ctx) -> tuple[Subscription, bool]:
+    sub = ctx.session.scalar(select(Subscription).where(Subscription.person_id == ctx.person.id))
+    created = False
+    if sub is None:
+        sub = Subscription(
+            person_id=ctx.person.id, cadence=Cadence.WEEKLY, language=ctx.lang, themes=[]
+        )
+        ctx.session.add(sub)
+        created = True
+    elif sub.cadence != Cadence.WEEKLY:
+        sub.cadence = Cadence.WEEKLY
+        created = True
+    return sub, created
+
+
+def _c_results(ctx: Ctx, action: str, value: str) -> bool:
+    if action != "res":
+        return False
+    b = _b(ctx)
+    if value == "more" and b.get("need_id"):
+        engine, transport, external_id = ctx.engine, ctx.transport, ctx.external_id
+        scope, need_id, offset = _scope(ctx), int(b["need_id"]), int(b.get("offset", 0))
+        ctx.defer(
+            lambda: _results_page(
+                engine, transport, external_id, scope, need_id, offset, first=False
+            )
+        )
+        return True
+    if value == "follow":
+        sub, _ = _subscription(ctx)
+        themes = list(sub.themes or [])
+        sub.themes = themes + [x for x in _scope(ctx).themes if x not in themes]
+        ctx.say("follow_done")
+        return True
+    if value == "digest":
+        _, created = _subscription(ctx)
+        ctx.say("digest_done" if created else "digest_already")
+        return True
+    if value == "intro":
+        if ctx.engine.peers is None:
+            ctx.say("intro_unavailable")
+            return True
+        if not b.get("shown") and not b.get("peers"):
+            ctx.say("intro_nothing")
+            return True
+        ctx.ask("b_intro", flow=FLOW)
+        return True
+    if value == "new":
+        ctx.end_flow()
+        start(ctx, "")
+        return True
+    return False
+
+
+def _p_intro(ctx: Ctx) -> None:
+    b = _b(ctx)
+    buttons = [
+        ctx.btn("meet", f"s{i}", shorten(s["title"], 48))
+        for i, s in enumerate((b.get("shown") or [])[:PAGE])
+    ]
+    buttons += [
+        ctx.btn("meet", f"p{i}", shorten(p.get("label") or "?", 48))
+        for i, p in enumerate(b.get("peers") or [])
+    ]
+    buttons.append(ctx.btn("meet", "back", ctx.t("back")))
+    ctx.send(ctx.t("intro_pick"), buttons)
+
+
+def _c_intro(ctx: Ctx, action: str, value: str) -> bool:
+    if action != "meet":
+        return False
+    b = _b(ctx)
+    if value == "back":
+        ctx.ask("b_results", flow=FLOW)
+        return True
+    kind, idx = value[:1], value[1:]
+    pool = (b.get("shown") or [])[:PAGE] if kind == "s" else (b.get("peers") or [])
+    if kind not in ("s", "p") or not idx.isdigit() or int(idx) >= len(pool):
+        return False
+    item = pool[int(idx)]
+    target: dict[str, int | None]
+    if kind == "s":
+        target = {"solution_id": item["id"]}
+    elif item.get("experience_id") is not None:
+        target = {"experience_id": item["experience_id"]}
+    else:
+        target = {"need_id": item.get("need_id")}
+    engine, requester = ctx.engine, ctx.person.id
+    lang = ctx.lang
+    ctx.ask("b_results", flow=FLOW)
+    prompt = ctx.out.pop()  # re-show the actions after the result
+
+    def request() -> list[OutMessage]:
+        from bot.messages import t
+
+        try:
+            result = engine.request_introduction(requester, **target)
+        except Exception:
+            log.exception("introduction request failed")
+            return [OutMessage(t("intro_failed", lang)), prompt]
+        return [OutMessage(intro_result_text(result, lang)), prompt]
+
+    ctx.defer(request)
+    return True
+
+
+def intro_result_text(result: Any, lang: str) -> str:
+    """Words for an ``IntroResult`` (its ``code`` and ``params``)."""
+    from bot.messages import MESSAGES, t
+
+    code = getattr(result, "code", None) or str(getattr(result, "status", "") or "")
+    params = dict(getattr(result, "params", {}) or {})
+    key = f"intro_result_{code}"
+    if key not in MESSAGES:
+        return t("intro_failed", lang)
+    params.setdefault("who", "")
+    return t(key, lang, **params)
+
+
+def install(engine: ConversationEngine) -> None:
+    engine.register_steps(
+        {
+            "b_text": Step(_p_text, on_text=_t_text, prose=True),
+            "b_terr": Step(_p_terr, on_text=_t_terr, on_choice=_c_skip_then_next),
+            "b_terr_pick": Step(_p_terr_pick, on_text=_t_terr, on_choice=_c_terr_pick),
+            "b_stage": Step(_p_stage, on_text=_t_stage, on_choice=_c_stage),
+            "b_budget": Step(_p_budget, on_text=_t_budget, on_choice=_c_budget),
+            "b_timing": Step(_p_timing, on_text=_t_timing, on_choice=_c_timing),
+            "b_constraints": Step(_p_constraints, on_text=_t_constraints, on_choice=_c_constraints),
+            "b_themes": Step(_p_themes, on_choice=_c_themes),
+            "b_card": Step(_p_card, on_choice=_c_card),
+            "b_edit": Step(_p_edit, on_choice=_c_edit),
+            "b_results": Step(_p_results, on_choice=_c_results, resting=True),
+            "b_intro": Step(_p_intro, on_choice=_c_intro, resting=True),
+        }
+    )
+    engine.register_command(("besoin", "need"), cmd_need)

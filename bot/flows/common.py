@@ -1,0 +1,150 @@
+"""Commands shared by every user: /start, /aide, /annuler, /langue, /mesbesoins, free text."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from bot.engine import Ctx, Step
+from bot.render import shorten
+from core.domain import Role
+from core.models import Need
+
+if TYPE_CHECKING:
+    from bot.engine import ConversationEngine
+
+_GREETING = re.compile(
+    r"^\s*(bonjour|bonsoir|salut|coucou|hello|hi|hey|good (morning|afternoon|evening))\b",
+    re.I,
+)
+
+
+def _prompt_role(ctx: Ctx) -> None:
+    ctx.send(
+        ctx.t("welcome"),
+        [
+            ctx.btn("role", "buyer", ctx.t("role_buyer")),
+            ctx.btn("role", "startup", ctx.t("role_startup")),
+            ctx.btn("role", "facilitator", ctx.t("role_facilitator")),
+        ],
+    )
+
+
+def _choose_role(ctx: Ctx, action: str, value: str) -> bool:
+    from bot.flows import buyer, startup
+
+    if action != "role" or value not in ("buyer", "startup", "facilitator"):
+        return False
+    ctx.person.role = Role(value)
+    ctx.end_flow()
+    if value == "buyer":
+        buyer.start(ctx, "")
+    elif value == "startup":
+        startup.start(ctx)
+    else:
+        ctx.say("facilitator_hello")
+    return True
+
+
+def cmd_start(ctx: Ctx, args: str) -> None:
+    """/start: welcome and role choice."""
+    if ctx.engine.in_flow(ctx):
+        ctx.say("busy")
+        ctx.reask()
+        return
+    ctx.end_flow()
+    ctx.ask("role", flow="start")
+
+
+def cmd_help(ctx: Ctx, args: str) -> None:
+    """/aide: what the bot can do (then the current question again)."""
+    ctx.say("help")
+    if ctx.engine.in_flow(ctx):
+        ctx.reask()
+
+
+def cmd_cancel(ctx: Ctx, args: str) -> None:
+    """/annuler: leave the current flow; saved data is kept."""
+    if ctx.engine.in_flow(ctx):
+        ctx.end_flow()
+        ctx.say("cancelled")
+    else:
+        if ctx.flow is not None:
+            ctx.end_flow()
+        ctx.say("nothing_to_cancel")
+
+
+def cmd_language(ctx: Ctx, args: str) -> None:
+    """/langue: choose French or English (buttons valid at any step)."""
+    wanted = args.strip().lower()[:2]
+    if wanted in ("fr", "en"):
+        _set_language(ctx, wanted)
+        return
+    ctx.send(
+        ctx.t("language_ask"),
+        [ctx.btn("lang", "fr", ctx.t("lang_fr")), ctx.btn("lang", "en", ctx.t("lang_en"))],
+    )
+
+
+def _set_language(ctx: Ctx, value: str) -> None:
+    if value not in ("fr", "en"):
+        ctx.say("unexpected")
+        return
+    ctx.person.language = value
+    ctx.person.language_locked = True
+    ctx.say("language_set")
+    if ctx.engine.in_flow(ctx):
+        ctx.reask()
+
+
+def cmd_my_needs(ctx: Ctx, args: str) -> None:
+    """/mesbesoins: the user's needs with their status."""
+    needs = ctx.session.scalars(
+        select(Need).where(Need.owner_id == ctx.person.id).order_by(Need.id.desc()).limit(10)
+    ).all()
+    if not needs:
+        ctx.say("myneeds_none")
+    else:
+        lines = [ctx.t("myneeds_header")]
+        for n, need in enumerate(needs, start=1):
+            date = need.created_at.strftime("%d/%m/%Y" if ctx.lang == "fr" else "%Y-%m-%d")
+            lines.append(
+                ctx.t(
+                    "myneeds_line",
+                    n=n,
+                    text=shorten(need.raw_text, 80),
+                    status=ctx.t(f"status_{need.status.value}"),
+                    date=date,
+                )
+            )
+        ctx.send("\n".join(lines))
+    if ctx.engine.in_flow(ctx):
+        ctx.reask()
+
+
+def idle_text(ctx: Ctx, text: str) -> None:
+    """Free text outside a flow: a need starts the buyer flow; a greeting gets the welcome."""
+    from bot.flows import buyer
+    from matcher.scope import reads_like_need
+
+    if reads_like_need(text):
+        ctx.end_flow()
+        buyer.start(ctx, text)
+    elif _GREETING.match(text):
+        ctx.end_flow()
+        ctx.ask("role", flow="start")
+    else:
+        ctx.say("idle_hint")
+
+
+def install(engine: ConversationEngine) -> None:
+    engine.register_steps({"role": Step(_prompt_role, on_choice=_choose_role, resting=True)})
+    engine.register_command("start", cmd_start)
+    engine.register_command(("aide", "help"), cmd_help)
+    engine.register_command(("annuler", "cancel"), cmd_cancel)
+    engine.register_command(("langue", "language", "lang"), cmd_language)
+    engine.register_command(("mesbesoins", "myneeds"), cmd_my_needs)
+    engine.register_command("__text__", idle_text)
+    engine.register_choice("lang", _set_language)

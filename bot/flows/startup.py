@@ -1,0 +1,429 @@
+"""Start-up flow (/inscrire): register a solution, with consent, then see matching needs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import re
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from bot.engine import Ctx, OutMessage, Step
+from bot.flows.buyer import theme_buttons, toggle_theme
+from bot.render import render_need_matches, shorten
+from core.db import bump_catalogue_version
+from core.domain import (
+    SIZE_BAND_ORDER,
+    Maturity,
+    Moderation,
+    OrgKind,
+    Role,
+    SolutionStatus,
+    TrustLevel,
+    fold,
+)
+from core.models import ConsentRecord, Organisation, Solution, utcnow
+from matcher.scope import extract_themes, find_theme
+
+if TYPE_CHECKING:
+    from bot.engine import ConversationEngine
+
+log = logging.getLogger(__name__)
+
+FLOW = "register"
+MIN_DESCRIPTION_WORDS = 20
+KINDS = ("commune", "epci", "departement", "region")
+MATURITIES = (Maturity.IDEA, Maturity.PROTOTYPE, Maturity.PILOT, Maturity.DEPLOYED)
+CONSENT_PURPOSE = "solution_contact"
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}$"
+)
+_URL = re.compile(
+    r"^https?://[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}"
+    r"(?::\d{2,5})?(?:[/?#][^\s<>\"]*)?$"
+)
+
+
+def _r(ctx: Ctx) -> dict[str, Any]:
+    return ctx.data.setdefault("r", {})
+
+
+def validate_email(text: str) -> str | None:
+    value = text.strip().strip("<>").strip()
+    return value.lower() if len(value) <= 254 and _EMAIL.match(value) else None
+
+
+def validate_url(text: str) -> str | None:
+    value = text.strip()
+    if not re.match(r"^https?://", value, re.I):
+        value = "https://" + value
+    return value if len(value) <= 500 and _URL.match(value) else None
+
+
+def slug(text: str, limit: int = 60) -> str:
+    return (fold(text).replace(" ", "-") or "solution")[:limit].strip("-")
+
+
+def start(ctx: Ctx) -> None:
+    if ctx.person.role is None:
+        ctx.person.role = Role.STARTUP
+    ctx.end_flow()
+    ctx.say("reg_intro")
+    ctx.ask("r_org", flow=FLOW)
+
+
+def cmd_register(ctx: Ctx, args: str) -> None:
+    """/inscrire: register a solution (one registration at a time)."""
+    if ctx.engine.in_flow(ctx):
+        ctx.say("reg_pending" if ctx.flow == FLOW else "busy")
+        ctx.reask()
+        return
+    start(ctx)
+
+
+def _skip(ctx: Ctx) -> Any:
+    return ctx.btn("skip", "x", ctx.t("skip"))
+
+
+# --- names and description --------------------------------------------------------------------
+def _p_org(ctx: Ctx) -> None:
+    ctx.say("reg_org")
+
+
+def _name(ctx: Ctx, text: str, key: str, next_step: str) -> None:
+    if not 2 <= len(text) <= 200:
+        ctx.say("reg_name_invalid")
+        ctx.reask()
+        return
+    _r(ctx)[key] = text
+    ctx.ask(next_step, flow=FLOW)
+
+
+def _p_sol(ctx: Ctx) -> None:
+    ctx.say("reg_solution")
+
+
+def _p_desc(ctx: Ctx) -> None:
+    ctx.say("reg_description")
+
+
+def _t_desc(ctx: Ctx, text: str) -> None:
+    words = len(text.split())
+    if words < MIN_DESCRIPTION_WORDS:
+        ctx.say("reg_description_short", n=words)
+        return
+    r = _r(ctx)
+    r["desc"] = text
+    r["themes"] = [
+        t.fr for t in (find_theme(x) for x in extract_themes(f"{r.get('title', '')}. {text}")) if t
+    ]
+    engine, transport, external_id = ctx.engine, ctx.transport, ctx.external_id
+    nonce = ctx.data["n"]
+
+    def check_duplicates() -> list[OutMessage]:
+        try:
+            similar = engine.service.similar_solutions(text, top=3)
+        except Exception:
+            log.exception("duplicate check failed")
+            similar = []
+
+        def step(ctx2: Ctx) -> None:
+            if ctx2.step != "r_desc" or ctx2.data.get("n") != nonce:
+                return  # the user moved on meanwhile
+            if similar:
+                _r(ctx2)["dups"] = [{"id": s.solution_id, "title": s.title} for s in similar]
+                ctx2.ask("r_dup", flow=FLOW)
+            else:
+                ctx2.ask("r_themes", flow=FLOW)
+
+        return engine.in_context(transport, external_id, step)
+
+    ctx.defer(check_duplicates)
+
+
+def _p_dup(ctx: Ctx) -> None:
+    lines = [ctx.t("reg_duplicates")]
+    lines += [f"• {shorten(d['title'], 90)}" for d in _r(ctx).get("dups") or []]
+    ctx.send(
+        "\n".join(lines),
+        [ctx.btn("dup", "yes", ctx.t("reg_dup_yes")), ctx.btn("dup", "no", ctx.t("reg_dup_no"))],
+    )
+
+
+def _c_dup(ctx: Ctx, action: str, value: str) -> bool:
+    if action != "dup" or value not in ("yes", "no"):
+        return False
+    if value == "yes":
+        ctx.end_flow()
+        ctx.say("reg_dup_claim")
+    else:
+        ctx.ask("r_themes", flow=FLOW)
+    return True
+
+
+# --- toggles ----------------------------------------------------------------------------------
+def _p_themes(ctx: Ctx) -> None:
+    buttons = theme_buttons(ctx, _r(ctx).get("themes") or [])
+    ctx.send(ctx.t("reg_themes"), [*buttons, ctx.btn("ok", "x", ctx.t("done"))])
+
+
+def _c_themes(ctx: Ctx, action: str, value: str) -> bool:
+    r = _r(ctx)
+    if action == "ok":
+        if not r.get("themes"):
+            ctx.say("reg_themes_required")
+            ctx.reask()
+        else:
+            ctx.ask("r_kinds", flow=FLOW)
+        return True
+    chosen = toggle_theme(r.get("themes") or [], value) if action == "th" else None
+    if chosen is None:
+        return False
+    r["themes"] = chosen
+    ctx.reask()
+    return True
+
+
+def _tick(label: str, on: bool) -> str:
+    return f"✓ {label}" if on else label
+
+
+def _p_kinds(ctx: Ctx) -> None:
+    chosen = set(_r(ctx).get("kinds") or [])
+    buttons = [ctx.btn("kind", k, _tick(ctx.t(f"kind_{k}"), k in chosen)) for k in KINDS]
+    ctx.send(ctx.t("reg_kinds"), [*buttons, ctx.btn("ok", "x", ctx.t("done"))])
+
+
+def _toggle(values: list[str], value: str, order: tuple[str, ...]) -> list[str]:
+    chosen = set(values) ^ {value}
+    return [v for v in order if v in chosen]
+
+
+def _c_kinds(ctx: Ctx, action: str, value: str) -> bool:
+    r = _r(ctx)
+    if action == "ok":
+        ctx.ask("r_sizes", flow=FLOW)
+        return True
+    if action != "kind" or value not in KINDS:
+        return False
+    r["kinds"] = _toggle(r.get("kinds") or [], value, KINDS)
+    ctx.reask()
+    return True
+
+
+_SIZES = tuple(b.value for b in SIZE_BAND_ORDER)
+
+
+def _p_sizes(ctx: Ctx) -> None:
+    chosen = set(_r(ctx).get("sizes") or [])
+    buttons = [ctx.btn("size", b, _tick(ctx.t(f"size_{b}"), b in chosen)) for b in _SIZES]
+    ctx.send(ctx.t("reg_sizes"), [*buttons, ctx.btn("ok", "x", ctx.t("done"))])
+
+
+def _c_sizes(ctx: Ctx, action: str, value: str) -> bool:
+    r = _r(ctx)
+    if action == "ok":
+        ctx.ask("r_maturity", flow=FLOW)
+        return True
+    if action != "size" or value not in _SIZES:
+        return False
+    r["sizes"] = _toggle(r.get("sizes") or [], value, _SIZES)
+    ctx.reask()
+    return True
+
+
+def _p_maturity(ctx: Ctx) -> None:
+    buttons = [
+        ctx.btn("mat", m.value, ctx.t(f"maturity_{m.value}").capitalize()) for m in MATURITIES
+    ]
+    ctx.send(ctx.t("reg_maturity"), buttons)
+
+
+def _c_maturity(ctx: Ctx, action: str, value: str) -> bool:
+    if action != "mat" or value not in {m.value for m in MATURITIES}:
+        return False
+    _r(ctx)["maturity"] = value
+    ctx.ask("r_refs", flow=FLOW)
+    return True
+
+
+# --- free-text answers with skip -------------------------------------------------------------
+def _p_refs(ctx: Ctx) -> None:
+    ctx.send(ctx.t("reg_references"), [_skip(ctx)])
+
+
+def _p_pricing(ctx: Ctx) -> None:
+    ctx.send(ctx.t("reg_pricing"), [_skip(ctx)])
+
+
+def _p_website(ctx: Ctx) -> None:
+    ctx.send(ctx.t("reg_website"), [_skip(ctx)])
+
+
+def _skip_to(next_step: str):  # type: ignore[no-untyped-def]
+    def handler(ctx: Ctx, action: str, value: str) -> bool:
+        if action != "skip":
+            return False
+        ctx.ask(next_step, flow=FLOW)
+        return True
+
+    return handler
+
+
+def _t_refs(ctx: Ctx, text: str) -> None:
+    refs = [shorten(p, 200) for p in re.split(r"[;\n]|,(?![^()]*\))", text) if p.strip()]
+    _r(ctx)["refs"] = refs[:20]
+    ctx.ask("r_pricing", flow=FLOW)
+
+
+def _t_pricing(ctx: Ctx, text: str) -> None:
+    _r(ctx)["pricing"] = shorten(text, 300)
+    ctx.ask("r_website", flow=FLOW)
+
+
+def _t_website(ctx: Ctx, text: str) -> None:
+    url = validate_url(text)
+    if url is None:
+        ctx.say("reg_website_invalid")
+        ctx.reask()
+        return
+    _r(ctx)["website"] = url
+    ctx.ask("r_consent", flow=FLOW)
+
+
+# --- consent and contact ----------------------------------------------------------------------
+def _p_consent(ctx: Ctx) -> None:
+    ctx.send(
+        ctx.t("reg_consent", version=ctx.engine.settings.privacy_policy_version),
+        [
+            ctx.btn("cons", "yes", ctx.t("reg_consent_yes")),
+            ctx.btn("cons", "no", ctx.t("reg_consent_no")),
+            ctx.btn("cons", "cancel", ctx.t("reg_consent_cancel")),
+        ],
+    )
+
+
+def _c_consent(ctx: Ctx, action: str, value: str) -> bool:
+    if action != "cons" or value not in ("yes", "no", "cancel"):
+        return False
+    if value == "cancel":
+        ctx.end_flow()
+        ctx.say("reg_cancelled")
+    elif value == "no":
+        ctx.say("reg_no_contact")
+        _save(ctx, email=None)
+    else:
+        _r(ctx)["consent_at"] = utcnow().isoformat()
+        ctx.ask("r_email", flow=FLOW)
+    return True
+
+
+def _p_email(ctx: Ctx) -> None:
+    ctx.say("reg_email")
+
+
+def _t_email(ctx: Ctx, text: str) -> None:
+    email = validate_email(text)
+    if email is None:
+        ctx.say("reg_email_invalid")
+        return
+    _save(ctx, email=email)
+
+
+# --- saving -----------------------------------------------------------------------------------
+def _save(ctx: Ctx, *, email: str | None) -> None:
+    r = _r(ctx)
+    settings = ctx.engine.settings
+    org = Organisation(kind=OrgKind.STARTUP, name=r["org"], website=r.get("website"))
+    ctx.session.add(org)
+    ctx.session.flush()
+    if ctx.person.organisation_id is None:
+        ctx.person.organisation_id = org.id
+    desc = r["desc"]
+    first_sentence = re.split(r"(?<=[.!?])\s", desc, maxsplit=1)[0]
+    solution = Solution(
+        external_id=f"chat-pending-{uuid.uuid4().hex}",
+        title=r["title"],
+        mission=shorten(first_sentence, 300),
+        description=desc,
+        themes=list(r.get("themes") or []),
+        target_kinds=list(r.get("kinds") or []),
+        target_size_bands=list(r.get("sizes") or []),
+        maturity=r.get("maturity"),
+        pricing_model=r.get("pricing"),
+        references=list(r.get("refs") or []),
+        website=r.get("website"),
+        contact=email,
+        organisation_name=r["org"],
+        trust_level=TrustLevel.DECLARED,
+        status=SolutionStatus.PUBLISHED,
+        moderation=Moderation.PENDING,
+        source="chat",
+        submitted_by_id=ctx.person.id,
+    )
+    ctx.session.add(solution)
+    ctx.session.flush()
+    solution.external_id = f"chat-{slug(r['title'])}-{solution.id}"
+    solution.content_hash = hashlib.sha256(solution.index_text().encode()).hexdigest()
+    if email is not None:
+        given = r.get("consent_at")
+        ctx.session.add(
+            ConsentRecord(
+                person_id=ctx.person.id,
+                purpose=CONSENT_PURPOSE,
+                policy_version=settings.privacy_policy_version,
+                given_at=dt.datetime.fromisoformat(given) if given else utcnow(),
+            )
+        )
+        ctx.person.email = email
+    bump_catalogue_version(ctx.session)
+    title, solution_id = r["title"], solution.id
+    ctx.end_flow()
+    ctx.say("reg_saved", title=title)
+    engine, lang = ctx.engine, ctx.lang
+
+    def index_and_match() -> list[OutMessage]:
+        from bot.messages import t
+
+        try:
+            engine.service.index_solution(solution_id)
+        except Exception:
+            log.exception("could not index solution %s", solution_id)
+            return [OutMessage(t("reg_index_later", lang))]
+        try:
+            needs = engine.service.needs_for_solution(solution_id, top=5)
+        except Exception:
+            log.exception("needs_for_solution failed for %s", solution_id)
+            needs = []
+        if not needs:
+            return [OutMessage(t("reg_needs_none", lang))]
+        return [OutMessage(t("reg_needs_header", lang) + "\n" + render_need_matches(needs, lang))]
+
+    ctx.defer(index_and_match)
+
+
+def install(engine: ConversationEngine) -> None:
+    def text(next_key: str, next_step: str):  # type: ignore[no-untyped-def]
+        return lambda ctx, value: _name(ctx, value, next_key, next_step)
+
+    engine.register_steps(
+        {
+            "r_org": Step(_p_org, on_text=text("org", "r_sol")),
+            "r_sol": Step(_p_sol, on_text=text("title", "r_desc")),
+            "r_desc": Step(_p_desc, on_text=_t_desc, prose=True),
+            "r_dup": Step(_p_dup, on_choice=_c_dup),
+            "r_themes": Step(_p_themes, on_choice=_c_themes),
+            "r_kinds": Step(_p_kinds, on_choice=_c_kinds),
+            "r_sizes": Step(_p_sizes, on_choice=_c_sizes),
+            "r_maturity": Step(_p_maturity, on_choice=_c_maturity),
+            "r_refs": Step(_p_refs, on_text=_t_refs, on_choice=_skip_to("r_pricing")),
+            "r_pricing": Step(_p_pricing, on_text=_t_pricing, on_choice=_skip_to("r_website")),
+            "r_website": Step(_p_website, on_text=_t_website, on_choice=_skip_to("r_consent")),
+            "r_consent": Step(_p_consent, on_choice=_c_consent),
+            "r_email": Step(_p_email, on_text=_t_email),
+        }
+    )
+    engine.register_command(("inscrire", "register"), cmd_register)

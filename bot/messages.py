@@ -1,0 +1,810 @@
+"""The message catalogue: every user-facing string, in French and English.
+
+French typography: the catalogue is written with ordinary spaces; :func:`t`
+turns the space before ``: ; ? !`` and inside « » into a no-break space, so
+every French message is consistent.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["LANGUAGES", "MESSAGES", "t"]
+
+LANGUAGES = ("fr", "en")
+
+MESSAGES: dict[str, dict[str, str]] = {
+    # --- Welcome, help, generic ----------------------------------------------------------
+    "welcome": {
+        "fr": "Bonjour, je suis PIU, l'assistant de la Place de l'Innovation Urbaine. "
+        "J'aide les collectivités à trouver des solutions innovantes et des collectivités "
+        "qui les ont déjà testées, et les start-up à se faire connaître.\n\nVous êtes :",
+        "en": "Hello, I am PIU, the Urban Innovation Place assistant. I help local "
+        "authorities find innovative solutions and peers who have already tried them, and "
+        "help start-ups get known.\n\nYou are:",
+    },
+    "role_buyer": {"fr": "Une collectivité", "en": "A local authority"},
+    "role_startup": {"fr": "Une start-up", "en": "A start-up"},
+    "role_facilitator": {"fr": "Un facilitateur", "en": "A facilitator"},
+    "facilitator_hello": {
+        "fr": "Bienvenue. Vous pouvez décrire le besoin d'une collectivité avec /besoin, "
+        "inscrire une solution avec /inscrire, ou taper /aide.",
+        "en": "Welcome. You can describe a local authority's need with /need, register a "
+        "solution with /register, or type /help.",
+    },
+    "help": {
+        "fr": "Voici ce que je sais faire :\n"
+        "/besoin — décrire un besoin et trouver des solutions\n"
+        "/inscrire — inscrire la solution de votre start-up\n"
+        "/mesbesoins — revoir vos besoins enregistrés\n"
+        "/annuler — abandonner l'étape en cours\n"
+        "/langue — changer de langue\n"
+        "Vous pouvez aussi écrire directement votre besoin, avec vos mots.",
+        "en": "Here is what I can do:\n"
+        "/need — describe a need and find solutions\n"
+        "/register — register your start-up's solution\n"
+        "/myneeds — see your saved needs\n"
+        "/cancel — leave the current step\n"
+        "/language — change language\n"
+        "You can also simply write your need in your own words.",
+    },
+    "idle_hint": {
+        "fr": "Je n'ai pas bien compris. Décrivez votre besoin en une ou deux phrases "
+        "(par exemple : « Nous voulons tester une solution pour réduire les dépôts sauvages »), "
+        "ou tapez /aide.",
+        "en": "I did not quite understand. Describe your need in a sentence or two "
+        '(for example: "We want to test a way to reduce fly-tipping"), or type /help.',
+    },
+    "stale_button": {
+        "fr": "Ce bouton correspond à une étape précédente. Reprenons :",
+        "en": "That button belongs to an earlier step. Let us pick up where we were:",
+    },
+    "too_long": {
+        "fr": "Votre message est trop long (plus de {max} caractères). Pouvez-vous le raccourcir ?",
+        "en": "Your message is too long (over {max} characters). Could you shorten it?",
+    },
+    "empty": {
+        "fr": "Je n'ai reçu aucun texte. Écrivez votre message, ou tapez /aide.",
+        "en": "I received no text. Please write your message, or type /help.",
+    },
+    "text_only": {
+        "fr": "Je ne lis que les messages écrits. Pouvez-vous me répondre par du texte ?",
+        "en": "I can only read text messages. Could you reply in writing?",
+    },
+    "unknown_command": {
+        "fr": "Je ne connais pas la commande {command}.",
+        "en": "I do not know the command {command}.",
+    },
+    "unexpected": {
+        "fr": "Je n'ai pas compris cette réponse. Utilisez les boutons, ou tapez /annuler "
+        "pour arrêter.",
+        "en": "I did not understand that answer. Please use the buttons, or type /cancel to stop.",
+    },
+    "busy": {
+        "fr": "Vous avez une démarche en cours. Terminez-la, ou tapez /annuler pour l'abandonner.",
+        "en": "You have something in progress. Finish it, or type /cancel to leave it.",
+    },
+    "cancelled": {
+        "fr": "C'est annulé. Ce qui était déjà enregistré est conservé.",
+        "en": "Cancelled. Anything already saved is kept.",
+    },
+    "nothing_to_cancel": {
+        "fr": "Il n'y a rien en cours. Tapez /aide pour voir ce que je sais faire.",
+        "en": "Nothing is in progress. Type /help to see what I can do.",
+    },
+    "error": {
+        "fr": "Désolé, un incident technique m'empêche de répondre. Réessayez dans un "
+        "instant : rien n'a été perdu.",
+        "en": "Sorry, a technical problem prevents me from answering. Please try again in a "
+        "moment: nothing was lost.",
+    },
+    "language_ask": {
+        "fr": "Choisissez votre langue :",
+        "en": "Choose your language:",
+    },
+    "language_set": {
+        "fr": "Entendu, je vous répondrai en français.",
+        "en": "Fine, I will answer in English.",
+    },
+    "lang_fr": {"fr": "Français", "en": "Français"},
+    "lang_en": {"fr": "English", "en": "English"},
+    "skip": {"fr": "Passer", "en": "Skip"},
+    "done": {"fr": "Terminé", "en": "Done"},
+    "back": {"fr": "Retour", "en": "Back"},
+    "not_specified": {"fr": "non précisé", "en": "not specified"},
+    "none": {"fr": "aucune", "en": "none"},
+    "to_define": {"fr": "à définir", "en": "to be defined"},
+    # --- Buyer flow ------------------------------------------------------------------------
+    "need_ask": {
+        "fr": "Décrivez votre besoin avec vos mots, en quelques phrases : le problème à "
+        "résoudre, votre collectivité, ce que vous aimeriez essayer. Inutile d'employer le "
+        "vocabulaire des marchés publics.",
+        "en": "Describe your need in your own words, in a few sentences: the problem to "
+        "solve, your local authority, what you would like to try. No procurement jargon "
+        "needed.",
+    },
+    "need_too_short": {
+        "fr": "Pouvez-vous en dire un peu plus ? Quelques phrases suffisent : le problème, "
+        "pour qui, où.",
+        "en": "Could you say a little more? A few sentences are enough: the problem, for "
+        "whom, where.",
+    },
+    "need_understood": {
+        "fr": "Merci. Quelques questions rapides pour préciser (vous pouvez passer chacune).",
+        "en": "Thank you. A few quick questions to refine it (you can skip any of them).",
+    },
+    "ask_territory": {
+        "fr": "Pour quelle collectivité ? Indiquez le nom de la commune, de "
+        "l'intercommunalité ou du département.",
+        "en": "For which local authority? Give the name of the municipality, the "
+        "inter-municipal body or the département.",
+    },
+    "territory_ambiguous": {
+        "fr": "Plusieurs collectivités portent ce nom. Laquelle ?",
+        "en": "Several local authorities have this name. Which one?",
+    },
+    "territory_not_found": {
+        "fr": "Je ne trouve pas « {text} ». Essayez le nom exact de la commune ou de "
+        "l'intercommunalité, ou passez.",
+        "en": 'I cannot find "{text}". Try the exact name of the municipality or '
+        "inter-municipal body, or skip.",
+    },
+    "territory_noted": {"fr": "Noté : {territory}.", "en": "Noted: {territory}."},
+    "ask_stage": {"fr": "Où en êtes-vous ?", "en": "Where are you at?"},
+    "stage_explore": {"fr": "Explorer des idées", "en": "Exploring ideas"},
+    "stage_experiment": {"fr": "Tester, expérimenter", "en": "Testing, piloting"},
+    "stage_buy": {"fr": "Acheter, déployer", "en": "Buying, rolling out"},
+    "ask_budget": {
+        "fr": "Quel budget envisagez-vous, hors taxes ? Un ordre de grandeur suffit.",
+        "en": "What budget do you have in mind, excluding VAT? A rough idea is enough.",
+    },
+    "budget_lt40k": {"fr": "Moins de 40 k€", "en": "Under €40k"},
+    "budget_40-100k": {"fr": "De 40 à 100 k€", "en": "€40k to €100k"},
+    "budget_100-215k": {"fr": "De 100 à 215 k€", "en": "€100k to €215k"},
+    "budget_gt215k": {"fr": "Plus de 215 k€", "en": "Over €215k"},
+    "budget_unknown": {"fr": "Je ne sais pas encore", "en": "Not known yet"},
+    "budget_amount": {"fr": "{amount} € HT", "en": "€{amount} excl. VAT"},
+    "ask_timing": {"fr": "Dans quel délai ?", "en": "Within what time frame?"},
+    "timing_lt3m": {"fr": "Moins de 3 mois", "en": "Under 3 months"},
+    "timing_3-12m": {"fr": "De 3 à 12 mois", "en": "3 to 12 months"},
+    "timing_gt1y": {"fr": "Plus d'un an", "en": "Over a year"},
+    "ask_constraints": {
+        "fr": "Avez-vous des exigences particulières ? Touchez pour cocher, puis « Terminé ».",
+        "en": 'Any particular requirements? Tap to tick, then "Done".',
+    },
+    "constraint_rgpd": {"fr": "Données et RGPD", "en": "Data and GDPR"},
+    "constraint_accessibilite": {"fr": "Accessibilité", "en": "Accessibility"},
+    "constraint_sobriete": {"fr": "Sobriété énergétique", "en": "Energy efficiency"},
+    "constraint_interoperabilite": {"fr": "Interopérabilité", "en": "Interoperability"},
+    "constraint_souverainete": {"fr": "Hébergement souverain", "en": "Sovereign hosting"},
+    "ask_themes": {
+        "fr": "Quels thèmes ? Touchez pour cocher, puis « Terminé ».",
+        "en": 'Which themes? Tap to tick, then "Done".',
+    },
+    "card_title": {"fr": "Fiche besoin", "en": "Need summary"},
+    "card_need": {"fr": "Besoin : {value}", "en": "Need: {value}"},
+    "card_themes": {"fr": "Thèmes : {value}", "en": "Themes: {value}"},
+    "card_territory": {"fr": "Territoire : {value}", "en": "Territory: {value}"},
+    "card_stage": {"fr": "Étape : {value}", "en": "Stage: {value}"},
+    "card_budget": {"fr": "Budget : {value}", "en": "Budget: {value}"},
+    "card_timing": {"fr": "Délai : {value}", "en": "Time frame: {value}"},
+    "card_constraints": {"fr": "Exigences : {value}", "en": "Requirements: {value}"},
+    "card_route": {
+        "fr": "Piste d'achat (indication, pas un avis juridique) :",
+        "en": "Possible procurement route (guidance, not legal advice):",
+    },
+    "card_question": {
+        "fr": "Cette fiche vous convient-elle ?",
+        "en": "Does this summary look right?",
+    },
+    "confirm": {"fr": "Confirmer", "en": "Confirm"},
+    "edit": {"fr": "Modifier", "en": "Edit"},
+    "edit_which": {"fr": "Que souhaitez-vous modifier ?", "en": "What would you like to change?"},
+    "field_text": {"fr": "Description", "en": "Description"},
+    "field_themes": {"fr": "Thèmes", "en": "Themes"},
+    "field_territory": {"fr": "Territoire", "en": "Territory"},
+    "field_stage": {"fr": "Étape", "en": "Stage"},
+    "field_budget": {"fr": "Budget", "en": "Budget"},
+    "field_timing": {"fr": "Délai", "en": "Time frame"},
+    "field_constraints": {"fr": "Exigences", "en": "Requirements"},
+    "edit_text": {
+        "fr": "Réécrivez votre besoin en quelques phrases :",
+        "en": "Rewrite your need in a few sentences:",
+    },
+    # Procurement routes (matcher.procurement codes)
+    "route_sourcing": {
+        "fr": "Vous pouvez d'abord échanger librement avec des entreprises pour connaître "
+        "l'offre (sourçage, art. R2111-1 du code de la commande publique), sans les "
+        "favoriser ensuite.",
+        "en": "You may first talk freely with companies to learn what exists (sourcing, "
+        "art. R2111-1 of the French public procurement code), without favouring them later.",
+    },
+    "route_direct": {
+        "fr": "Moins de 40 000 € HT : ni publicité ni mise en concurrence obligatoires ; "
+        "demander trois devis reste une bonne pratique.",
+        "en": "Under €40,000 excl. VAT: no publicity or competition required; asking for "
+        "three quotes remains good practice.",
+    },
+    "route_innovative": {
+        "fr": "Achat innovant de moins de 100 000 € HT : possible sans publicité ni mise en "
+        "concurrence (art. R2122-9-1 du code de la commande publique).",
+        "en": "Innovative purchase under €100,000 excl. VAT: possible without publicity or "
+        "competition (art. R2122-9-1 of the French public procurement code).",
+    },
+    "route_mapa": {
+        "fr": "Au-delà de 100 000 € HT : procédure adaptée (MAPA) avec publicité, tant que "
+        "vous restez sous les seuils européens.",
+        "en": "Above €100,000 excl. VAT: an adapted procedure (MAPA) with publicity, as long "
+        "as you stay under the European thresholds.",
+    },
+    "route_partnership": {
+        "fr": "Pour développer puis acquérir une solution qui n'existe pas encore sur le "
+        "marché : le partenariat d'innovation.",
+        "en": "To develop and then buy a solution not yet on the market: an innovation "
+        "partnership.",
+    },
+    "route_formal": {
+        "fr": "Au-dessus des seuils européens : une procédure formalisée (appel d'offres, "
+        "par exemple).",
+        "en": "Above the European thresholds: a formal procedure (an open tender, for example).",
+    },
+    "route_central": {
+        "fr": "À tout montant : passer par une centrale d'achat comme l'UGAP, qui a déjà "
+        "mis en concurrence ses fournisseurs, vous dispense de procédure.",
+        "en": "At any amount: buying through a central purchasing body such as UGAP, which "
+        "has already run the competition, spares you a procedure.",
+    },
+    "route_unknown": {
+        "fr": "Le montant décide de la procédure : sans publicité sous 40 000 € HT, et "
+        "jusqu'à 100 000 € HT pour un achat innovant.",
+        "en": "The amount decides the procedure: no publicity under €40,000 excl. VAT, and "
+        "up to €100,000 excl. VAT for an innovative purchase.",
+    },
+    "route_check": {
+        "fr": "Vérifiez les seuils en vigueur avec votre service achats.",
+        "en": "Check the thresholds in force with your procurement team.",
+    },
+    # Results
+    "need_saved": {
+        "fr": "Votre besoin est enregistré. Voici les solutions les plus proches :",
+        "en": "Your need is saved. Here are the closest solutions:",
+    },
+    "more_results_header": {
+        "fr": "Résultats suivants :",
+        "en": "Next results:",
+    },
+    "no_results": {
+        "fr": "Je n'ai pas trouvé de solution proche dans le catalogue pour l'instant. Votre "
+        "besoin reste enregistré et sera présenté aux start-up qui s'inscrivent.",
+        "en": "I found no close solution in the catalogue for now. Your need stays saved and "
+        "will be shown to start-ups as they register.",
+    },
+    "no_more_results": {
+        "fr": "Il n'y a pas d'autre résultat.",
+        "en": "There are no more results.",
+    },
+    "search_unavailable": {
+        "fr": "La recherche est momentanément indisponible. Votre besoin est bien enregistré ; "
+        "réessayez avec « Plus de résultats » dans un instant.",
+        "en": 'Search is temporarily unavailable. Your need is saved; try "More" again in a '
+        "moment.",
+    },
+    "result_line": {
+        "fr": "{rank}. {title} — {reasons} ({trust})",
+        "en": "{rank}. {title} — {reasons} ({trust})",
+    },
+    "more": {"fr": "Plus de résultats", "en": "More results"},
+    "peers_header": {
+        "fr": "Collectivités qui ont déjà travaillé sur ce sujet :",
+        "en": "Local authorities that have already worked on this:",
+    },
+    "peer_line": {
+        "fr": "{rank}. {who} — {title}{reasons}",
+        "en": "{rank}. {who} — {title}{reasons}",
+    },
+    "peers_none": {
+        "fr": "Pas encore de collectivité pair identifiée pour ce besoin.",
+        "en": "No peer local authority found yet for this need.",
+    },
+    "next_steps": {"fr": "Et maintenant ?", "en": "What next?"},
+    "follow_need": {"fr": "Suivre ce besoin", "en": "Follow this need"},
+    "subscribe_digest": {"fr": "Recevoir la lettre hebdo", "en": "Get the weekly digest"},
+    "ask_intro": {"fr": "Demander une mise en relation", "en": "Ask for an introduction"},
+    "new_need": {"fr": "Nouveau besoin", "en": "New need"},
+    "follow_done": {
+        "fr": "C'est noté : vous recevrez chaque semaine les nouveautés liées à ce besoin.",
+        "en": "Done: you will get weekly news related to this need.",
+    },
+    "digest_done": {
+        "fr": "C'est noté : vous recevrez la lettre hebdomadaire le lundi matin. Vous pourrez "
+        "vous désabonner à tout moment.",
+        "en": "Done: you will get the weekly digest on Monday mornings. You can unsubscribe "
+        "at any time.",
+    },
+    "digest_already": {
+        "fr": "Vous êtes déjà abonné à la lettre hebdomadaire.",
+        "en": "You are already subscribed to the weekly digest.",
+    },
+    "intro_pick": {
+        "fr": "Avec qui souhaitez-vous être mis en relation ?",
+        "en": "Who would you like to be introduced to?",
+    },
+    "intro_nothing": {
+        "fr": "Il n'y a personne à qui vous présenter pour ce besoin pour l'instant.",
+        "en": "There is no one to introduce you to for this need yet.",
+    },
+    "intro_unavailable": {
+        "fr": "La mise en relation n'est pas encore disponible ici. Un facilitateur PIU peut "
+        "vous aider en attendant.",
+        "en": "Introductions are not available here yet. A PIU facilitator can help you in "
+        "the meantime.",
+    },
+    "intro_failed": {
+        "fr": "La demande n'a pas pu être transmise. Réessayez plus tard ou contactez un "
+        "facilitateur.",
+        "en": "The request could not be passed on. Please try again later or contact a "
+        "facilitator.",
+    },
+    # Introductions (codes of matcher.introductions.IntroResult)
+    "intro_result_sent": {
+        "fr": "Demande envoyée. Vos coordonnées ne seront transmises que si votre "
+        "interlocuteur accepte.",
+        "en": "Request sent. Your details will only be shared if the other side accepts.",
+    },
+    "intro_result_queued": {
+        "fr": "Demande transmise à un facilitateur PIU, qui prendra contact pour vous. Vos "
+        "coordonnées ne seront transmises qu'avec l'accord de votre interlocuteur.",
+        "en": "Request passed on to a PIU facilitator, who will make contact for you. Your "
+        "details will only be shared with the other side's agreement.",
+    },
+    "intro_result_cap_reached": {
+        "fr": "Cette personne a déjà reçu beaucoup de demandes ces {days} derniers jours. "
+        "Réessayez un peu plus tard, ou demandez à un facilitateur.",
+        "en": "This person has already received many requests in the last {days} days. Please "
+        "try again later, or ask a facilitator.",
+    },
+    "intro_result_already_requested": {
+        "fr": "Vous avez déjà une demande en attente auprès de cet interlocuteur.",
+        "en": "You already have a pending request with this contact.",
+    },
+    "intro_result_no_contact": {
+        "fr": "Aucun contact n'a accepté d'être sollicité pour cette fiche. Un facilitateur "
+        "PIU peut vous aider à trouver le bon interlocuteur.",
+        "en": "No contact has agreed to be asked about this entry. A PIU facilitator can help "
+        "you find the right person.",
+    },
+    "intro_result_self": {
+        "fr": "Il s'agit de votre propre fiche.",
+        "en": "This is your own entry.",
+    },
+    "intro_result_not_found": {
+        "fr": "Cette fiche n'existe plus.",
+        "en": "This entry no longer exists.",
+    },
+    "intro_answer_accepted": {
+        "fr": "Merci ! Vos coordonnées et celles de votre interlocuteur vous sont échangées.",
+        "en": "Thank you! You and the other side now receive each other's details.",
+    },
+    "intro_answer_declined": {
+        "fr": "C'est noté, la demande est déclinée. Rien n'a été partagé.",
+        "en": "Noted, the request is declined. Nothing was shared.",
+    },
+    "intro_answer_not_target": {
+        "fr": "Cette demande ne vous est pas adressée.",
+        "en": "This request is not addressed to you.",
+    },
+    "intro_answer_already_answered": {
+        "fr": "Vous avez déjà répondu à cette demande.",
+        "en": "You have already answered this request.",
+    },
+    "intro_answer_not_found": {
+        "fr": "Cette demande n'existe plus.",
+        "en": "This request no longer exists.",
+    },
+    # Reasons (matcher Reason codes)
+    "reason_words": {"fr": "mots en commun : {terms}", "en": "shared words: {terms}"},
+    "reason_themes": {"fr": "thème : {themes}", "en": "theme: {themes}"},
+    "reason_size_fit": {
+        "fr": "adaptée aux collectivités de votre taille",
+        "en": "suited to authorities of your size",
+    },
+    "reason_size_fit_band": {
+        "fr": "adaptée aux collectivités de {band}",
+        "en": "suited to authorities of {band}",
+    },
+    "reason_trust": {"fr": "fiche {level}", "en": "{level} entry"},
+    "reason_rex_count_one": {
+        "fr": "un retour d'expérience",
+        "en": "one experience report",
+    },
+    "reason_rex_count_many": {
+        "fr": "{n} retours d'expérience",
+        "en": "{n} experience reports",
+    },
+    "reason_maturity": {"fr": "maturité : {maturity}", "en": "maturity: {maturity}"},
+    "reason_semantic": {
+        "fr": "description proche de votre besoin",
+        "en": "description close to your need",
+    },
+    "reason_generic": {"fr": "autre critère de proximité", "en": "other matching signal"},
+    "reason_same_dep": {"fr": "même département", "en": "same département"},
+    "reason_same_region": {"fr": "même région", "en": "same region"},
+    "reason_same_need": {
+        "fr": "même besoin, parlons-en",
+        "en": "same need, let's talk",
+    },
+    "reason_outcome": {"fr": "résultat : {outcome}", "en": "outcome: {outcome}"},
+    "reason_period": {"fr": "en {period}", "en": "in {period}"},
+    "reason_size": {"fr": "{band}", "en": "{band}"},
+    "trust_declared": {"fr": "déclarée", "en": "self-declared"},
+    "trust_qualified": {"fr": "qualifiée", "en": "qualified"},
+    "trust_pilot_confirmed": {
+        "fr": "pilote confirmé",
+        "en": "pilot confirmed",
+    },
+    "outcome_ongoing": {"fr": "en cours", "en": "ongoing"},
+    "outcome_success": {"fr": "réussite", "en": "success"},
+    "outcome_stopped": {"fr": "arrêté", "en": "stopped"},
+    "outcome_failed": {"fr": "échec (retour utile)", "en": "failed (useful lessons)"},
+    "outcome_unknown": {"fr": "résultat inconnu", "en": "outcome unknown"},
+    "size_lt2k": {"fr": "moins de 2 000 habitants", "en": "under 2,000 inhabitants"},
+    "size_2k-10k": {"fr": "2 000 à 10 000 habitants", "en": "2,000 to 10,000 inhabitants"},
+    "size_10k-50k": {"fr": "10 000 à 50 000 habitants", "en": "10,000 to 50,000 inhabitants"},
+    "size_50k-200k": {
+        "fr": "50 000 à 200 000 habitants",
+        "en": "50,000 to 200,000 inhabitants",
+    },
+    "size_gt200k": {"fr": "plus de 200 000 habitants", "en": "over 200,000 inhabitants"},
+    "maturity_idea": {"fr": "idée", "en": "idea"},
+    "maturity_prototype": {"fr": "prototype", "en": "prototype"},
+    "maturity_pilot": {"fr": "pilote en cours", "en": "pilot under way"},
+    "maturity_deployed": {"fr": "déployée", "en": "deployed"},
+    "maturity_stopped": {"fr": "arrêtée", "en": "discontinued"},
+    "kind_commune": {"fr": "Communes", "en": "Municipalities"},
+    "kind_epci": {"fr": "Intercommunalités", "en": "Inter-municipal bodies"},
+    "kind_departement": {"fr": "Départements", "en": "Départements"},
+    "kind_region": {"fr": "Régions", "en": "Regions"},
+    "territory_kind_commune": {"fr": "commune", "en": "municipality"},
+    "territory_kind_epci": {"fr": "intercommunalité", "en": "inter-municipal body"},
+    "territory_kind_ept": {"fr": "établissement public territorial", "en": "territorial body"},
+    "territory_kind_departement": {"fr": "département", "en": "département"},
+    "territory_kind_region": {"fr": "région", "en": "region"},
+    "territory_desc": {
+        "fr": "{name} ({kind}, {population} habitants)",
+        "en": "{name} ({kind}, {population} inhabitants)",
+    },
+    "territory_desc_nopop": {"fr": "{name} ({kind})", "en": "{name} ({kind})"},
+    # My needs
+    "myneeds_header": {"fr": "Vos besoins :", "en": "Your needs:"},
+    "myneeds_line": {
+        "fr": "{n}. {text} — {status}, {date}",
+        "en": "{n}. {text} — {status}, {date}",
+    },
+    "myneeds_none": {
+        "fr": "Vous n'avez pas encore de besoin enregistré. Tapez /besoin pour en décrire un.",
+        "en": "You have no saved need yet. Type /need to describe one.",
+    },
+    "status_draft": {"fr": "brouillon", "en": "draft"},
+    "status_open": {"fr": "ouvert", "en": "open"},
+    "status_closed": {"fr": "clos", "en": "closed"},
+    # --- Start-up registration ---------------------------------------------------------------
+    "reg_intro": {
+        "fr": "Inscrivons votre solution au catalogue (environ 5 minutes ; /annuler à tout "
+        "moment).",
+        "en": "Let us add your solution to the catalogue (about 5 minutes; /cancel at any time).",
+    },
+    "reg_org": {
+        "fr": "Quel est le nom de votre organisation ?",
+        "en": "What is your organisation's name?",
+    },
+    "reg_solution": {
+        "fr": "Quel est le nom de votre solution ?",
+        "en": "What is your solution called?",
+    },
+    "reg_name_invalid": {
+        "fr": "Ce nom doit faire entre 2 et 200 caractères.",
+        "en": "The name must be 2 to 200 characters long.",
+    },
+    "reg_description": {
+        "fr": "Décrivez votre solution en un paragraphe : le problème résolu, pour qui, comment.",
+        "en": "Describe your solution in one paragraph: the problem it solves, for whom, how.",
+    },
+    "reg_description_short": {
+        "fr": "C'est un peu court ({n} mots). Pouvez-vous écrire au moins 20 mots ?",
+        "en": "That is a bit short ({n} words). Could you write at least 20 words?",
+    },
+    "reg_duplicates": {
+        "fr": "Avant d'aller plus loin : l'une de ces fiches du catalogue est-elle la vôtre ?",
+        "en": "Before going further: is one of these catalogue entries yours?",
+    },
+    "reg_dup_yes": {"fr": "Oui, c'est la mienne", "en": "Yes, it is mine"},
+    "reg_dup_no": {"fr": "Non, continuer", "en": "No, continue"},
+    "reg_dup_claim": {
+        "fr": "Votre solution est donc déjà au catalogue. Contactez un facilitateur PIU pour "
+        "la revendiquer et la mettre à jour. J'arrête ici l'inscription.",
+        "en": "So your solution is already in the catalogue. Please contact a PIU facilitator "
+        "to claim and update it. I am stopping the registration here.",
+    },
+    "reg_themes": {
+        "fr": "Quels thèmes concerne-t-elle ? Touchez pour cocher, puis « Terminé ».",
+        "en": 'Which themes does it address? Tap to tick, then "Done".',
+    },
+    "reg_themes_required": {
+        "fr": "Cochez au moins un thème, puis « Terminé ».",
+        "en": 'Tick at least one theme, then "Done".',
+    },
+    "reg_kinds": {
+        "fr": "Quelles collectivités visez-vous ? Touchez pour cocher, puis « Terminé » "
+        "(aucune coche : toutes).",
+        "en": 'Which local authorities do you target? Tap to tick, then "Done" (none ticked: all).',
+    },
+    "reg_sizes": {
+        "fr": "Pour quelles tailles de collectivité ? Touchez pour cocher, puis « Terminé » "
+        "(aucune coche : toutes).",
+        "en": 'For which sizes of authority? Tap to tick, then "Done" (none ticked: all).',
+    },
+    "reg_maturity": {
+        "fr": "Où en est votre solution ?",
+        "en": "How mature is your solution?",
+    },
+    "reg_references": {
+        "fr": "Où est-elle déjà utilisée ? Citez vos collectivités de référence, ou passez.",
+        "en": "Where is it already used? Name your reference authorities, or skip.",
+    },
+    "reg_pricing": {
+        "fr": "Quel est votre modèle de prix (abonnement, licence, prix par habitant…) ? "
+        "Vous pouvez passer.",
+        "en": "What is your pricing model (subscription, licence, per inhabitant…)? You can skip.",
+    },
+    "reg_website": {
+        "fr": "L'adresse de votre site web ? Vous pouvez passer.",
+        "en": "Your website address? You can skip.",
+    },
+    "reg_website_invalid": {
+        "fr": "Cette adresse ne semble pas valide. Exemple : https://www.exemple.fr",
+        "en": "This address does not look valid. Example: https://www.example.com",
+    },
+    "reg_consent": {
+        "fr": "Pour que les collectivités intéressées puissent vous joindre, PIU peut "
+        "conserver une adresse e-mail de contact.\nFinalité : mise en relation avec des "
+        "collectivités, uniquement avec leur accord et le vôtre.\nPolitique de "
+        "confidentialité, version {version}. Vous pourrez retirer votre accord à tout "
+        "moment.\n\nAcceptez-vous ? Sans accord, aucune adresse n'est conservée : vous "
+        "pouvez continuer sans contact (un facilitateur relaiera les demandes) ou annuler.",
+        "en": "So that interested local authorities can reach you, PIU can keep a contact "
+        "e-mail address.\nPurpose: introductions to local authorities, only with their "
+        "agreement and yours.\nPrivacy policy, version {version}. You can withdraw your "
+        "consent at any time.\n\nDo you agree? Without consent, no address is kept: you can "
+        "continue without a contact (a facilitator will relay requests) or cancel.",
+    },
+    "reg_consent_yes": {"fr": "J'accepte", "en": "I agree"},
+    "reg_consent_no": {"fr": "Continuer sans contact", "en": "Continue without contact"},
+    "reg_consent_cancel": {"fr": "Annuler l'inscription", "en": "Cancel registration"},
+    "reg_email": {
+        "fr": "Quelle adresse e-mail de contact ?",
+        "en": "Which contact e-mail address?",
+    },
+    "reg_email_invalid": {
+        "fr": "Cette adresse e-mail ne semble pas valide. Exemple : contact@exemple.fr",
+        "en": "This e-mail address does not look valid. Example: contact@example.com",
+    },
+    "reg_no_contact": {
+        "fr": "D'accord, aucune adresse ne sera conservée.",
+        "en": "Fine, no address will be kept.",
+    },
+    "reg_cancelled": {
+        "fr": "Inscription annulée. Rien n'a été enregistré.",
+        "en": "Registration cancelled. Nothing was saved.",
+    },
+    "reg_saved": {
+        "fr": "Merci ! « {title} » est au catalogue, comme fiche déclarée : un facilitateur "
+        "la relira avant de la qualifier.",
+        "en": 'Thank you! "{title}" is in the catalogue as a self-declared entry: a '
+        "facilitator will review it before qualifying it.",
+    },
+    "reg_needs_header": {
+        "fr": "Besoins ouverts de collectivités proches de votre solution :",
+        "en": "Open needs of local authorities close to your solution:",
+    },
+    "reg_need_line": {"fr": "{rank}. {text}{where}", "en": "{rank}. {text}{where}"},
+    "reg_needs_none": {
+        "fr": "Aucun besoin ouvert ne correspond pour l'instant. Les prochains vous seront "
+        "signalés dans la lettre hebdomadaire si vous vous y abonnez.",
+        "en": "No open need matches yet. New ones will appear in the weekly digest if you "
+        "subscribe.",
+    },
+    "reg_pending": {
+        "fr": "Vous avez déjà une inscription en cours. Terminez-la, ou tapez /annuler.",
+        "en": "You already have a registration in progress. Finish it, or type /cancel.",
+    },
+    "reg_index_later": {
+        "fr": "Votre fiche est enregistrée ; elle apparaîtra dans les recherches d'ici "
+        "quelques minutes.",
+        "en": "Your entry is saved; it will appear in searches within a few minutes.",
+    },
+    # peers (matcher/peers.py reasons, matcher/introductions.py Outbox keys and result codes)
+    "reason_peer_profile": {"fr": "{name}", "en": "{name}"},
+    "reason_tried": {"fr": "a testé « {title} »", "en": 'tried "{title}"'},
+    "reason_size_band": {"fr": "taille comparable", "en": "similar size"},
+    "reason_same_kind": {"fr": "même type de collectivité", "en": "same kind of authority"},
+    "reason_lessons": {"fr": "enseignements : {text}", "en": "lessons: {text}"},
+    "reason_more_rex": {
+        "fr": "{n} autre(s) retour(s) d'expérience",
+        "en": "{n} more experience report(s)",
+    },
+    "intro_request": {
+        "fr": "{who} aimerait échanger avec vous au sujet de « {about} ». {message}\n"
+        "Acceptez-vous la mise en relation ? Vos coordonnées ne seront transmises que si "
+        "vous acceptez.",
+        "en": '{who} would like to talk with you about "{about}". {message}\n'
+        "Do you accept the introduction? Your details are shared only if you accept.",
+    },
+    "intro_request_anonymous": {
+        "fr": "Une collectivité aimerait échanger avec vous au sujet de « {about} ». {message}\n"
+        "Acceptez-vous la mise en relation ? Vos coordonnées ne seront transmises que si "
+        "vous acceptez.",
+        "en": 'A local authority would like to talk with you about "{about}". {message}\n'
+        "Do you accept the introduction? Your details are shared only if you accept.",
+    },
+    "intro_accept_button": {"fr": "Accepter", "en": "Accept"},
+    "intro_decline_button": {"fr": "Refuser", "en": "Decline"},
+    "intro_accepted": {
+        "fr": "Bonne nouvelle : {who} accepte d'échanger avec vous au sujet de « {about} ». "
+        "Coordonnées : {contact}",
+        "en": 'Good news: {who} agreed to talk with you about "{about}". '
+        "Contact details: {contact}",
+    },
+    "intro_accepted_target": {
+        "fr": "Mise en relation acceptée au sujet de « {about} ». Vos coordonnées ont été "
+        "transmises ; voici celles de votre interlocuteur : {contact}",
+        "en": 'Introduction accepted about "{about}". Your details were shared; here are '
+        "the other side's: {contact}",
+    },
+    "intro_declined": {
+        "fr": "Votre interlocuteur n'est pas disponible pour échanger au sujet de « {about} » "
+        "pour le moment. Aucune coordonnée n'a été transmise. Un facilitateur PIU peut vous "
+        "orienter vers d'autres collectivités.",
+        "en": 'The other side is not available to talk about "{about}" for now. No details '
+        "were shared. A PIU facilitator can point you to other peers.",
+    },
+    "intro_declined_ack": {
+        "fr": "C'est noté : la demande est déclinée et aucune coordonnée n'a été transmise.",
+        "en": "Noted: the request is declined and no details were shared.",
+    },
+    "intro_expired": {
+        "fr": "Votre demande de mise en relation au sujet de « {about} » est restée sans "
+        "réponse et a expiré. Aucune coordonnée n'a été transmise.",
+        "en": 'Your introduction request about "{about}" got no answer and has expired. '
+        "No details were shared.",
+    },
+    "intro_cap_reached": {
+        "fr": "cette personne a déjà reçu plusieurs demandes ce mois-ci. Réessayez dans "
+        "quelques semaines, ou demandez à un facilitateur PIU.",
+        "en": "this person has already received several requests this month. Please try "
+        "again in a few weeks, or ask a PIU facilitator.",
+    },
+    "intro_already_requested": {
+        "fr": "Vous avez déjà une demande en cours auprès de ce contact.",
+        "en": "You already have a pending request with this contact.",
+    },
+    "intro_no_contact": {
+        "fr": "ce contact n'a pas accepté d'être sollicité.",
+        "en": "this contact has not agreed to be contacted.",
+    },
+    "intro_self": {
+        "fr": "il s'agit de votre propre fiche.",
+        "en": "this is your own entry.",
+    },
+    "intro_not_target": {
+        "fr": "Cette demande ne vous est pas adressée.",
+        "en": "This request is not addressed to you.",
+    },
+    "intro_already_answered": {
+        "fr": "Cette demande a déjà reçu une réponse.",
+        "en": "This request has already been answered.",
+    },
+    # digest (owned by digest/: weekly digest texts and /digest status) ---------------------
+    "digest_header": {
+        "fr": "Votre lettre PIU : les nouveautés depuis le {since}.",
+        "en": "Your PIU digest: what is new since {since}.",
+    },
+    "digest_more": {"fr": "… et {n} de plus.", "en": "… and {n} more."},
+    "digest_solutions_title": {
+        "fr": "Nouvelles solutions pour vos besoins ouverts :",
+        "en": "New solutions for your open needs:",
+    },
+    "digest_solution_line": {
+        "fr": "• {title} — {mission}\n  (pour : {need})",
+        "en": "• {title} — {mission}\n  (for: {need})",
+    },
+    "digest_rex_title": {
+        "fr": "Nouveaux retours d'expérience de collectivités de votre taille :",
+        "en": "New experience reports from authorities of your size:",
+    },
+    "digest_rex_line": {
+        "fr": "• {title} — {where} ({outcome})",
+        "en": "• {title} — {where} ({outcome})",
+    },
+    "digest_outcome_ongoing": {"fr": "en cours", "en": "ongoing"},
+    "digest_outcome_success": {"fr": "réussi", "en": "successful"},
+    "digest_outcome_stopped": {"fr": "arrêté", "en": "stopped"},
+    "digest_outcome_failed": {"fr": "échec", "en": "failed"},
+    "digest_outcome_unknown": {"fr": "résultat inconnu", "en": "outcome unknown"},
+    "digest_needs_title": {
+        "fr": "Nouveaux besoins de collectivités proches de vos solutions :",
+        "en": "New needs of local authorities close to your solutions:",
+    },
+    "digest_need_line": {
+        "fr": "• {text} — {where}\n  (votre solution : {solution})",
+        "en": "• {text} — {where}\n  (your solution: {solution})",
+    },
+    "digest_intros_title": {
+        "fr": "Demandes de mise en relation en attente de votre réponse :",
+        "en": "Introduction requests waiting for your answer:",
+    },
+    "digest_intro_line": {"fr": "• {who} : {message}", "en": "• {who}: {message}"},
+    "digest_intro_button": {"fr": "Répondre", "en": "Answer"},
+    "digest_older_intros": {
+        "fr": "Et {n} demande(s) plus ancienne(s) toujours en attente.",
+        "en": "And {n} older request(s) still waiting.",
+    },
+    "digest_activity": {
+        "fr": "Activité de la semaine : {needs} nouveau(x) besoin(s), {solutions} nouvelle(s) "
+        "solution(s), {rex} retour(s) d'expérience, {introductions} mise(s) en relation.",
+        "en": "This week's activity: {needs} new need(s), {solutions} new solution(s), "
+        "{rex} experience report(s), {introductions} introduction(s).",
+    },
+    "digest_footer": {
+        "fr": "Les boutons ouvrent le détail. /digest pour changer le jour, l'heure ou les thèmes.",
+        "en": "The buttons open the details. /digest to change the day, hour or themes.",
+    },
+    "digest_status_weekly": {
+        "fr": "Lettre hebdomadaire : chaque {day} à {hour} h (heure de Paris).{themes}",
+        "en": "Weekly digest: every {day} at {hour}:00 (Paris time).{themes}",
+    },
+    "digest_status_themes": {"fr": " Thèmes : {themes}.", "en": " Themes: {themes}."},
+    "digest_status_off": {
+        "fr": "Vous ne recevez pas la lettre hebdomadaire.",
+        "en": "You do not receive the weekly digest.",
+    },
+    "digest_status_paused": {
+        "fr": "Votre lettre hebdomadaire est en pause ({reason}).",
+        "en": "Your weekly digest is paused ({reason}).",
+    },
+    "digest_weekday_0": {"fr": "lundi", "en": "Monday"},
+    "digest_weekday_1": {"fr": "mardi", "en": "Tuesday"},
+    "digest_weekday_2": {"fr": "mercredi", "en": "Wednesday"},
+    "digest_weekday_3": {"fr": "jeudi", "en": "Thursday"},
+    "digest_weekday_4": {"fr": "vendredi", "en": "Friday"},
+    "digest_weekday_5": {"fr": "samedi", "en": "Saturday"},
+    "digest_weekday_6": {"fr": "dimanche", "en": "Sunday"},
+}
+
+_FR_SPACE_BEFORE = re.compile(r" ([:;?!»])")
+_FR_SPACE_AFTER = re.compile(r"« ")
+
+
+def _french_typography(text: str) -> str:
+    text = _FR_SPACE_BEFORE.sub("\u00a0\\1", text)
+    return _FR_SPACE_AFTER.sub("«\u00a0", text)
+
+
+_RENDERED: dict[str, dict[str, str]] = {
+    key: {"fr": _french_typography(v["fr"]), "en": v["en"]} for key, v in MESSAGES.items()
+}
+
+
+def t(key: str, lang: str, /, **params: object) -> str:
+    """The message ``key`` in ``lang`` (French if unknown), with ``params`` filled in."""
+    variants = _RENDERED[key]
+    template = variants.get(lang) or variants["fr"]
+    if params:
+        return template.format_map(_Params(params))
+    return template
+
+
+class _Params(dict[str, object]):
+    """Missing parameters render as an empty string rather than failing a reply."""
+
+    def __missing__(self, key: str) -> str:
+        return ""

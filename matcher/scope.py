@@ -1,0 +1,870 @@
+"""Scope extraction from a buyer's own words (French or English).
+
+Pure functions, no I/O: a theme taxonomy of urban innovation with FR/EN
+keyword lists, amounts ("50 000 €", "50k€", "2 M€"), deadlines ("d'ici juin",
+"dans 6 mois"), stage cues, constraints, and a small "reads like a need" test.
+The territory is found by ``matcher.territories.TerritoryResolver`` (called by
+the bot), not here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+from core.domain import Stage, fold
+
+__all__ = [
+    "BUDGET_BANDS",
+    "CONSTRAINTS",
+    "THEMES",
+    "TIMING_BANDS",
+    "Extraction",
+    "Theme",
+    "budget_band",
+    "extract",
+    "extract_amount",
+    "extract_constraints",
+    "extract_stage",
+    "extract_themes",
+    "extract_timing",
+    "find_theme",
+    "reads_like_need",
+    "theme_label",
+    "timing_band",
+]
+
+
+@dataclass(frozen=True)
+class Theme:
+    id: str
+    fr: str
+    en: str
+    keywords: tuple[str, ...]  # folded (lower-case, no accents); a trailing * = prefix
+
+
+def _kw(*words: str) -> tuple[str, ...]:
+    """Fold keywords word by word, keeping the ``*`` prefix marks."""
+    out = []
+    for w in words:
+        parts = [fold(p) + ("*" if p.endswith("*") else "") for p in w.split()]
+        out.append(" ".join(p for p in parts if p.strip("*")))
+    return tuple(out)
+
+
+#: The taxonomy of urban innovation (ids are stable: stored in needs and subscriptions).
+THEMES: tuple[Theme, ...] = (
+    Theme(
+        "mobilite",
+        "Mobilité",
+        "Mobility",
+        _kw(
+            "mobilite*",
+            "transport*",
+            "deplacement*",
+            "velo*",
+            "cyclable*",
+            "bus",
+            "covoiturage*",
+            "autopartage*",
+            "stationnement*",
+            "parking*",
+            "trottinette*",
+            "pieton*",
+            "navette*",
+            "circulation",
+            "trafic",
+            "mobility",
+            "bike*",
+            "bicycle*",
+            "carpool*",
+            "car sharing",
+            "traffic",
+            "pedestrian*",
+            "shuttle*",
+            "public transport",
+            "congestion",
+            "tram*",
+        ),
+    ),
+    Theme(
+        "logistique",
+        "Logistique urbaine",
+        "Urban logistics",
+        _kw(
+            "logistique*",
+            "livraison*",
+            "dernier kilometre",
+            "colis",
+            "fret",
+            "entrepot*",
+            "logistics",
+            "delivery",
+            "deliveries",
+            "last mile",
+            "parcel*",
+            "freight",
+        ),
+    ),
+    Theme(
+        "energie",
+        "Énergie",
+        "Energy",
+        _kw(
+            "energie*",
+            "energetique*",
+            "eclairage*",
+            "photovolta*",
+            "solaire*",
+            "renovation energ*",
+            "chauffage*",
+            "electricite",
+            "reseau de chaleur",
+            "eolien*",
+            "energy",
+            "lighting",
+            "solar",
+            "heating",
+            "electricity",
+            "streetlight*",
+            "lampadaire*",
+        ),
+    ),
+    Theme(
+        "eau",
+        "Eau",
+        "Water",
+        _kw(
+            "eau",
+            "eaux",
+            "assainissement",
+            "fuite* d eau",
+            "pluvial*",
+            "inondation*",
+            "secheresse*",
+            "irrigation",
+            "potable",
+            "water",
+            "flood*",
+            "drought*",
+            "sewage",
+            "rainwater",
+        ),
+    ),
+    Theme(
+        "dechets",
+        "Déchets et économie circulaire",
+        "Waste and circular economy",
+        _kw(
+            "dechet*",
+            "recyclage*",
+            "recycl*",
+            "compost*",
+            "economie circulaire",
+            "reemploi*",
+            "tri",
+            "ordures",
+            "biodechet*",
+            "poubelle*",
+            "collecte des",
+            "waste",
+            "circular economy",
+            "reuse",
+            "garbage",
+            "litter",
+            "depot* sauvage*",
+        ),
+    ),
+    Theme(
+        "air",
+        "Qualité de l'air",
+        "Air quality",
+        _kw(
+            "qualite de l air",
+            "pollution*",
+            "air quality",
+            "particules",
+            "emission*",
+            "capteur* d air",
+            "no2",
+            "pm10",
+            "pm2 5",
+            "polluant*",
+            "air pollution",
+        ),
+    ),
+    Theme(
+        "donnees",
+        "Données et open data",
+        "Data and open data",
+        _kw(
+            "donnee*",
+            "open data",
+            "opendata",
+            "data",
+            "tableau de bord",
+            "tableaux de bord",
+            "capteur*",
+            "jumeau numerique",
+            "sig",
+            "cartographi*",
+            "dashboard*",
+            "sensor*",
+            "digital twin",
+            "mapping",
+            "indicateur*",
+            "big data",
+            "intelligence artificielle",
+            "ia",
+        ),
+    ),
+    Theme(
+        "participation",
+        "Participation citoyenne",
+        "Citizen participation",
+        _kw(
+            "participation*",
+            "participati*",
+            "concertation*",
+            "consultation*",
+            "citoyen*",
+            "budget participatif",
+            "democratie",
+            "civic",
+            "citizen*",
+            "signalement*",
+            "community",
+        ),
+    ),
+    Theme(
+        "commerce",
+        "Commerce",
+        "Retail",
+        _kw(
+            "commerce*",
+            "commercant*",
+            "centre ville",
+            "centre bourg",
+            "boutique*",
+            "marche local",
+            "vitrine*",
+            "retail",
+            "shop*",
+            "high street",
+            "town centre",
+            "downtown",
+        ),
+    ),
+    Theme(
+        "tourisme",
+        "Tourisme",
+        "Tourism",
+        _kw(
+            "tourisme",
+            "touristi*",
+            "visiteur*",
+            "office de tourisme",
+            "patrimoine",
+            "tourism",
+            "tourist*",
+            "visitor*",
+            "heritage",
+        ),
+    ),
+    Theme(
+        "sante",
+        "Santé",
+        "Health",
+        _kw(
+            "sante",
+            "medecin*",
+            "medical*",
+            "soin*",
+            "desert* medica*",
+            "hopital*",
+            "prevention",
+            "bien etre",
+            "vieillissement",
+            "senior*",
+            "health",
+            "healthcare",
+            "doctor*",
+            "ageing",
+            "aging",
+            "elderly",
+            "care",
+        ),
+    ),
+    Theme(
+        "education",
+        "Éducation",
+        "Education",
+        _kw(
+            "education",
+            "ecole*",
+            "scolaire*",
+            "eleve*",
+            "college*",
+            "lycee*",
+            "enseignant*",
+            "periscolaire*",
+            "cantine*",
+            "school*",
+            "pupil*",
+            "student*",
+            "teacher*",
+            "learning",
+        ),
+    ),
+    Theme(
+        "habitat",
+        "Habitat",
+        "Housing",
+        _kw(
+            "habitat",
+            "logement*",
+            "batiment*",
+            "immobilier",
+            "urbanisme",
+            "amenagement*",
+            "construction",
+            "renovation*",
+            "housing",
+            "building*",
+            "urban planning",
+        ),
+    ),
+    Theme(
+        "inclusion_numerique",
+        "Inclusion numérique",
+        "Digital inclusion",
+        _kw(
+            "inclusion numerique",
+            "fracture numerique",
+            "illectronisme",
+            "mediation numerique",
+            "conseiller* numerique*",
+            "digital inclusion",
+            "digital divide",
+            "digital skills",
+            "numerique",
+        ),
+    ),
+    Theme(
+        "securite",
+        "Sécurité",
+        "Safety",
+        _kw(
+            "securite",
+            "videoprotection",
+            "videosurveillance",
+            "delinquance",
+            "tranquillite",
+            "prevention des risques",
+            "incendie*",
+            "safety",
+            "security",
+            "crime",
+        ),
+    ),
+    Theme(
+        "social",
+        "Social",
+        "Social",
+        _kw(
+            "social",
+            "sociale*",
+            "solidarite*",
+            "precarite",
+            "pauvrete",
+            "handicap*",
+            "isolement",
+            "aidant*",
+            "ccas",
+            "welfare",
+            "poverty",
+            "loneliness",
+            "disabilit*",
+        ),
+    ),
+    Theme(
+        "emploi",
+        "Emploi",
+        "Employment",
+        _kw(
+            "emploi*",
+            "insertion",
+            "recrutement",
+            "chomage",
+            "formation professionnelle",
+            "job*",
+            "employment",
+            "unemployment",
+            "recruit*",
+        ),
+    ),
+    Theme(
+        "alimentation",
+        "Agriculture et alimentation",
+        "Farming and food",
+        _kw(
+            "agricult*",
+            "alimentation",
+            "alimentaire*",
+            "circuit* court*",
+            "cantine*",
+            "maraich*",
+            "agriculteur*",
+            "gaspillage alimentaire",
+            "food",
+            "farm*",
+            "farming",
+            "urban farm*",
+        ),
+    ),
+    Theme(
+        "culture",
+        "Culture",
+        "Culture",
+        _kw(
+            "culture*",
+            "culturel*",
+            "musee*",
+            "bibliotheque*",
+            "mediatheque*",
+            "spectacle*",
+            "museum*",
+            "library",
+            "libraries",
+            "cultural",
+        ),
+    ),
+    Theme(
+        "environnement",
+        "Environnement et biodiversité",
+        "Environment and biodiversity",
+        _kw(
+            "environnement*",
+            "biodiversite",
+            "vegetalisation",
+            "ilot* de chaleur",
+            "arbre*",
+            "espace* vert*",
+            "nature en ville",
+            "climat*",
+            "canicule*",
+            "adaptation",
+            "environment*",
+            "biodiversity",
+            "heat island*",
+            "tree*",
+            "green space*",
+            "climate",
+            "heatwave*",
+        ),
+    ),
+    Theme(
+        "administration",
+        "Administration et démarches",
+        "Administration and e-services",
+        _kw(
+            "demarche*",
+            "administration",
+            "administrati*",
+            "formulaire*",
+            "guichet*",
+            "dematerialis*",
+            "accueil du public",
+            "etat civil",
+            "service* public*",
+            "e-service*",
+            "paperwork",
+            "forms",
+            "public service*",
+            "back office",
+        ),
+    ),
+)
+
+_THEMES_BY_ID = {t.id: t for t in THEMES}
+_THEMES_BY_LABEL = {fold(t.fr): t for t in THEMES} | {fold(t.en): t for t in THEMES}
+
+
+def find_theme(value: str) -> Theme | None:
+    """The taxonomy theme for an id or a French/English label (``None`` if not ours)."""
+    return _THEMES_BY_ID.get(value) or _THEMES_BY_LABEL.get(fold(value))
+
+
+def theme_label(value: str, lang: str) -> str:
+    """The display label of a theme id or label (values outside the taxonomy as given)."""
+    theme = find_theme(value)
+    if theme is None:
+        return value
+    return theme.en if lang == "en" else theme.fr
+
+
+def _kw_pattern(keyword: str) -> str:
+    parts = []
+    for word in keyword.split():
+        for sub in word.rstrip("*").split():
+            parts.append(re.escape(sub) + (r"\w*" if word.endswith("*") else r"\b"))
+    return r"\b" + " ".join(parts)
+
+
+_THEME_PATTERNS = [(t.id, re.compile("|".join(_kw_pattern(k) for k in t.keywords))) for t in THEMES]
+
+
+def extract_themes(text: str, *, limit: int = 4) -> list[str]:
+    """Theme ids mentioned in ``text``, most mentioned first (ties: taxonomy order)."""
+    folded = fold(text)
+    scored: list[tuple[int, int, str]] = []
+    for order, (theme_id, pattern) in enumerate(_THEME_PATTERNS):
+        hits = len(pattern.findall(folded))
+        if hits:
+            scored.append((-hits, order, theme_id))
+    scored.sort()
+    found = [theme_id for _, _, theme_id in scored]
+    # "numérique" alone is weak: keep digital inclusion only if nothing more specific.
+    if (
+        "inclusion_numerique" in found
+        and len(found) > 1
+        and not re.search(r"\b(inclusion|fracture|illectronisme|mediation|divide|skills)\b", folded)
+    ):
+        found.remove("inclusion_numerique")
+    return found[:limit]
+
+
+# --- Amounts -------------------------------------------------------------------------------
+
+_AMOUNT = re.compile(
+    r"(?<![\w.,])(\d{1,3}(?:[  \u202f.]\d{3})+|\d+(?:[.,]\d+)?)\s*"
+    r"(k|K|m|M|md|Md|mille|millions?|milliards?)?\s*"
+    r"(€|eur\b|euros?\b|EUR\b)?"
+)
+
+
+def extract_amount(text: str) -> int | None:
+    """The largest amount in euros mentioned in ``text`` (``None`` if none)."""
+    best: int | None = None
+    for match in _AMOUNT.finditer(text):
+        number, scale, currency = match.group(1), match.group(2), match.group(3)
+        if not currency and not (scale and scale.lower() in ("k", "m", "md")):
+            # "50 000" without a currency is only an amount if followed by "HT"/"TTC"
+            tail = text[match.end() : match.end() + 4].strip().upper()
+            if not tail.startswith(("HT", "TTC")):
+                continue
+            if not scale and len(re.sub(r"\D", "", number)) < 4:
+                continue
+        if scale == "m" and not currency:
+            continue  # "3 m" may be metres: only "M" (upper case) counts without a currency
+        digits = re.sub(r"[  \u202f]", "", number)
+        if re.fullmatch(r"\d{1,3}(\.\d{3})+", digits):
+            digits = digits.replace(".", "")
+        try:
+            value = float(digits.replace(",", "."))
+        except ValueError:
+            continue
+        factor = 1
+        if scale:
+            s = scale.lower()
+            if s in ("k", "mille"):
+                factor = 1_000
+            elif s in ("m",) or s.startswith("million"):
+                factor = 1_000_000
+            elif s == "md" or s.startswith("milliard"):
+                factor = 1_000_000_000
+        amount = round(value * factor)
+        if amount > 0 and (best is None or amount > best):
+            best = amount
+    return best
+
+
+#: Budget bands (ids stored in Need.budget_band), around French procurement thresholds.
+BUDGET_BANDS = ("lt40k", "40-100k", "100-215k", "gt215k", "unknown")
+
+
+def budget_band(amount: int | None) -> str | None:
+    """The budget band of an amount in euros HT."""
+    if amount is None:
+        return None
+    if amount < 40_000:
+        return "lt40k"
+    if amount < 100_000:
+        return "40-100k"
+    if amount < 215_000:
+        return "100-215k"
+    return "gt215k"
+
+
+# --- Deadlines -----------------------------------------------------------------------------
+
+#: Timing bands (ids stored in Need.timing).
+TIMING_BANDS = ("lt3m", "3-12m", "gt1y")
+
+_MONTHS = {
+    "janvier": 1,
+    "fevrier": 2,
+    "mars": 3,
+    "avril": 4,
+    "mai": 5,
+    "juin": 6,
+    "juillet": 7,
+    "aout": 8,
+    "septembre": 9,
+    "octobre": 10,
+    "novembre": 11,
+    "decembre": 12,
+    "january": 1,
+    "february": 2,
+    "march": 3,
+    "april": 4,
+    "may": 5,
+    "june": 6,
+    "july": 7,
+    "august": 8,
+    "september": 9,
+    "october": 10,
+    "november": 11,
+    "december": 12,
+}
+_SEASONS = {  # month by which the phrase is due
+    "rentree": 9,
+    "ete": 6,
+    "l ete": 6,
+    "printemps": 3,
+    "automne": 9,
+    "hiver": 12,
+    "fin de l annee": 12,
+    "noel": 12,
+    "summer": 6,
+    "spring": 3,
+    "autumn": 9,
+    "fall": 9,
+    "winter": 12,
+    "end of the year": 12,
+    "end of year": 12,
+    "christmas": 12,
+}
+_UNIT_MONTHS = {
+    "semaine": 0.25,
+    "semaines": 0.25,
+    "week": 0.25,
+    "weeks": 0.25,
+    "mois": 1,
+    "month": 1,
+    "months": 1,
+    "an": 12,
+    "ans": 12,
+    "annee": 12,
+    "annees": 12,
+    "year": 12,
+    "years": 12,
+}
+_NUMBER_WORDS = {
+    "un": 1,
+    "une": 1,
+    "deux": 2,
+    "trois": 3,
+    "quatre": 4,
+    "cinq": 5,
+    "six": 6,
+    "huit": 8,
+    "dix": 10,
+    "douze": 12,
+    "dix huit": 18,
+    "a": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "nine": 9,
+    "ten": 10,
+    "twelve": 12,
+    "eighteen": 18,
+}
+_DEADLINE_PREFIX = r"(?:d ici|avant|pour|en|des|a partir de|by|before|in|for|until|au plus tard)"
+
+
+def _months_until(month: int, today: dt.date) -> int:
+    delta = month - today.month
+    return delta if delta > 0 else delta + 12
+
+
+def extract_timing(text: str, *, today: dt.date | None = None) -> tuple[str, str] | None:
+    """``(timing band, phrase as written)`` from a deadline in ``text``, or ``None``."""
+    today = today or dt.date.today()
+    folded = fold(text)
+    months: float | None = None
+    phrase: str | None = None
+    if m := re.search(
+        r"\b(dans|sous|d ici|within|in)\s+(\d+|" + "|".join(_NUMBER_WORDS) + r")\s+"
+        r"(semaines?|mois|ans?|annees?|weeks?|months?|years?)\b",
+        folded,
+    ):
+        n_raw = m.group(2)
+        n = int(n_raw) if n_raw.isdigit() else _NUMBER_WORDS[n_raw]
+        months, phrase = n * _UNIT_MONTHS[m.group(3)], m.group(0)
+    elif m := re.search(
+        r"\b" + _DEADLINE_PREFIX + r"\s+(?:la |l |le |the )?(fin )?(" + "|".join(_MONTHS) + r")\b",
+        folded,
+    ):
+        months, phrase = _months_until(_MONTHS[m.group(2)], today), m.group(0)
+    elif m := re.search(
+        r"\b" + _DEADLINE_PREFIX + r"\s+(?:la |l |le |the )?(" + "|".join(_SEASONS) + r")\b",
+        folded,
+    ):
+        months, phrase = _months_until(_SEASONS[m.group(1)], today), m.group(0)
+    elif m := re.search(r"\b(?:en|d ici|avant|pour|in|by|before)\s+(20[2-4]\d)\b", folded):
+        year = int(m.group(1))
+        months, phrase = (year - today.year) * 12 + 6 - today.month, m.group(0)
+    elif m := re.search(
+        r"\b(urgent|urgence|rapidement|au plus vite|asap|as soon as possible|quickly|"
+        r"tout de suite|immediatement)\b",
+        folded,
+    ):
+        months, phrase = 1, m.group(0)
+    if months is None or phrase is None:
+        return None
+    return timing_band(months), _original_span(text, phrase)
+
+
+def timing_band(months: float) -> str:
+    if months < 3:
+        return "lt3m"
+    if months <= 12:
+        return "3-12m"
+    return "gt1y"
+
+
+def _original_span(text: str, folded_phrase: str) -> str:
+    """Best effort: the phrase as the user wrote it (same words, accents kept)."""
+    words = folded_phrase.split()
+    tokens = list(re.finditer(r"[0-9A-Za-zÀ-ÿœŒæÆ]+", text))
+    folded_tokens = [fold(t.group(0)) for t in tokens]
+    flat: list[tuple[str, int]] = []
+    for i, ft in enumerate(folded_tokens):
+        for part in ft.split():
+            flat.append((part, i))
+    for start in range(len(flat) - len(words) + 1):
+        if [w for w, _ in flat[start : start + len(words)]] == words:
+            first, last = flat[start][1], flat[start + len(words) - 1][1]
+            return text[tokens[first].start() : tokens[last].end()]
+    return folded_phrase
+
+
+# --- Stage, constraints, need-ness ---------------------------------------------------------
+
+_STAGE_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        Stage.EXPERIMENT.value,
+        re.compile(
+            r"\b(test\w*|experiment\w*|pilote?s?|essai\w*|poc|preuve de concept|prototyp\w*|"
+            r"trial\w*|try|tryout)\b"
+        ),
+    ),
+    (
+        Stage.BUY.value,
+        re.compile(
+            r"\b(achet\w*|acqu\w*|deploy\w*|deploi\w*|generalis\w*|marche public|"
+            r"passer (un )?marche|buy\w*|purchas\w*|procure\w*|roll out|rollout|"
+            r"s equiper|equiper)\b"
+        ),
+    ),
+    (
+        Stage.EXPLORE.value,
+        re.compile(
+            r"\b(explor\w*|decouvr\w*|idees?|inspiration|benchmark|veille|s informer|panorama|"
+            r"ideas?|discover\w*|what exists|ce qui existe|comprendre)\b"
+        ),
+    ),
+)
+
+
+def extract_stage(text: str) -> str | None:
+    """The buyer's stage from cue words: experiment, buy or explore (first rule wins)."""
+    folded = fold(text)
+    for stage, pattern in _STAGE_CUES:
+        if pattern.search(folded):
+            return stage
+    return None
+
+
+#: Constraint ids (stored in Need.constraints) and their cue words.
+CONSTRAINTS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("rgpd", re.compile(r"\b(rgpd|gdpr|donnees personnelles|personal data|vie privee|privacy)\b")),
+    ("accessibilite", re.compile(r"\b(accessib\w*|rgaa|handicap\w*|malvoyant\w*)\b")),
+    (
+        "sobriete",
+        re.compile(
+            r"\b(sobriete|sobre|frugal\w*|basse consommation|low energy|energy efficien\w*)\b"
+        ),
+    ),
+    (
+        "interoperabilite",
+        re.compile(
+            r"\b(interoperab\w*|standards? ouverts?|open standards?|api|logiciel libre|"
+            r"open source)\b"
+        ),
+    ),
+    (
+        "souverainete",
+        re.compile(
+            r"\b(souverain\w*|secnumcloud|hebergement en france|hosted in (france|the eu)|"
+            r"sovereign\w*|hds)\b"
+        ),
+    ),
+)
+CONSTRAINT_IDS = tuple(c for c, _ in CONSTRAINTS)
+
+
+def extract_constraints(text: str) -> list[str]:
+    folded = fold(text)
+    return [cid for cid, pattern in CONSTRAINTS if pattern.search(folded)]
+
+
+_NEED_CUES = re.compile(
+    r"\b(besoin|cherche\w*|recherche\w*|souhait\w*|voudri\w*|aimeri\w*|veut|voulons|"
+    r"veux|comment|solution\w*|probleme\w*|difficult\w*|ameliorer|reduire|lutter|"
+    r"trouver|envisag\w*|projet|need\w*|looking for|want\w*|would like|how (can|do|to)|"
+    r"problem\w*|improve|reduce|tackle|help us|we are|nous|notre|nos|ma commune|"
+    r"ma ville|our)\b"
+)
+
+
+def reads_like_need(text: str) -> bool:
+    """Whether free text looks like a need worth scoping (not a greeting or a one-liner)."""
+    folded = fold(text)
+    words = folded.split()
+    if len(words) < 5:
+        return False
+    return bool(_NEED_CUES.search(folded) or extract_themes(text))
+
+
+@dataclass
+class Extraction:
+    """What the text says, before any question is asked."""
+
+    themes: list[str] = field(default_factory=list)
+    budget_eur: int | None = None
+    budget_band: str | None = None
+    timing: str | None = None
+    timing_text: str | None = None
+    stage: str | None = None
+    constraints: list[str] = field(default_factory=list)
+
+
+def extract(text: str, *, today: dt.date | None = None) -> Extraction:
+    """Everything :mod:`matcher.scope` can read in a need (the territory excepted)."""
+    amount = extract_amount(text)
+    timing = extract_timing(text, today=today)
+    return Extraction(
+        themes=extract_themes(text),
+        budget_eur=amount,
+        budget_band=budget_band(amount),
+        timing=timing[0] if timing else None,
+        timing_text=timing[1] if timing else None,
+        stage=extract_stage(text),
+        constraints=extract_constraints(text),
+    )

@@ -1,0 +1,539 @@
+"""The conversation engine, driven directly (real SQLite file, real resolver).
+
+Tests marked ``slow`` use the real embedding model (search, duplicates, peers).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.engine import ConversationEngine, OutMessage
+from bot.messages import MESSAGES
+from bot.terminal import run_terminal
+from core.config import Settings
+from core.db import Database
+from core.domain import NeedStatus, TerritoryKind, TrustLevel, fold
+from core.models import (
+    ConsentRecord,
+    ConversationState,
+    Experience,
+    MatchEvent,
+    Need,
+    Outbox,
+    Person,
+    Solution,
+    Subscription,
+    Territory,
+)
+
+T = "test"
+
+LONS = (
+    "Je suis adjointe au maire de Lons-le-Saunier. Nous voulons tester une solution pour "
+    "réduire le gaspillage alimentaire dans les cantines scolaires, budget 30 000 €, "
+    "d'ici juin."
+)
+SOLUTIONS = [
+    ("Cantine zéro gaspi", "Pesée des restes et menus ajustés pour réduire le gaspillage "
+     "alimentaire dans les cantines scolaires.", ["Agriculture et alimentation"]),
+    ("Covoit'Agents", "Covoiturage domicile-travail pour les agents des collectivités.",
+     ["Mobilité"]),
+    ("Capteurs d'air", "Capteurs de qualité de l'air à bas coût pour les écoles.",
+     ["Qualité de l'air"]),
+    ("Tri malin", "Application de tri des déchets et de signalement des dépôts sauvages.",
+     ["Déchets et économie circulaire"]),
+    ("Budget participatif en ligne", "Plateforme de budget participatif et de concertation "
+     "citoyenne pour les communes.", ["Participation citoyenne"]),
+    ("Éclairage intelligent", "Éclairage public piloté à distance pour réduire la "
+     "consommation d'énergie.", ["Énergie"]),
+    ("Compost de quartier", "Composteurs partagés et suivi des biodéchets des cantines.",
+     ["Déchets et économie circulaire"]),
+    ("Menus locaux", "Approvisionnement en circuits courts pour la restauration scolaire.",
+     ["Agriculture et alimentation"]),
+]  # fmt: skip
+
+
+def _territories(session) -> None:  # type: ignore[no-untyped-def]
+    rows = [
+        dict(kind=TerritoryKind.COMMUNE, code="39300", name="Lons-le-Saunier", population=16_618,
+             dep="39", dep_name="Jura", region="27", region_name="Bourgogne-Franche-Comté",
+             epci="200071900", epci_name="CA Espace Communautaire Lons Agglomération"),
+        dict(kind=TerritoryKind.COMMUNE, code="93066", name="Saint-Denis", population=113_000,
+             dep="93", dep_name="Seine-Saint-Denis", region="11", region_name="Île-de-France"),
+        dict(kind=TerritoryKind.COMMUNE, code="97411", name="Saint-Denis", population=153_000,
+             dep="974", dep_name="La Réunion", region="04", region_name="La Réunion"),
+        dict(kind=TerritoryKind.COMMUNE, code="39198", name="Dole", population=23_000,
+             dep="39", dep_name="Jura", region="27", region_name="Bourgogne-Franche-Comté"),
+        dict(kind=TerritoryKind.DEPARTEMENT, code="39", name="Jura", population=259_000,
+             dep="39", dep_name="Jura", region="27", region_name="Bourgogne-Franche-Comté"),
+        dict(kind=TerritoryKind.REGION, code="27", name="Bourgogne-Franche-Comté",
+             population=2_800_000, region="27", region_name="Bourgogne-Franche-Comté"),
+    ]  # fmt: skip
+    for row in rows:
+        session.add(Territory(name_folded=fold(row["name"]), **row))
+
+
+@pytest.fixture
+def _db(db: Database) -> Database:
+    with db.session() as session:
+        _territories(session)
+        for i, (title, desc, themes) in enumerate(SOLUTIONS):
+            session.add(
+                Solution(external_id=f"sol-{i}", title=title, mission=desc, description=desc,
+                         themes=themes, trust_level=TrustLevel.QUALIFIED)
+            )  # fmt: skip
+        session.add(
+            Experience(external_id="rex-dole", title="Pesée des restes à la cantine",
+                       problem="Réduire le gaspillage alimentaire dans les cantines scolaires",
+                       territory_kind="commune", territory_code="39198", territory_name="Dole",
+                       population=23_000, dep="39", region="27", period_start="2021",
+                       outcome="success")
+        )  # fmt: skip
+    return db
+
+
+def _make_engine(db: Database, settings: Settings, embedder=None) -> ConversationEngine:  # type: ignore[no-untyped-def]
+    from matcher.peers import PeerService
+    from matcher.service import MatchService
+    from matcher.territories import TerritoryResolver
+
+    service = MatchService(db, settings, embedder)
+    with db.session() as session:
+        resolver = TerritoryResolver.from_session(session)
+    peers = PeerService(db, service, settings)
+    engine = ConversationEngine(db, service, settings, resolver=resolver, peers=peers)
+    engine.today = lambda: dt.date(2026, 11, 15)
+    return engine
+
+
+@pytest.fixture
+def _engine(_db: Database, settings: Settings) -> ConversationEngine:
+    """An engine whose match service never loads the model (flows before any search)."""
+    return _make_engine(_db, settings)
+
+
+@pytest.fixture
+def _live(_db: Database, settings: Settings, embedder) -> ConversationEngine:  # type: ignore[no-untyped-def]
+    engine = _make_engine(_db, settings, embedder)
+    engine.service.ensure_ready()
+    return engine
+
+
+class Chat:
+    """A user talking to the engine; ``press`` finds a button by (part of) its label."""
+
+    def __init__(self, engine: ConversationEngine, user: str = "u1") -> None:
+        self.engine, self.user = engine, user
+        self.last: list[OutMessage] = []
+        self.with_buttons: list[OutMessage] = []  # the last reply that had buttons
+
+    def _got(self, out: list[OutMessage]) -> list[OutMessage]:
+        self.last = out
+        if any(m.buttons for m in out):
+            self.with_buttons = out
+        return out
+
+    def say(self, text: str) -> list[OutMessage]:
+        return self._got(self.engine.handle(T, self.user, text=text))
+
+    def choose(self, choice: str) -> list[OutMessage]:
+        return self._got(self.engine.handle(T, self.user, choice=choice))
+
+    def button(self, label: str) -> str:
+        for message in reversed(self.with_buttons):
+            for b in message.buttons:
+                if label.lower() in b.label.lower():
+                    return b.id
+        raise AssertionError(f"no button {label!r} in {self.labels()}")
+
+    def press(self, label: str) -> list[OutMessage]:
+        return self.choose(self.button(label))
+
+    def labels(self) -> list[str]:
+        return [b.label for m in self.with_buttons for b in m.buttons]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(m.text for m in self.last)
+
+
+def _state(db: Database, user: str = "u1") -> tuple[str | None, str | None, dict]:
+    from core.models import ChatIdentity
+
+    with db.session() as session:
+        ident = session.scalar(select(ChatIdentity).where(ChatIdentity.external_id == user))
+        state = session.scalar(
+            select(ConversationState).where(ConversationState.person_id == ident.person_id)
+        )
+        return state.flow, state.step, dict(state.data)
+
+
+# --- catalogue ---------------------------------------------------------------------------------
+def test_every_message_has_french_and_english() -> None:
+    for key, variants in MESSAGES.items():
+        assert set(variants) == {"fr", "en"}, key
+        assert variants["fr"].strip() and variants["en"].strip(), key
+
+
+# --- welcome, commands, bad input ---------------------------------------------------------------
+def test_bonjour_gets_welcome_and_roles(_engine: ConversationEngine) -> None:
+    chat = Chat(_engine)
+    chat.say("bonjour")
+    assert "Vous êtes" in chat.text
+    assert chat.labels() == ["Une collectivité", "Une start-up", "Un facilitateur"]
+    assert all(len(b.id.encode()) <= 64 for m in chat.last for b in m.buttons)
+    chat.press("collectivité")
+    assert "Décrivez votre besoin" in chat.text
+
+
+def test_buyer_flow_fr_with_territory_from_text(_engine: ConversationEngine) -> None:
+    chat = Chat(_engine)
+    chat.say(LONS)
+    # territory, stage, budget and deadline were read: only the constraints remain
+    assert "exigences" in chat.text.lower()
+    assert chat.labels()[-1] == "Terminé"
+    chat.press("RGPD")
+    assert chat.labels()[0] == "✓ Données et RGPD"
+    chat.press("Terminé")
+    card = chat.text
+    assert "Fiche besoin" in card
+    assert ("Lons-le-Saunier" in card and "16\u202f618" in card) or "16 618" in card
+    assert "Tester, expérimenter" in card
+    assert "30\u202f000 € HT" in card
+    assert "« d'ici juin »" in card
+    assert "Données et RGPD" in card
+    assert "pas un avis juridique" in card
+    assert "Moins de 40\u00a0000 € HT" in card or "Moins de 40 000 € HT" in card
+    assert chat.labels() == ["Confirmer", "Modifier"]
+
+
+def test_questions_with_skip_and_edit(_engine: ConversationEngine) -> None:
+    chat = Chat(_engine)
+    chat.say("/besoin")
+    chat.say("Nous cherchons une solution contre les dépôts sauvages")
+    assert "Pour quelle collectivité" in chat.text
+    chat.press("Passer")
+    assert "Où en êtes-vous" in chat.text
+    chat.press("Passer")
+    assert "budget" in chat.text.lower()
+    chat.say("environ 120 000 euros")
+    assert "délai" in chat.text.lower()
+    chat.press("Plus d'un an")
+    chat.press("Terminé")
+    card = chat.text
+    assert "Étape\u00a0: non précisé" in card
+    assert "120\u202f000 € HT (de 100 à 215 k€)" in card
+    assert "procédure adaptée" in card
+    # edit: change the stage, back to the card
+    chat.press("Modifier")
+    chat.press("Étape")
+    chat.press("Tester")
+    assert "Tester, expérimenter" in chat.text and "Fiche besoin" in chat.text
+    assert "partenariat d'innovation" in chat.text
+    # edit the territory by name
+    chat.press("Modifier")
+    chat.press("Territoire")
+    chat.say("Dole")
+    assert "Dole" in chat.text and "Fiche besoin" in chat.text
+    # edit the themes with toggles
+    chat.press("Modifier")
+    chat.press("Thèmes")
+    chat.press("Environnement")
+    chat.press("Terminé")
+    assert "Environnement et biodiversité" in chat.text
+
+
+def test_ambiguous_territory_asks_departement(_engine: ConversationEngine) -> None:
+    chat = Chat(_engine)
+    chat.say("/besoin Nous cherchons une solution de covoiturage pour nos agents")
+    chat.say("Saint-Denis")
+    labels = chat.labels()
+    assert any("Seine-Saint-Denis" in x for x in labels)
+    assert any("Réunion" in x for x in labels)
+    chat.press("Réunion")
+    assert "Saint-Denis" in chat.text and "Où en êtes-vous" in chat.text
+
+
+def test_unknown_territory_reasks(_engine: ConversationEngine) -> None:
+    chat = Chat(_engine)
+    chat.say("/besoin Nous cherchons une solution de covoiturage pour nos agents")
+    before = _state(_engine.db)
+    chat.say("Xyzzyville-sur-Rien")
+    assert "Je ne trouve pas" in chat.text and "Pour quelle collectivité" in chat.text
+    assert _state(_engine.db)[:2] == before[:2]
+
+
+def test_stale_button_keeps_state(_engine: ConversationEngine) -> None:
+    chat = Chat(_engine)
+    chat.say("/besoin Nous cherchons une solution de covoiturage pour nos agents")
+    skip = chat.button("Passer")
+    chat.press("Passer")  # territory skipped: now the stage question
+    before = _state(_engine.db)
+    chat.choose(skip)  # the old "skip" again
+    assert "étape précédente" in chat.text
+    assert "Où en êtes-vous" in chat.text
+    assert _state(_engine.db) == before
+    chat.choose("garbage")
+    assert "pas compris" in chat.text
+    assert _state(_engine.db) == before
+
+
+def test_bad_input_changes_nothing(_engine: ConversationEngine) -> None:
+    chat = Chat(_engine)
+    chat.say("/besoin Nous cherchons une solution de covoiturage pour nos agents")
+    before = _state(_engine.db)
+    chat.say("x" * (_engine.settings.max_message_chars + 1))
+    assert "trop long" in chat.text
+    chat.say("   \u200b\x00 ")
+    assert "aucun texte" in chat.text
+    chat.say("/nimportequoi")
+    assert "/nimportequoi" in chat.text and "Pour quelle collectivité" in chat.text
+    out = _engine.handle(T, "u1", kind="other")
+    assert "messages écrits" in out[0].text
+    chat.say("/inscrire")
+    assert "démarche en cours" in chat.text
+    assert _state(_engine.db) == before
+    chat.say("/aide")
+    assert "/besoin" in chat.text and "Pour quelle collectivité" in chat.text
+
+
+def test_unknown_command_when_idle_shows_help(_engine: ConversationEngine) -> None:
+    chat = Chat(_engine)
+    chat.say("/foo")
+    assert "Je ne connais pas la commande /foo" in chat.text and "/inscrire" in chat.text
+    chat.say("ok")
+    assert "/aide" in chat.text
+
+
+def test_cancel_and_my_needs(_engine: ConversationEngine) -> None:
+    chat = Chat(_engine)
+    chat.say("/annuler")
+    assert "rien en cours" in chat.text.lower()
+    chat.say("/besoin")
+    chat.say("/annuler")
+    assert "annulé" in chat.text
+    assert _state(_engine.db)[:2] == (None, None)
+    chat.say("/mesbesoins")
+    assert "pas encore de besoin" in chat.text
+
+
+def test_restart_resumes_same_step(_db: Database, settings: Settings) -> None:
+    chat = Chat(_make_engine(_db, settings))
+    chat.say("/besoin Nous cherchons une solution de covoiturage pour nos agents")
+    chat.press("Passer")
+    stage_button = chat.button("Tester")
+    # a brand-new engine over the same database file (as after kill -9)
+    fresh = Chat(_make_engine(Database(settings.db_url), settings))
+    fresh.choose(stage_button)
+    assert "budget" in fresh.text.lower()
+    fresh.say("/start")
+    assert "démarche en cours" in fresh.text and "budget" in fresh.text.lower()
+
+
+def test_english_detection_and_language_switch(_engine: ConversationEngine) -> None:
+    chat = Chat(_engine)
+    chat.say("We are looking for a solution to reduce food waste in school canteens")
+    assert "Where are you at?" in chat.text or "For which local authority" in chat.text
+    chat.press("Skip")
+    chat.press("Skip")
+    chat.press("Under €40k")
+    chat.press("Over a year")
+    chat.press("Done")
+    assert "Need summary" in chat.text and "guidance, not legal advice" in chat.text
+    chat.say("/langue")
+    chat.press("Français")
+    assert "je vous répondrai en français" in chat.text
+    assert "Fiche besoin" in chat.text
+    # an explicit choice is kept even if the user then writes in English
+    chat.press("Modifier")
+    chat.press("Description")
+    chat.say("We want to test smart bins to reduce waste in the city centre")
+    assert "Fiche besoin" in chat.text
+
+
+def test_registration_pending_and_validation(_engine: ConversationEngine) -> None:
+    chat = Chat(_engine)
+    chat.say("/inscrire")
+    assert "nom de votre organisation" in chat.text
+    chat.say("/inscrire")
+    assert "déjà une inscription en cours" in chat.text
+    chat.say("Tri Malin SAS")
+    chat.say("Tri Malin")
+    chat.say("Une appli de tri.")
+    assert "au moins 20 mots" in chat.text
+    assert _state(_engine.db)[1] == "r_desc"
+
+
+def test_terminal_numbers_pick_buttons(_engine: ConversationEngine) -> None:
+    inputs = iter(["1", "Nous cherchons une solution de covoiturage pour nos agents", "1"])
+    shown: list[str] = []
+
+    def fake_input(prompt: str) -> str:
+        try:
+            return next(inputs)
+        except StopIteration:
+            raise EOFError from None
+
+    run_terminal(_engine, input_fn=fake_input, output_fn=shown.append, user_id="term")
+    text = "\n".join(shown)
+    assert "[1] Une collectivité" in text
+    assert "Pour quelle collectivité" in text
+    assert "[1] Passer" in text
+    assert "Où en êtes-vous" in text  # "1" pressed the skip button
+
+
+# --- slow: real model --------------------------------------------------------------------------
+@pytest.mark.slow
+def test_buyer_confirm_results_more_and_actions(_live: ConversationEngine) -> None:
+    chat = Chat(_live)
+    chat.say(LONS)
+    chat.press("Terminé")
+    chat.press("Confirmer")
+    text = chat.text
+    assert "Votre besoin est enregistré" in text
+    assert "1. Cantine zéro gaspi — " in text
+    assert "(qualifiée)" in text
+    # peers: the ranking belongs to matcher.peers; the engine shows them or says so honestly
+    assert "Dole" in text or "Pas encore de collectivité pair identifiée" in text
+    with _live.db.session() as session:
+        need = session.scalars(select(Need)).one()
+        assert need.status == NeedStatus.OPEN and need.territory_code == "39300"
+        assert need.budget_eur == 30_000 and need.stage == "experiment"
+        assert session.scalar(select(func.count()).select_from(MatchEvent)) == 5
+    chat.press("Plus de résultats")
+    assert "6. " in chat.text
+    chat.press("Suivre ce besoin")
+    assert "chaque semaine" in chat.text
+    chat.press("lettre hebdo")
+    assert "déjà abonné" in chat.text
+    with _live.db.session() as session:
+        sub = session.scalars(select(Subscription)).one()
+        assert "Agriculture et alimentation" in sub.themes
+    chat.press("mise en relation")
+    chat.press("Cantine zéro gaspi")
+    assert "facilitateur" in chat.text or "contact" in chat.text
+    chat.say("/mesbesoins")
+    assert "ouvert" in chat.text
+
+
+@pytest.mark.slow
+def test_registration_full_flow_with_consent(_live: ConversationEngine) -> None:
+    # an open need that the new solution answers
+    buyer = Chat(_live, "buyer")
+    for need in (
+        "Nous voulons réduire le bruit des livraisons nocturnes en centre-ville",
+        "Nous cherchons un outil de budget participatif pour les habitants",
+    ):
+        buyer.say("/annuler")
+        buyer.say(f"/besoin {need}")
+        for _ in range(4):
+            buyer.press("Passer")
+        buyer.press("Terminé")
+        buyer.press("Confirmer")
+    chat = Chat(_live, "startup")
+    chat.say("/inscrire")
+    chat.say("Silence Logistique")
+    chat.say("Livraison silencieuse")
+    chat.say(
+        "Nous proposons des livraisons nocturnes silencieuses en centre-ville grâce à des "
+        "véhicules électriques et des équipements à faible bruit, pour réduire les nuisances "
+        "pour les habitants et le trafic de jour."
+    )
+    if "est-elle la vôtre" in chat.text:  # the service's duplicate threshold is its own
+        chat.press("Non, continuer")
+    assert "Quels thèmes" in chat.text
+    assert "✓ Mobilité" in chat.labels() or "✓ Logistique urbaine" in chat.labels()
+    chat.press("Terminé")
+    chat.press("Communes")
+    chat.press("Terminé")
+    chat.press("10 000 à 50 000")
+    chat.press("Terminé")
+    chat.press("Pilote")
+    chat.say("Dole, Besançon")
+    chat.press("Passer")
+    chat.say("pas une url")
+    assert "pas valide" in chat.text
+    chat.say("silence-logistique.fr")
+    assert "2026-11" in chat.text or _live.settings.privacy_policy_version in chat.text
+    chat.press("J'accepte")
+    chat.say("pas un email")
+    assert "pas valide" in chat.text
+    chat.say("Contact@Silence-Logistique.fr")
+    assert "est au catalogue" in chat.text
+    assert "livraisons nocturnes" in chat.text  # the buyer's open need
+    with _live.db.session() as session:
+        sol = session.scalars(select(Solution).where(Solution.source == "chat")).one()
+        assert sol.external_id == f"chat-livraison-silencieuse-{sol.id}"
+        assert sol.trust_level == TrustLevel.DECLARED and str(sol.moderation) == "pending"
+        assert sol.contact == "contact@silence-logistique.fr"
+        assert sol.website == "https://silence-logistique.fr"
+        assert sol.references == ["Dole", "Besançon"] and sol.maturity == "pilot"
+        consent = session.scalars(select(ConsentRecord)).one()
+        assert consent.policy_version == _live.settings.privacy_policy_version
+    # the buyer can now find it
+    assert (
+        _live.service.search_solutions(
+            __import__("matcher.types", fromlist=["Scope"]).Scope(text="livraison silencieuse"),
+            top=3,
+        )[0].title
+        == "Livraison silencieuse"
+    )
+
+
+@pytest.mark.slow
+def test_registration_duplicate_and_no_consent(_live: ConversationEngine) -> None:
+    chat = Chat(_live, "dup")
+    chat.say("/inscrire")
+    chat.say("Zéro Gaspi")
+    chat.say("Cantine zéro gaspi")
+    desc = (
+        "Pesée des restes et menus ajustés pour réduire le gaspillage alimentaire dans les "
+        "cantines scolaires, avec un tableau de bord pour les cuisiniers et les élus."
+    )
+    chat.say(desc)
+    assert "est-elle la vôtre" in chat.text and "Cantine zéro gaspi" in chat.text
+    chat.press("Oui")
+    assert "facilitateur" in chat.text
+    assert _state(_live.db, "dup")[:2] == (None, None)
+    # again, not a duplicate this time, and without consent: no e-mail kept
+    chat.say("/inscrire")
+    chat.say("Zéro Gaspi")
+    chat.say("Cantine zéro gaspi 2")
+    chat.say(desc)
+    chat.press("Non")
+    chat.press("Terminé")
+    chat.press("Terminé")
+    chat.press("Terminé")
+    chat.press("Prototype")
+    chat.press("Passer")
+    chat.press("Passer")
+    chat.press("Passer")
+    chat.press("Continuer sans contact")
+    assert "aucune adresse" in chat.text and "est au catalogue" in chat.text
+    with _live.db.session() as session:
+        sol = session.scalars(select(Solution).where(Solution.source == "chat")).one()
+        assert sol.contact is None
+        assert session.scalar(select(func.count()).select_from(ConsentRecord)) == 0
+        assert all(p.email is None for p in session.scalars(select(Person)))
+
+
+def test_outbox_is_delivered_once(_engine: ConversationEngine) -> None:
+    chat = Chat(_engine)
+    chat.say("bonjour")
+    with _engine.db.session() as session:
+        person = session.scalars(select(Person)).one()
+        session.add(Outbox(person_id=person.id, payload={
+            "key": "intro_request", "params": {"who": "Ville de Dole", "about": "Cantines"},
+            "buttons": [{"id": "intro:accept:1", "key": "intro_accept_button"}]}))  # fmt: skip
+    pending = _engine.outbox_for_transport(T)
+    assert pending[0][0] == "u1" and "Ville de Dole" in pending[0][2].text
+    assert pending[0][2].buttons[0].label == "Accepter"
+    out = _engine.pending_outbox(T, "u1")
+    assert len(out) == 1 and "« Cantines »" in out[0].text.replace("\u00a0", " ")
+    assert _engine.pending_outbox(T, "u1") == []
+    # the answer button reaches matcher.introductions (no such introduction here)
+    chat.choose("intro:accept:1")
+    assert "n'existe plus" in chat.text

@@ -1,0 +1,130 @@
+"""Scope extraction (amounts, deadlines, themes, stage) and the procurement route."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from matcher.procurement import suggest_route
+from matcher.scope import (
+    budget_band,
+    extract,
+    extract_amount,
+    extract_constraints,
+    extract_stage,
+    extract_themes,
+    extract_timing,
+    reads_like_need,
+    theme_label,
+)
+
+TODAY = dt.date(2026, 11, 15)
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [
+        ("un budget de 50 000 €", 50_000),
+        ("environ 50k€", 50_000),
+        ("50 k euros maximum", 50_000),
+        ("2 M€ sur trois ans", 2_000_000),
+        ("1,5 M€", 1_500_000),
+        ("120 000 euros HT", 120_000),
+        ("80 000 HT", 80_000),
+        ("budget: €40k", 40_000),
+        ("une commune de 16 618 habitants", None),
+        ("en 2027", None),
+    ],
+)
+def test_amounts(text: str, amount: int | None) -> None:
+    assert extract_amount(text) == amount
+
+
+def test_budget_bands_follow_thresholds() -> None:
+    assert [budget_band(x) for x in (39_999, 40_000, 99_999, 100_000, 214_999, 215_000)] == [
+        "lt40k", "40-100k", "40-100k", "100-215k", "100-215k", "gt215k",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "band", "phrase"),
+    [
+        ("d'ici juin", "3-12m", "d'ici juin"),
+        ("avant la rentrée", "3-12m", "avant la rentrée"),
+        ("en 2027", "3-12m", "en 2027"),
+        ("en 2029", "gt1y", "en 2029"),
+        ("dans 6 mois", "3-12m", "dans 6 mois"),
+        ("dans deux ans", "gt1y", "dans deux ans"),
+        ("avant décembre", "lt3m", "avant décembre"),
+        ("c'est urgent", "lt3m", "urgent"),
+        ("within 3 weeks", "lt3m", "within 3 weeks"),
+    ],
+)
+def test_deadlines(text: str, band: str, phrase: str) -> None:
+    assert extract_timing(text, today=TODAY) == (band, phrase)
+
+
+def test_no_deadline() -> None:
+    assert extract_timing("nous cherchons une solution", today=TODAY) is None
+
+
+def test_themes_fr_en() -> None:
+    assert extract_themes("Réduire les dépôts sauvages et améliorer le tri des déchets")[0] == (
+        "dechets"
+    )
+    assert "environnement" in extract_themes("lutter contre les îlots de chaleur")
+    assert extract_themes("We need better bike lanes and car sharing")[0] == "mobilite"
+    assert extract_themes("bonjour") == []
+    assert theme_label("dechets", "en") == "Waste and circular economy"
+    assert theme_label("Mobilité", "en") == "Mobility"
+    assert theme_label("Autre chose", "fr") == "Autre chose"
+
+
+@pytest.mark.parametrize(
+    ("text", "stage"),
+    [
+        ("nous voulons tester un capteur", "experiment"),
+        ("une expérimentation de six mois", "experiment"),
+        ("nous voulons acheter des bornes", "buy"),
+        ("déployer sur toute la ville", "buy"),
+        ("explorer des idées", "explore"),
+        ("we would like to buy sensors", "buy"),
+        ("rien de particulier", None),
+    ],
+)
+def test_stage(text: str, stage: str | None) -> None:
+    assert extract_stage(text) == stage
+
+
+def test_constraints() -> None:
+    assert extract_constraints("conforme au RGPD, accessible RGAA, hébergement souverain") == [
+        "rgpd", "accessibilite", "souverainete",
+    ]  # fmt: skip
+
+
+def test_reads_like_need() -> None:
+    assert reads_like_need("Nous cherchons une solution pour les dépôts sauvages")
+    assert reads_like_need("We are looking for a way to cut energy use in schools")
+    assert not reads_like_need("bonjour")
+    assert not reads_like_need("merci beaucoup")
+
+
+def test_full_extraction() -> None:
+    found = extract(
+        "Nous voulons tester une navette autonome, budget 80 000 €, d'ici juin, RGPD",
+        today=TODAY,
+    )
+    assert found.themes[0] == "mobilite"
+    assert (found.stage, found.budget_eur, found.budget_band) == ("experiment", 80_000, "40-100k")
+    assert (found.timing, found.timing_text) == ("3-12m", "d'ici juin")
+    assert found.constraints == ["rgpd"]
+
+
+def test_procurement_routes() -> None:
+    assert suggest_route(30_000, None, "buy") == ["direct", "central"]
+    assert suggest_route(None, "40-100k", "experiment") == ["innovative", "sourcing", "central"]
+    assert suggest_route(150_000, None, "experiment")[:2] == ["partnership", "mapa"]
+    assert suggest_route(500_000, None, "buy")[0] == "formal"
+    assert suggest_route(None, None, "explore") == ["sourcing", "unknown", "central"]
+    assert suggest_route(None, "unknown", None) == ["unknown", "central"]
