@@ -39,6 +39,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "/mesbesoins — revoir vos besoins enregistrés\n"
         "/annuler — abandonner l'étape en cours\n"
         "/langue — changer de langue\n"
+        "/confidentialite — vos données et vos droits (/mesdonnees, /supprimer)\n"
         "Vous pouvez aussi écrire directement votre besoin, avec vos mots.",
         "en": "Here is what I can do:\n"
         "/need — describe a need and find solutions\n"
@@ -46,6 +47,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "/myneeds — see your saved needs\n"
         "/cancel — leave the current step\n"
         "/language — change language\n"
+        "/privacy — your data and your rights (/mydata, /delete)\n"
         "You can also simply write your need in your own words.",
     },
     "idle_hint": {
@@ -778,6 +780,129 @@ MESSAGES: dict[str, dict[str, str]] = {
     "digest_weekday_4": {"fr": "vendredi", "en": "Friday"},
     "digest_weekday_5": {"fr": "samedi", "en": "Saturday"},
     "digest_weekday_6": {"fr": "dimanche", "en": "Sunday"},
+    # robustness ------------------------------------------------------------------------------
+    "rate_limited": {
+        "fr": "Vous m'écrivez un peu vite : je n'ai pas traité ce message. "
+        "Réessayez dans {seconds} secondes, je reprendrai là où nous en étions.",
+        "en": "You are writing a little fast: I did not process that message. "
+        "Please try again in {seconds} seconds; we will pick up where we were.",
+    },
+    # privacy ----------------------------------------------------------------------------
+    "privacy_notice": {
+        "fr": "Confidentialité — PIU (politique version {version})\n\n"
+        "Données collectées : l'identifiant de votre messagerie (Telegram ou session web), "
+        "votre langue et votre rôle, les besoins et territoires que vous décrivez, les "
+        "solutions que vous inscrivez, vos demandes de mise en relation et leurs messages, "
+        "vos préférences de lettre hebdomadaire, l'état de la conversation et la date de "
+        "votre dernière activité. Votre e-mail, téléphone ou nom : seulement si vous "
+        "acceptez de les donner.\n"
+        "Finalités : vous proposer des solutions et des collectivités qui les ont testées, "
+        "organiser des mises en relation, vous envoyer la lettre si vous l'avez demandée, "
+        "et produire des statistiques anonymes pour les facilitateurs.\n"
+        "Base légale : votre consentement, que vous pouvez retirer à tout moment "
+        "(/retrait efface vos coordonnées).\n"
+        "Destinataires : les facilitateurs de la plateforme. Vos coordonnées ne sont "
+        "transmises à un autre utilisateur que si vous acceptez la mise en relation.\n"
+        "Durée : vos données sont supprimées après {years} ans sans activité ; vous êtes "
+        "prévenu un mois avant.\n"
+        "Vos droits : accès et portabilité avec /mesdonnees, effacement avec /supprimer ; "
+        "rectification, opposition et toute question auprès du responsable du traitement. "
+        "Vous pouvez aussi adresser une réclamation à la CNIL (www.cnil.fr).\n"
+        "Responsable du traitement : {contact}.",
+        "en": "Privacy — PIU (policy version {version})\n\n"
+        "Data collected: your messaging identifier (Telegram or web session), your "
+        "language and role, the needs and territories you describe, the solutions you "
+        "register, your introduction requests and their messages, your weekly digest "
+        "preferences, the conversation state and the date of your last activity. Your "
+        "e-mail, phone or name: only if you agree to give them.\n"
+        "Purposes: suggesting solutions and local authorities that have tried them, "
+        "arranging introductions, sending you the digest if you asked for it, and "
+        "producing anonymous statistics for the facilitators.\n"
+        "Legal basis: your consent, which you can withdraw at any time (/withdraw erases "
+        "your contact details).\n"
+        "Recipients: the platform's facilitators. Your contact details are given to "
+        "another user only if you accept the introduction.\n"
+        "Retention: your data is deleted after {years} years without activity; you are "
+        "warned a month before.\n"
+        "Your rights: access and portability with /mydata, erasure with /delete; "
+        "rectification, objection and any question with the data controller. You can also "
+        "lodge a complaint with the CNIL (www.cnil.fr).\n"
+        "Data controller: {contact}.",
+    },
+    "privacy_contact_default": {
+        "fr": "l'exploitant de la plateforme PIU",
+        "en": "the operator of the PIU platform",
+    },
+    "privacy_page_title": {
+        "fr": "PIU — Politique de confidentialité",
+        "en": "PIU — Privacy notice",
+    },
+    "privacy_export_intro": {
+        "fr": "Voici toutes les données que PIU conserve à votre sujet, au format JSON "
+        "({parts} message(s)). Pour les effacer : /supprimer.",
+        "en": "Here is everything PIU stores about you, as JSON ({parts} message(s)). "
+        "To erase it: /delete.",
+    },
+    "privacy_delete_ask": {
+        "fr": "Vous allez supprimer toutes vos données personnelles : votre profil, vos "
+        "coordonnées, vos besoins, vos abonnements, vos messages en attente et vos demandes "
+        "de mise en relation en cours. Seuls des compteurs anonymes sont conservés. "
+        "C'est définitif.",
+        "en": "You are about to delete all your personal data: your profile, your contact "
+        "details, your needs, your subscriptions, your pending messages and your open "
+        "introduction requests. Only anonymous counts are kept. This cannot be undone.",
+    },
+    "privacy_delete_ask_solutions": {
+        "fr": "Les {count} solution(s) que vous avez inscrite(s) resteront au catalogue "
+        "comme données de votre organisation, sans coordonnées de contact ni lien avec vous.",
+        "en": "The {count} solution(s) you registered will stay in the catalogue as your "
+        "organisation's data, without contact details or any link to you.",
+    },
+    "privacy_delete_question": {
+        "fr": "Confirmez-vous la suppression ?",
+        "en": "Do you confirm the deletion?",
+    },
+    "privacy_delete_confirm_button": {
+        "fr": "Confirmer la suppression",
+        "en": "Confirm deletion",
+    },
+    "privacy_delete_cancel_button": {"fr": "Annuler", "en": "Cancel"},
+    "privacy_delete_cancelled": {
+        "fr": "Rien n'a été supprimé.",
+        "en": "Nothing was deleted.",
+    },
+    "privacy_deleted": {
+        "fr": "Vos données personnelles ont été supprimées. La conversation repart de zéro : "
+        "votre prochain message sera traité comme celui d'un nouvel utilisateur.",
+        "en": "Your personal data has been deleted. The conversation starts afresh: your "
+        "next message will be treated as a new user's.",
+    },
+    "privacy_deleted_solutions": {
+        "fr": "Les {count} solution(s) que vous aviez inscrite(s) restent au catalogue comme "
+        "données de l'organisation, sans coordonnées de contact ni lien avec vous.",
+        "en": "The {count} solution(s) you had registered stay in the catalogue as the "
+        "organisation's data, without contact details or any link to you.",
+    },
+    "privacy_withdraw_done": {
+        "fr": "Votre consentement est retiré : vos coordonnées (e-mail, téléphone, nom) "
+        "ont été effacées.",
+        "en": "Your consent is withdrawn: your contact details (e-mail, phone, name) have "
+        "been erased.",
+    },
+    "privacy_withdraw_none": {
+        "fr": "Vous n'avez donné aucun consentement en cours : aucune coordonnée n'est "
+        "conservée.",
+        "en": "You have no consent in force: no contact details are kept.",
+    },
+    "privacy_retention_warning": {
+        "fr": "Vous n'avez pas utilisé PIU depuis longtemps. Sans activité de votre part, "
+        "vos données personnelles seront supprimées le {date} (durée de conservation : "
+        "{years} ans d'inactivité). Pour les conserver, il suffit d'envoyer un message. "
+        "Pour les récupérer avant : /mesdonnees.",
+        "en": "You have not used PIU for a long time. Unless you are active again, your "
+        "personal data will be deleted on {date} (retention: {years} years of inactivity). "
+        "To keep it, just send a message. To get a copy first: /mydata.",
+    },
 }
 
 _FR_SPACE_BEFORE = re.compile(r" ([:;?!»])")

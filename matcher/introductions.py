@@ -1,0 +1,465 @@
+"""Introductions with double opt-in: a peer's contact is never shown directly.
+
+Flow:
+
+1. :func:`request_introduction` — the requester asks to meet the person behind a REX,
+   an open need or a catalogue solution. When that person is a chat user, an
+   :class:`~core.models.Introduction` (``requested``) is created and an
+   :class:`~core.models.Outbox` message with accept/decline buttons is queued for
+   them; otherwise the request is ``queued`` for a facilitator (nothing is sent).
+   Requests per target are capped (``settings.intro_cap_per_month`` per rolling
+   30 days, all requesters together) so nobody becomes a hotline.
+2. :func:`respond` — only the target answers. Accept: both sides receive the
+   other's contact details (only the fields stored on their ``Person`` row, which
+   are stored with consent). Decline: the requester is told politely, nothing shared.
+3. :func:`expire_stale` — requests left unanswered are expired (the requester is told).
+
+Every step is logged as an :class:`~core.models.IntroductionEvent`.
+
+Outbox payloads are language-neutral; the transport renders them with the bot's
+catalogue in the recipient's language::
+
+    {"kind": "introduction", "introduction_id": 12,
+     "key": "intro_request", "params": {"who": "...", "about": "...", "message": "..."},
+     "buttons": [{"id": "intro:accept:12", "key": "intro_accept_button"},
+                 {"id": "intro:decline:12", "key": "intro_decline_button"}]}
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.config import Settings
+from core.db import Database
+from core.domain import IntroStatus, NeedStatus
+from core.models import (
+    ChatIdentity,
+    Experience,
+    Introduction,
+    IntroductionEvent,
+    Need,
+    Outbox,
+    Person,
+    Solution,
+    Territory,
+    utcnow,
+)
+
+__all__ = [
+    "CAP_WINDOW_DAYS",
+    "IntroResult",
+    "accept_button_id",
+    "decline_button_id",
+    "expire_stale",
+    "parse_button",
+    "queued_introductions",
+    "request_introduction",
+    "respond",
+]
+
+CAP_WINDOW_DAYS = 30
+PENDING = (IntroStatus.REQUESTED, IntroStatus.QUEUED)
+MAX_MESSAGE_CHARS = 1000
+
+
+@dataclass
+class IntroResult:
+    """What happened, for the renderer.
+
+    ``code`` is one of: ``sent`` (target notified in chat), ``queued`` (a facilitator
+    relays), ``cap_reached``, ``already_requested``, ``no_contact`` (nobody agreed to
+    be contacted), ``self`` (asking oneself), ``not_found``; for :func:`respond`:
+    ``accepted``, ``declined``, ``not_target``, ``already_answered``.
+    """
+
+    code: str
+    status: IntroStatus | None = None
+    introduction_id: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.code in ("sent", "queued", "accepted", "declined")
+
+
+def accept_button_id(introduction_id: int) -> str:
+    return f"intro:accept:{introduction_id}"
+
+
+def decline_button_id(introduction_id: int) -> str:
+    return f"intro:decline:{introduction_id}"
+
+
+def parse_button(button_id: str) -> tuple[bool, int] | None:
+    """``"intro:accept:12"`` -> ``(True, 12)``; ``None`` if not an introduction button."""
+    parts = button_id.split(":")
+    if len(parts) != 3 or parts[0] != "intro" or parts[1] not in ("accept", "decline"):
+        return None
+    try:
+        return parts[1] == "accept", int(parts[2])
+    except ValueError:
+        return None
+
+
+# --------------------------------------------------------------------------- targets
+
+
+@dataclass
+class _Target:
+    person: Person | None  # the person to ask (None: only a facilitator can relay)
+    label: str  # who, for the facilitator and the messages (no contact details)
+    about: str  # the subject: REX title, need text, solution title
+    reachable: bool  # a facilitator may relay even without a chat user
+
+
+def _resolve_target(
+    session: Session,
+    *,
+    experience_id: int | None,
+    need_id: int | None,
+    solution_id: int | None,
+) -> _Target | None:
+    if experience_id is not None:
+        exp = session.get(Experience, experience_id)
+        if exp is None:
+            return None
+        person = session.get(Person, exp.contact_person_id) if exp.contact_person_id else None
+        where = exp.territory_name or exp.organisation_name or ""
+        label = " — ".join(p for p in (exp.contact_role, where) if p) or exp.title
+        return _Target(person, label, exp.title, reachable=bool(exp.contact_consent))
+    if need_id is not None:
+        need = session.get(Need, need_id)
+        if need is None or need.status != NeedStatus.OPEN:
+            return None
+        person = session.get(Person, need.owner_id) if need.owner_id else None
+        if person is not None and not person.share_contact:
+            person = None  # the owner did not agree to be contacted by peers
+        label = need.territory_name or _org_name(person) or ""
+        return _Target(person, label, _snippet(need.raw_text), reachable=False)
+    if solution_id is not None:
+        sol = session.get(Solution, solution_id)
+        if sol is None:
+            return None
+        person = session.get(Person, sol.submitted_by_id) if sol.submitted_by_id else None
+        label = sol.organisation_name or sol.title
+        return _Target(person, label, sol.title, reachable=bool(sol.contact or sol.website))
+    return None
+
+
+def _is_chat_user(session: Session, person_id: int) -> bool:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(ChatIdentity)
+            .where(ChatIdentity.person_id == person_id)
+        )
+        or 0
+    ) > 0
+
+
+def _org_name(person: Person | None) -> str | None:
+    if person is None or person.organisation is None:
+        return None
+    return person.organisation.name
+
+
+def _public_label(session: Session, person: Person) -> str | None:
+    """Who a person is, without contact details: organisation, else territory name."""
+    org = _org_name(person)
+    if org:
+        return org
+    if person.territory_code:
+        query = select(Territory.name).where(Territory.code == person.territory_code)
+        if person.territory_kind:
+            query = query.where(Territory.kind == person.territory_kind)
+        name = session.scalar(query.limit(1))
+        if name:
+            return name
+    return None
+
+
+def _contact(session: Session, person: Person) -> dict[str, str]:
+    """The contact details a person stored (with consent), and who they are."""
+    out: dict[str, str] = {}
+    if person.display_name:
+        out["name"] = person.display_name
+    label = _public_label(session, person)
+    if label:
+        out["organisation"] = label
+    if person.email:
+        out["email"] = person.email
+    if person.phone:
+        out["phone"] = person.phone
+    return out
+
+
+def _snippet(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
+
+
+def _event(session: Session, intro: Introduction, status: IntroStatus, now: dt.datetime,
+           note: str | None = None) -> None:  # fmt: skip
+    session.add(IntroductionEvent(introduction_id=intro.id, status=status, at=now, note=note))
+
+
+def _outbox(
+    session: Session, person_id: int, key: str, params: dict[str, Any], intro_id: int,
+    now: dt.datetime, buttons: list[dict[str, str]] | None = None,
+) -> None:  # fmt: skip
+    payload: dict[str, Any] = {
+        "kind": "introduction",
+        "introduction_id": intro_id,
+        "key": key,
+        "params": params,
+    }
+    if buttons:
+        payload["buttons"] = buttons
+    session.add(Outbox(person_id=person_id, payload=payload, created_at=now))
+
+
+def _target_filter(intro_target: _Target, *, experience_id, need_id, solution_id):  # type: ignore[no-untyped-def]
+    """SQL condition selecting introductions aimed at the same target."""
+    if intro_target.person is not None:
+        return Introduction.target_person_id == intro_target.person.id
+    if experience_id is not None:
+        return Introduction.experience_id == experience_id
+    if need_id is not None:
+        return Introduction.need_id == need_id
+    return Introduction.solution_id == solution_id
+
+
+# --------------------------------------------------------------------------- API
+
+
+def request_introduction(
+    db: Database,
+    *,
+    requester_id: int,
+    experience_id: int | None = None,
+    need_id: int | None = None,
+    solution_id: int | None = None,
+    message: str | None = None,
+    settings: Settings | None = None,
+    cap_per_month: int | None = None,
+    now: dt.datetime | None = None,
+) -> IntroResult:
+    """Ask to be introduced to the person behind a REX, an open need or a solution.
+
+    Exactly one of ``experience_id``, ``need_id``, ``solution_id`` is given. The cap is
+    ``cap_per_month`` if given, else ``settings.intro_cap_per_month`` (default 3).
+    """
+    if sum(x is not None for x in (experience_id, need_id, solution_id)) != 1:
+        raise ValueError("give exactly one of experience_id, need_id, solution_id")
+    now = now or utcnow()
+    if cap_per_month is not None:
+        cap = cap_per_month
+    elif settings is not None:
+        cap = settings.intro_cap_per_month
+    else:
+        cap = int(Settings.model_fields["intro_cap_per_month"].default)
+    if message is not None:
+        message = " ".join(message.split())[:MAX_MESSAGE_CHARS] or None
+    ids = {"experience_id": experience_id, "need_id": need_id, "solution_id": solution_id}
+
+    with db.session() as session:
+        requester = session.get(Person, requester_id)
+        if requester is None:
+            return IntroResult("not_found")
+        target = _resolve_target(session, **ids)
+        if target is None:
+            return IntroResult("not_found")
+        if target.person is not None and target.person.id == requester_id:
+            return IntroResult("self")
+        chat_user = target.person is not None and _is_chat_user(session, target.person.id)
+        if not chat_user and not target.reachable:
+            return IntroResult("no_contact", params={"who": target.label})
+
+        same_target = _target_filter(target, **ids)
+        duplicate = session.scalar(
+            select(Introduction.id)
+            .where(
+                same_target,
+                Introduction.requester_id == requester_id,
+                Introduction.status.in_(PENDING),
+            )
+            .limit(1)
+        )
+        if duplicate is not None:
+            return IntroResult("already_requested", introduction_id=duplicate)
+        recent = session.scalar(
+            select(func.count())
+            .select_from(Introduction)
+            .where(same_target, Introduction.created_at >= now - dt.timedelta(CAP_WINDOW_DAYS))
+        )
+        if (recent or 0) >= cap:
+            return IntroResult("cap_reached", params={"cap": cap, "days": CAP_WINDOW_DAYS})
+
+        status = IntroStatus.REQUESTED if chat_user else IntroStatus.QUEUED
+        intro = Introduction(
+            requester_id=requester_id,
+            target_person_id=target.person.id if target.person is not None else None,
+            target_label=target.label[:300] or None,
+            status=status,
+            message=message,
+            created_at=now,
+            updated_at=now,
+            **ids,
+        )
+        session.add(intro)
+        session.flush()
+        _event(session, intro, IntroStatus.REQUESTED, now)
+        if status is IntroStatus.QUEUED:
+            _event(session, intro, IntroStatus.QUEUED, now, note="target is not a chat user")
+            return IntroResult("queued", status, intro.id, {"who": target.label})
+
+        assert target.person is not None
+        who = _public_label(session, requester)
+        _outbox(
+            session,
+            target.person.id,
+            "intro_request" if who else "intro_request_anonymous",
+            {"who": who or "", "about": target.about, "message": message or ""},
+            intro.id,
+            now,
+            buttons=[
+                {"id": accept_button_id(intro.id), "key": "intro_accept_button"},
+                {"id": decline_button_id(intro.id), "key": "intro_decline_button"},
+            ],
+        )
+        return IntroResult("sent", status, intro.id, {"who": target.label})
+
+
+def respond(
+    db: Database,
+    *,
+    introduction_id: int,
+    responder_id: int,
+    accept: bool,
+    now: dt.datetime | None = None,
+) -> IntroResult:
+    """The target accepts or declines. Only the target may answer, once."""
+    now = now or utcnow()
+    with db.session() as session:
+        intro = session.get(Introduction, introduction_id)
+        if intro is None:
+            return IntroResult("not_found")
+        if intro.target_person_id is None or intro.target_person_id != responder_id:
+            return IntroResult("not_target", intro.status, intro.id)
+        if intro.status not in PENDING:
+            return IntroResult("already_answered", intro.status, intro.id)
+        target = session.get(Person, intro.target_person_id)
+        requester = session.get(Person, intro.requester_id) if intro.requester_id else None
+        about = _about(session, intro)
+        intro.responded_at = now
+        intro.updated_at = now
+        if not accept:
+            intro.status = IntroStatus.DECLINED
+            _event(session, intro, IntroStatus.DECLINED, now)
+            if requester is not None:
+                _outbox(
+                    session,
+                    requester.id,
+                    "intro_declined",
+                    {"who": intro.target_label or "", "about": about},
+                    intro.id,
+                    now,
+                )
+            return IntroResult("declined", IntroStatus.DECLINED, intro.id)
+
+        intro.status = IntroStatus.ACCEPTED
+        _event(session, intro, IntroStatus.ACCEPTED, now)
+        if requester is not None and target is not None:
+            for recipient, other in ((requester, target), (target, requester)):
+                contact = _contact(session, other)
+                _outbox(
+                    session,
+                    recipient.id,
+                    "intro_accepted" if recipient is requester else "intro_accepted_target",
+                    {
+                        "who": contact.get("organisation") or contact.get("name") or "",
+                        "about": about,
+                        "contact": " — ".join(contact.values()),
+                        **{f"contact_{k}": v for k, v in contact.items()},
+                    },
+                    intro.id,
+                    now,
+                )
+        return IntroResult("accepted", IntroStatus.ACCEPTED, intro.id)
+
+
+def expire_stale(
+    db: Database, now: dt.datetime | None = None, days: int = 14, *, include_queued: bool = False
+) -> int:
+    """Expire requests unanswered for ``days``; the requester is told. Returns how many."""
+    now = now or utcnow()
+    statuses = list(PENDING) if include_queued else [IntroStatus.REQUESTED]
+    with db.session() as session:
+        stale = list(
+            session.scalars(
+                select(Introduction).where(
+                    Introduction.status.in_(statuses),
+                    Introduction.created_at < now - dt.timedelta(days=days),
+                )
+            )
+        )
+        for intro in stale:
+            intro.status = IntroStatus.EXPIRED
+            intro.updated_at = now
+            _event(session, intro, IntroStatus.EXPIRED, now, note=f"no answer in {days} days")
+            if intro.requester_id is not None:
+                _outbox(
+                    session,
+                    intro.requester_id,
+                    "intro_expired",
+                    {"who": intro.target_label or "", "about": _about(session, intro)},
+                    intro.id,
+                    now,
+                )
+        return len(stale)
+
+
+def queued_introductions(db: Database) -> list[dict[str, Any]]:
+    """Requests waiting for a facilitator (the target is not a chat user), oldest first."""
+    with db.session() as session:
+        rows = session.scalars(
+            select(Introduction)
+            .where(Introduction.status == IntroStatus.QUEUED)
+            .order_by(Introduction.created_at, Introduction.id)
+        )
+        return [
+            {
+                "id": i.id,
+                "requester_id": i.requester_id,
+                "experience_id": i.experience_id,
+                "need_id": i.need_id,
+                "solution_id": i.solution_id,
+                "target_person_id": i.target_person_id,
+                "target_label": i.target_label,
+                "about": _about(session, i),
+                "message": i.message,
+                "created_at": i.created_at.isoformat() if i.created_at else None,
+            }
+            for i in rows
+        ]
+
+
+def _about(session: Session, intro: Introduction) -> str:
+    if intro.experience_id is not None:
+        exp = session.get(Experience, intro.experience_id)
+        if exp is not None:
+            return exp.title
+    if intro.need_id is not None:
+        need = session.get(Need, intro.need_id)
+        if need is not None:
+            return _snippet(need.raw_text)
+    if intro.solution_id is not None:
+        sol = session.get(Solution, intro.solution_id)
+        if sol is not None:
+            return sol.title
+    return ""
