@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -64,6 +65,10 @@ def prepare_query(text: str) -> tuple[str, list[str]]:
 class MatchService:
     """Hybrid (dense + BM25) matching over solutions, needs and REX."""
 
+    #: Dense cosine (solution text as query, need as passage) above which a need is
+    #: proposed to a start-up; calibrated with ``piu bench needs`` on the dev set.
+    need_similarity_threshold = 0.80
+
     def __init__(
         self,
         db: Database,
@@ -80,6 +85,8 @@ class MatchService:
         self._lexical = {kind: LexicalIndex() for kind in KINDS}
         self._version = -1
         self._ready_lock = threading.Lock()
+        self._cache_lock = threading.Lock()
+        self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
 
     # -- lifecycle ------------------------------------------------------------
     @property
@@ -147,6 +154,20 @@ class MatchService:
         self._reindex(kind, doc_id, None)
 
     # -- core hybrid retrieval -------------------------------------------------
+    def _query_vector(self, text: str) -> np.ndarray:
+        """Query vectors are cached: paging ("more results") and re-ranking reuse them."""
+        with self._cache_lock:
+            cached = self._qcache.get(text)
+            if cached is not None:
+                self._qcache.move_to_end(text)
+                return cached
+        vector = self.embedder.encode_queries([text])[0]
+        with self._cache_lock:
+            self._qcache[text] = vector
+            while len(self._qcache) > 512:
+                self._qcache.popitem(last=False)
+        return vector
+
     def _hybrid(
         self, kind: str, text: str, language: str, *, k: int | None = None
     ) -> list[tuple[int, float, float, float]]:
@@ -156,7 +177,7 @@ class MatchService:
         else:
             self.refresh_if_stale()
         k = k or self.params.candidates
-        qvec = self.embedder.encode_queries([text])[0]
+        qvec = self._query_vector(text)
         dense_hits = dict(self.store.search(kind, qvec, k))
         lex_ids, lex_scores = self._lexical[kind].scores(tokenize(text))
         candidates = set(dense_hits)
@@ -315,15 +336,20 @@ class MatchService:
 
     # -- needs and REX ----------------------------------------------------------
     def needs_for_solution(
-        self, solution_id: int, *, top: int = 5, min_score: float = 0.35
+        self, solution_id: int, *, top: int = 5, min_similarity: float | None = None
     ) -> list[NeedMatch]:
-        """Open needs that a solution answers (for start-ups and digests)."""
+        """Open needs that a solution answers (for start-ups and digests).
+
+        Fused scores are relative to the candidate set (a lone candidate would
+        score 0), so the cut-off is on the absolute dense similarity.
+        """
+        threshold = self.need_similarity_threshold if min_similarity is None else min_similarity
         with self.db.session() as session:
             sol = session.get(Solution, solution_id)
             if sol is None:
                 return []
             text = sol.index_text()
-        hits = [h for h in self._hybrid("need", text, "fr") if h[1] >= min_score][:top]
+        hits = [h for h in self._hybrid("need", text, "fr") if h[2] >= threshold][:top]
         if not hits:
             return []
         query_terms = stem_map(text)
@@ -337,7 +363,7 @@ class MatchService:
                 )
             }
             out = []
-            for doc_id, fused, _dense, _lex in hits:
+            for doc_id, _fused, dense, _lex in hits:
                 need = needs.get(doc_id)
                 if need is None:
                     continue
@@ -349,7 +375,7 @@ class MatchService:
                 out.append(
                     NeedMatch(
                         need_id=need.id,
-                        score=round(fused, 4),
+                        score=round(dense, 4),
                         text=need.raw_text,
                         territory_name=need.territory_name,
                         size_band=need.size_band,

@@ -1,0 +1,1 @@
+"""The ``piu`` command line: thin commands over the services."""

@@ -1,0 +1,257 @@
+"""``piu bench``: benchmarks that print figures (quality, speed). Nothing here is a test."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import resource
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+
+from cli.common import median, percentile, print_json, settings
+
+app = typer.Typer(help="Benchmarks: retrieval quality, speed, peers, digest.", no_args_is_help=True)
+
+
+def load_queries(path: Path, field: str) -> list[dict[str, Any]]:
+    rows = []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                row = json.loads(line)
+                rows.append({"qid": row["qid"], "text": row[field], "relevant": row["relevant"]})
+    return rows
+
+
+def retrieval_metrics(ranked: list[list[str]], relevant: list[list[str]]) -> dict[str, float]:
+    """MRR@10, Recall@1/5/10 and nDCG@10 (binary relevance) averaged over queries."""
+    n = len(ranked)
+    mrr = r1 = r5 = r10 = ndcg = 0.0
+    for got, rel in zip(ranked, relevant, strict=True):
+        rel_set = set(rel)
+        first = next((i for i, doc in enumerate(got[:10]) if doc in rel_set), None)
+        if first is not None:
+            mrr += 1 / (first + 1)
+        r1 += len(rel_set & set(got[:1])) / len(rel_set)
+        r5 += len(rel_set & set(got[:5])) / len(rel_set)
+        r10 += len(rel_set & set(got[:10])) / len(rel_set)
+        dcg = sum(1 / math.log2(i + 2) for i, doc in enumerate(got[:10]) if doc in rel_set)
+        idcg = sum(1 / math.log2(i + 2) for i in range(min(len(rel_set), 10)))
+        ndcg += dcg / idcg if idcg else 0.0
+    return {
+        "mrr@10": mrr / n,
+        "recall@1": r1 / n,
+        "recall@5": r5 / n,
+        "recall@10": r10 / n,
+        "ndcg@10": ndcg / n,
+    }
+
+
+def _evaluate(service, queries: list[dict[str, Any]]) -> tuple[dict[str, float], list[float]]:  # type: ignore[no-untyped-def]
+    ranked, latencies = [], []
+    for q in queries:
+        start = time.perf_counter()
+        ranked.append(service.rank_ids(q["text"], top=10))
+        latencies.append((time.perf_counter() - start) * 1000)
+    return retrieval_metrics(ranked, [q["relevant"] for q in queries]), latencies
+
+
+@app.command()
+def retrieval(
+    queries: Annotated[Path, typer.Option("--queries", exists=True, dir_okay=False)],
+    field: Annotated[str, typer.Option("--field", help="short | long")] = "short",
+    bm25_weight: Annotated[
+        float | None, typer.Option(help="Override the fusion weight (1 = BM25 only, 0 = dense)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """MRR@10, Recall@1/5/10, nDCG@10 and query latency p50/p95 on a query set."""
+    from cli.common import match_service
+
+    service = match_service(progress=False)
+    if bm25_weight is not None:
+        service.params = replace(service.params, bm25_weight=bm25_weight)
+    rows = load_queries(queries, field)
+    service.rank_ids(rows[0]["text"])  # warm-up (first call pays lazy initialisation)
+    service._qcache.clear()
+    metrics, latencies = _evaluate(service, rows)
+    out = {
+        "queries": len(rows),
+        "field": field,
+        "model": service.embedder.model_id,
+        "bm25_weight": service.params.bm25_weight,
+        **{k: round(v, 4) for k, v in metrics.items()},
+        "latency_ms_p50": round(percentile(latencies, 50), 1),
+        "latency_ms_p95": round(percentile(latencies, 95), 1),
+    }
+    if as_json:
+        print_json(out)
+        return
+    for key, value in out.items():
+        typer.echo(f"{key:>16}: {value}")
+
+
+@app.command()
+def tune(
+    queries: Annotated[Path, typer.Option("--queries", exists=True, dir_okay=False)],
+    fields: Annotated[str, typer.Option(help="Comma-separated fields")] = "short,long",
+) -> None:
+    """Grid of the BM25 fusion weight on a development set (query vectors cached)."""
+    from cli.common import match_service
+
+    service = match_service(progress=False)
+    sets = {f: load_queries(queries, f) for f in fields.split(",")}
+    typer.echo("weight  " + "  ".join(f"{f:>10}" for f in sets) + "   (MRR@10)")
+    for weight in [round(w * 0.1, 1) for w in range(11)]:
+        service.params = replace(service.params, bm25_weight=weight)
+        scores = [_evaluate(service, rows)[0]["mrr@10"] for rows in sets.values()]
+        typer.echo(f"{weight:>6}  " + "  ".join(f"{s:>10.4f}" for s in scores))
+
+
+def _rss_mb() -> float:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@app.command()
+def speed(
+    sizes: Annotated[str, typer.Option(help="Synthetic catalogue sizes")] = "10000,100000",
+    catalogue: Annotated[
+        Path, typer.Option(exists=True, dir_okay=False, help="Real catalogue to sample from")
+    ] = Path(__file__).resolve().parent.parent / "data" / "catalogue_betagouv.jsonl",
+    encode_sample: Annotated[int, typer.Option(help="Real documents embedded to time it")] = 160,
+    queries: Annotated[int, typer.Option(help="Queries timed per size")] = 100,
+    seed: int = 7,
+) -> None:
+    """Index build documents/s, query p50/p95 and serving RSS on synthetic catalogues.
+
+    Documents are real catalogue texts recombined; embedding 100k documents on two
+    cores would take hours, so the encoder is timed on ``encode_sample`` real
+    documents and the synthetic vectors are perturbations of real ones (same
+    distribution shape); FAISS, BM25, the database and the full query path
+    (encode + both indexes + fusion + scope) run for real at each size.
+    """
+    from sqlalchemy import insert
+
+    from core.db import Database
+    from core.models import Solution
+    from index.embedder import load_embedder
+    from index.faiss_index import FaissIndex, atomic_write_bytes
+    from index.store import IndexMeta, indexable_documents, pack, text_hash
+    from matcher.service import MatchService
+
+    base_settings = settings()
+    rng = random.Random(seed)
+    real = [json.loads(line) for line in catalogue.open(encoding="utf-8") if line.strip()]
+    embedder = load_embedder(base_settings)
+    sample = [
+        f"{r['title']}\n{r['mission']}\n{r.get('solution', '')}" for r in real[:encode_sample]
+    ]
+    embedder.encode_passages(sample[:8])  # warm-up
+    start = time.perf_counter()
+    base_vectors = embedder.encode_passages(sample)
+    docs_per_s = len(sample) / (time.perf_counter() - start)
+    typer.echo(f"model: {embedder.model_id}")
+    typer.echo(f"encoding: {docs_per_s:.1f} documents/s ({len(sample)} real catalogue documents)")
+    words = [w for r in real for w in (r["mission"] + " " + r.get("solution", "")).split()]
+    query_texts = [r["mission"] for r in rng.sample(real, min(queries, len(real)))]
+    results = []
+    for size in [int(s) for s in sizes.split(",")]:
+        with tempfile.TemporaryDirectory(prefix="piu-bench-") as tmp:
+            s = base_settings.model_copy(update={"data_dir": Path(tmp), "database_url": None})
+            s.__dict__.pop("db_url", None)
+            db = Database(s.db_url)
+            with db.session() as session:
+                rows = []
+                for i in range(size):
+                    src = real[i % len(real)]
+                    extra = " ".join(rng.choice(words) for _ in range(40))
+                    rows.append(
+                        {
+                            "external_id": f"synthetic-{i}",
+                            "title": f"{src['title']} {i}",
+                            "mission": src["mission"],
+                            "description": extra,
+                            "themes": src["thematiques"],
+                            "usertypes": src["usertypes"],
+                            "target_kinds": [],
+                            "target_size_bands": [],
+                            "references": [],
+                            "trust_level": "declared",
+                            "status": "published",
+                            "moderation": "none",
+                            "source": "bench",
+                            "content_hash": "",
+                        }
+                    )
+                    if len(rows) == 5000:
+                        session.execute(insert(Solution), rows)
+                        rows = []
+                if rows:
+                    session.execute(insert(Solution), rows)
+            with db.session() as session:
+                docs = indexable_documents(session, "solution")
+            ids = np.array(sorted(docs), dtype=np.int64)
+            nprng = np.random.default_rng(seed)
+            vecs = base_vectors[ids % len(base_vectors)] + nprng.normal(
+                0, 0.03, (len(ids), base_vectors.shape[1])
+            ).astype(np.float32)
+            vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+            start = time.perf_counter()
+            index = FaissIndex(embedder.dim)
+            index.build(ids, vecs)
+            faiss_s = time.perf_counter() - start
+            meta = IndexMeta(
+                "solution",
+                embedder.model_id,
+                embedder.dim,
+                index.count(),
+                "bench",
+                {int(i): text_hash(docs[int(i)]) for i in ids},
+            )
+            atomic_write_bytes(s.index_dir / "solution.piuindex", pack(meta, index))
+            del index, vecs
+            service = MatchService(db, s, embedder)
+            start = time.perf_counter()
+            service.ensure_ready(progress=False)
+            load_s = time.perf_counter() - start
+            service.rank_ids(query_texts[0])
+            latencies = []
+            for text in query_texts:
+                service._qcache.clear()
+                t0 = time.perf_counter()
+                service.rank_ids(text, top=10)
+                latencies.append((time.perf_counter() - t0) * 1000)
+            row = {
+                "entries": size,
+                "faiss_build_vectors_per_s": round(size / faiss_s),
+                "load_s": round(load_s, 2),
+                "query_ms_p50": round(median(latencies), 1),
+                "query_ms_p95": round(percentile(latencies, 95), 1),
+                "rss_mb": round(_rss_mb()),
+            }
+            results.append(row)
+            typer.echo(json.dumps(row))
+            db.dispose()
+            del service
+    typer.echo(
+        f"summary: encoding {docs_per_s:.1f} docs/s; "
+        + "; ".join(
+            f"{r['entries']:,} entries: p50 {r['query_ms_p50']} ms, p95 {r['query_ms_p95']} ms, "
+            f"RSS {r['rss_mb']} MB"
+            for r in results
+        )
+    )

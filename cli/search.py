@@ -1,0 +1,70 @@
+"""``piu search`` and ``piu rank``: the matcher from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.common import fail, match_service, print_json
+from matcher.service import QueryError
+from matcher.types import Scope
+
+
+def search(
+    text: Annotated[str, typer.Argument(help="The need, in your own words")],
+    top: Annotated[int, typer.Option("--top", "-n", min=1, max=100)] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per result")] = False,
+    language: Annotated[str, typer.Option("--lang")] = "fr",
+) -> None:
+    """Search the catalogue like the chat does (hybrid dense + BM25)."""
+    service = match_service(progress=not as_json)
+    try:
+        result = service.search(Scope(text=text, language=language), top=top)
+    except QueryError as exc:
+        fail(f"Requête invalide / invalid query: {exc}")
+        return
+    for notice in result.notices:
+        typer.echo(f"note: {notice}", err=True)
+    for rank, m in enumerate(result.matches, 1):
+        if as_json:
+            print_json(
+                {
+                    "rank": rank,
+                    "id": m.external_id,
+                    "title": m.title,
+                    "score": m.score,
+                    "trust_level": m.trust_level,
+                    "reasons": [{"code": r.code, **r.params} for r in m.reasons],
+                }
+            )
+        else:
+            typer.echo(f"{rank:>2}. {m.title}  [{m.external_id}]  {m.score:.3f}")
+            typer.echo(f"    {m.mission[:140]}")
+
+
+def rank(
+    queries: Annotated[Path, typer.Option("--queries", exists=True, dir_okay=False)],
+    field: Annotated[str, typer.Option("--field", help="short | long | text")] = "short",
+    top: Annotated[int, typer.Option("--top", min=1, max=100)] = 10,
+) -> None:
+    """Print one JSON line per query with its qid and the ranked external ids, best first."""
+    service = match_service(progress=False)
+    with queries.open(encoding="utf-8") as fh:
+        for line_no, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                query = json.loads(line)
+                text = query[field]
+                qid = query.get("qid", str(line_no))
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                fail(f"line {line_no}: cannot read field {field!r}: {exc}")
+                return
+            try:
+                ranked = service.rank_ids(text, top=top)
+            except QueryError:
+                ranked = []
+            print_json({"qid": qid, "ranked": ranked})

@@ -1,0 +1,154 @@
+"""Vector index and index store: real FAISS, the real model, real files."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.db import Database
+from core.models import Solution
+from index.faiss_index import FaissIndex, atomic_write_bytes
+from index.store import IndexStore, pack, unpack
+
+
+def _unit(rng: np.random.Generator, n: int, dim: int = 8) -> np.ndarray:
+    v = rng.normal(size=(n, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_upsert_keeps_exactly_one_vector_per_id() -> None:
+    rng = np.random.default_rng(0)
+    index = FaissIndex(8)
+    vecs = _unit(rng, 3)
+    index.upsert(np.array([1, 2, 3]), vecs)
+    index.upsert(np.array([2]), vecs[:1])  # same id again: replaces, never duplicates
+    index.upsert(np.array([2]), vecs[:1])
+    assert index.count() == 3
+    assert sorted(index.ids().tolist()) == [1, 2, 3]
+    scores, ids = index.search(vecs[:1], 3)
+    assert set(ids[0].tolist()) == {1, 2, 3}
+    assert scores[0][0] == pytest.approx(1.0, abs=1e-5)
+    assert index.remove(np.array([2, 99])) == 1
+    assert sorted(index.ids().tolist()) == [1, 3]
+    with pytest.raises(ValueError, match="duplicate ids"):
+        index.upsert(np.array([5, 5]), vecs[:2])
+    with pytest.raises(ValueError, match="shape"):
+        index.upsert(np.array([6]), np.ones((1, 4), np.float32))
+
+
+def test_search_on_empty_index_returns_nothing() -> None:
+    scores, ids = FaissIndex(8).search(np.ones((1, 8), np.float32), 5)
+    assert scores.shape == (1, 0) and ids.shape == (1, 0)
+
+
+def test_pack_round_trip_and_damaged_file_is_refused(tmp_path: Path) -> None:
+    from index.store import IndexMeta
+
+    rng = np.random.default_rng(1)
+    index = FaissIndex(8)
+    index.upsert(np.array([10, 20]), _unit(rng, 2))
+    meta = IndexMeta("solution", "m", 8, 2, "now", {10: "a", 20: "b"})
+    data = pack(meta, index)
+    meta2, index2 = unpack(data)
+    assert meta2.items == {10: "a", 20: "b"} and index2.count() == 2
+    with pytest.raises(ValueError):
+        unpack(b"garbage" + data)
+    with pytest.raises(Exception):  # noqa: B017 - FAISS raises RuntimeError on truncation
+        unpack(data[: len(data) // 2])
+
+
+def _writer(path: str, rounds: int) -> None:
+    for i in range(rounds):
+        atomic_write_bytes(Path(path), bytes([i % 256]) * 200_000)
+
+
+def test_reader_never_sees_a_partial_index_file(tmp_path: Path) -> None:
+    path = tmp_path / "x.bin"
+    atomic_write_bytes(path, b"\x00" * 200_000)
+    proc = mp.get_context("spawn").Process(target=_writer, args=(str(path), 300))
+    proc.start()
+    seen = 0
+    deadline = time.monotonic() + 30
+    while proc.is_alive() and time.monotonic() < deadline:
+        data = path.read_bytes()
+        assert len(data) == 200_000 and len(set(data)) == 1
+        seen += 1
+    proc.join(10)
+    assert proc.exitcode == 0 and seen > 0
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+def _add_solution(db: Database, ext: str, title: str, mission: str) -> int:
+    with db.session() as session:
+        sol = Solution(external_id=ext, title=title, mission=mission, description="")
+        session.add(sol)
+        session.flush()
+        return sol.id
+
+
+@pytest.mark.slow
+def test_store_survives_restart_and_syncs_only_changes(db: Database, settings, embedder) -> None:  # type: ignore[no-untyped-def]
+    a = _add_solution(db, "a", "Vélos partagés", "Location de vélos en libre-service")
+    b = _add_solution(db, "b", "Cantine", "Réduire le gaspillage alimentaire à la cantine")
+    store = IndexStore(settings.index_dir, embedder)
+    with db.session() as s:
+        first = {r.kind: r for r in store.sync(s)}
+    assert first["solution"].embedded == 2 and first["solution"].count == 2
+
+    # A new process (new store object) loads the file instead of re-embedding.
+    store2 = IndexStore(settings.index_dir, embedder)
+    with db.session() as s:
+        again = {r.kind: r for r in store2.sync(s)}
+    assert again["solution"].loaded and again["solution"].embedded == 0
+    query = embedder.encode_queries(["gaspillage dans les cantines scolaires"])[0]
+    assert store2.search("solution", query, 1)[0][0] == b
+
+    # An edit in the database re-embeds that one document; a deletion removes it.
+    with db.session() as s:
+        s.get(Solution, a).mission = "Compteurs de vélos et de piétons"
+    with db.session() as s:
+        edited = {r.kind: r for r in IndexStore(settings.index_dir, embedder).sync(s)}
+    assert edited["solution"].embedded == 1 and edited["solution"].count == 2
+    with db.session() as s:
+        s.delete(s.get(Solution, b))
+    store3 = IndexStore(settings.index_dir, embedder)
+    with db.session() as s:
+        removed = {r.kind: r for r in store3.sync(s)}
+    assert removed["solution"].removed == 1 and store3.ids("solution") == [a]
+
+
+@pytest.mark.slow
+def test_model_change_triggers_a_rebuild(db: Database, settings, embedder) -> None:  # type: ignore[no-untyped-def]
+    _add_solution(db, "a", "Vélos partagés", "Location de vélos en libre-service")
+    with db.session() as s:
+        IndexStore(settings.index_dir, embedder).sync(s)
+
+    class Renamed:
+        """The same vectors under another model identity (what a model swap looks like)."""
+
+        model_id = embedder.model_id + "-other"
+        dim = embedder.dim
+        encode_queries = staticmethod(embedder.encode_queries)
+        encode_passages = staticmethod(embedder.encode_passages)
+
+    with db.session() as s:
+        report = IndexStore(settings.index_dir, Renamed()).sync(s)[0]
+    assert not report.loaded and report.embedded == 1
+    assert report.reason.startswith("model changed")
+
+
+@pytest.mark.slow
+def test_damaged_index_file_is_rebuilt(db: Database, settings, embedder) -> None:  # type: ignore[no-untyped-def]
+    _add_solution(db, "a", "Vélos partagés", "Location de vélos en libre-service")
+    store = IndexStore(settings.index_dir, embedder)
+    with db.session() as s:
+        store.sync(s)
+    store.path("solution").write_bytes(b"PIUIDX1\n\x00\x01garbage")
+    with db.session() as s:
+        report = IndexStore(settings.index_dir, embedder).sync(s, ["solution"])[0]
+    assert not report.loaded and report.count == 1

@@ -1,0 +1,117 @@
+"""Hybrid ranking on the demo catalogue: sanity on hand-checked needs, reasons, bad queries."""
+
+from __future__ import annotations
+
+import pytest
+
+from matcher.service import QueryError, prepare_query
+from matcher.types import Scope
+
+pytestmark = pytest.mark.slow
+
+# Needs written as a buyer would, each with catalogue entries that answer it
+# (checked by hand in data/catalogue_betagouv.jsonl).
+HAND_CHECKED = [
+    (
+        "Nous voulons réduire le gaspillage alimentaire dans les cantines de nos écoles",
+        {"anti-gaspi-cantine", "ma-cantine-egalim", "rest-0"},
+    ),
+    (
+        "Des habitants déposent des ordures sauvages en forêt, comment les signaler et les gérer ?",
+        {"anct-pni-5", "signalementenvironnement"},
+    ),
+    (
+        "Nous avons plusieurs friches industrielles à reconvertir en centre-ville",
+        {"benefriches", "mutafriches", "urbanvitaliz"},
+    ),
+    (
+        "Développer le covoiturage domicile-travail sur notre territoire rural",
+        {"preuve-de-covoiturage", "comobi"},
+    ),
+]
+
+
+@pytest.mark.parametrize(("need", "expected"), HAND_CHECKED)
+def test_hand_checked_needs_find_their_solutions(service, need: str, expected: set[str]) -> None:  # type: ignore[no-untyped-def]
+    top5 = [m.external_id for m in service.search(Scope(text=need), top=5).matches]
+    assert expected & set(top5), top5
+
+
+def test_english_query_still_finds_french_solutions(service) -> None:  # type: ignore[no-untyped-def]
+    scope = Scope(text="We want to cut food waste in our school canteens", language="en")
+    top5 = [m.external_id for m in service.search(scope, top=5).matches]
+    assert {"anti-gaspi-cantine", "ma-cantine-egalim", "rest-0"} & set(top5), top5
+
+
+def test_every_result_carries_real_reasons(service) -> None:  # type: ignore[no-untyped-def]
+    scope = Scope(text="gaspillage alimentaire à la cantine scolaire", size_band="10k-50k")
+    matches = service.search(scope, top=5).matches
+    assert len(matches) == 5
+    for m in matches:
+        codes = [r.code for r in m.reasons]
+        assert "trust" in codes
+        assert "words" in codes or "semantic" in codes
+        for r in m.reasons:
+            if r.code == "words":
+                # every word cited as shared is really in the query
+                assert all(t.lower() in scope.text.lower() for t in r.params["terms"])
+    assert [m.score for m in matches] == sorted((m.score for m in matches), reverse=True)
+
+
+def test_paging_returns_the_next_results_without_overlap(service) -> None:  # type: ignore[no-untyped-def]
+    scope = Scope(text="mobilité durable et transports en commun")
+    first = [m.external_id for m in service.search(scope, top=5).matches]
+    second = [m.external_id for m in service.search(scope, top=5, offset=5).matches]
+    assert len(first) == len(second) == 5 and not set(first) & set(second)
+    assert first + second == [m.external_id for m in service.search(scope, top=10).matches]
+
+
+def test_stage_buy_never_promotes_stopped_services(service) -> None:  # type: ignore[no-untyped-def]
+    text = "outil numérique pour les cantines scolaires"
+    explore = [m.external_id for m in service.search(Scope(text=text), top=30).matches]
+    buy = service.search(Scope(text=text, stage="buy"), top=30).matches
+    stopped = [m.external_id for m in buy if m.maturity == "stopped"]
+    assert stopped, "the demo catalogue has stopped services on this topic"
+    buy_ids = [m.external_id for m in buy]
+    for ext in stopped:
+        if ext in explore:
+            assert buy_ids.index(ext) >= explore.index(ext)
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("", "empty"),
+        ("   \n\t ", "empty"),
+        ("\x00\x01\x02", "empty"),
+        ("1234 !!! ???", "no_letters"),
+    ],
+)
+def test_unsearchable_queries_get_a_clear_error(service, raw: str, code: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(QueryError) as info:
+        service.search(Scope(text=raw))
+    assert info.value.code == code
+
+
+def test_degenerate_queries_are_best_effort_with_a_notice(service) -> None:  # type: ignore[no-untyped-def]
+    stop_words_only = service.search(Scope(text="le la les de des et pour avec"))
+    assert "no_keywords" in stop_words_only.notices
+    huge = service.search(Scope(text="déchets " * 3000))
+    assert "truncated" in huge.notices and huge.matches
+    binary = service.search(Scope(text="cantine \x07\x1b[31m scolaire \ufeff gaspillage"))
+    assert binary.matches
+
+
+def test_prepare_query_strips_control_characters() -> None:
+    text, notices = prepare_query("\u200bvélos\x0b partagés\x00")
+    assert text == "vélos partagés" and notices == []
+
+
+def test_similar_solutions_flags_a_near_duplicate(service) -> None:  # type: ignore[no-untyped-def]
+    dupes = service.similar_solutions(
+        "Anti-Gaspi-Cantine : une application pour que les familles décommandent les repas "
+        "de cantine de leurs enfants absents et réduire le gaspillage alimentaire"
+    )
+    assert "anti-gaspi-cantine" in [d.external_id for d in dupes]
+    unrelated = service.similar_solutions("Capteurs de bruit pour les bars de nuit")
+    assert "anti-gaspi-cantine" not in [d.external_id for d in unrelated]
