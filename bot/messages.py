@@ -300,10 +300,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "Collectivités qui ont déjà travaillé sur ce sujet :",
         "en": "Local authorities that have already worked on this:",
     },
-    "peer_line": {
-        "fr": "{rank}. {who} — {title}{reasons}",
-        "en": "{rank}. {who} — {title}{reasons}",
-    },
     "peers_none": {
         "fr": "Pas encore de collectivité pair identifiée pour ce besoin.",
         "en": "No peer local authority found yet for this need.",
@@ -347,61 +343,57 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The request could not be passed on. Please try again later or contact a "
         "facilitator.",
     },
-    # Introductions (codes of matcher.introductions.IntroResult)
-    "intro_result_sent": {
+    # Introductions: request_introduction / respond result codes (matcher.introductions)
+    "intro_sent": {
         "fr": "Demande envoyée. Vos coordonnées ne seront transmises que si votre "
-        "interlocuteur accepte.",
-        "en": "Request sent. Your details will only be shared if the other side accepts.",
+        "interlocuteur accepte ; je vous préviendrai de sa réponse.",
+        "en": "Request sent. Your details will only be shared if the other side accepts; "
+        "I will let you know their answer.",
     },
-    "intro_result_queued": {
-        "fr": "Demande transmise à un facilitateur PIU, qui prendra contact pour vous. Vos "
-        "coordonnées ne seront transmises qu'avec l'accord de votre interlocuteur.",
-        "en": "Request passed on to a PIU facilitator, who will make contact for you. Your "
-        "details will only be shared with the other side's agreement.",
+    "intro_queued": {
+        "fr": "Cet interlocuteur n'utilise pas PIU directement : votre demande est transmise "
+        "à un facilitateur PIU, qui prendra contact pour vous. Vos coordonnées ne seront "
+        "transmises qu'avec l'accord de votre interlocuteur.",
+        "en": "This contact does not use PIU directly: your request is passed on to a PIU "
+        "facilitator, who will make contact for you. Your details will only be shared with "
+        "the other side's agreement.",
     },
-    "intro_result_cap_reached": {
-        "fr": "Cette personne a déjà reçu beaucoup de demandes ces {days} derniers jours. "
-        "Réessayez un peu plus tard, ou demandez à un facilitateur.",
-        "en": "This person has already received many requests in the last {days} days. Please "
-        "try again later, or ask a facilitator.",
+    "intro_refused": {
+        "fr": "Je ne peux pas transmettre cette demande : {reason}",
+        "en": "I cannot pass this request on: {reason}",
     },
-    "intro_result_already_requested": {
-        "fr": "Vous avez déjà une demande en attente auprès de cet interlocuteur.",
-        "en": "You already have a pending request with this contact.",
-    },
-    "intro_result_no_contact": {
-        "fr": "Aucun contact n'a accepté d'être sollicité pour cette fiche. Un facilitateur "
-        "PIU peut vous aider à trouver le bon interlocuteur.",
-        "en": "No contact has agreed to be asked about this entry. A PIU facilitator can help "
-        "you find the right person.",
-    },
-    "intro_result_self": {
-        "fr": "Il s'agit de votre propre fiche.",
-        "en": "This is your own entry.",
-    },
-    "intro_result_not_found": {
+    "intro_entry_not_found": {
         "fr": "Cette fiche n'existe plus.",
         "en": "This entry no longer exists.",
     },
-    "intro_answer_accepted": {
-        "fr": "Merci ! Vos coordonnées et celles de votre interlocuteur vous sont échangées.",
-        "en": "Thank you! You and the other side now receive each other's details.",
+    "intro_accepted_ack": {
+        "fr": "Merci, la mise en relation est acceptée. Vous recevez les coordonnées de votre "
+        "interlocuteur, et il reçoit les vôtres.",
+        "en": "Thank you, the introduction is accepted. You receive the other side's details, "
+        "and they receive yours.",
     },
-    "intro_answer_declined": {
-        "fr": "C'est noté, la demande est déclinée. Rien n'a été partagé.",
-        "en": "Noted, the request is declined. Nothing was shared.",
-    },
-    "intro_answer_not_target": {
-        "fr": "Cette demande ne vous est pas adressée.",
-        "en": "This request is not addressed to you.",
-    },
-    "intro_answer_already_answered": {
-        "fr": "Vous avez déjà répondu à cette demande.",
-        "en": "You have already answered this request.",
-    },
-    "intro_answer_not_found": {
+    "intro_not_found": {
         "fr": "Cette demande n'existe plus.",
         "en": "This request no longer exists.",
+    },
+    # Moderation outcomes (api/crud.py, delivered through the outbox)
+    "moderation_approved": {
+        "fr": "Bonne nouvelle : votre solution « {title} » a été validée et figure maintenant "
+        "au catalogue PIU.",
+        "en": 'Good news: your solution "{title}" has been approved and is now in the PIU '
+        "catalogue.",
+    },
+    "moderation_rejected": {
+        "fr": "Votre solution « {title} » n'a pas été retenue pour le catalogue. Motif : "
+        "« {reason} ». Vous pouvez la réinscrire avec /inscrire après l'avoir complétée.",
+        "en": 'Your solution "{title}" was not accepted for the catalogue. Reason: "{reason}". '
+        "You can register it again with /register once completed.",
+    },
+    "moderation_merged": {
+        "fr": "Votre solution « {title} » était déjà au catalogue : elle a été fusionnée avec "
+        "la fiche « {into_title} ».",
+        "en": 'Your solution "{title}" was already in the catalogue: it has been merged with '
+        'the entry "{into_title}".',
     },
     # Reasons (matcher Reason codes)
     "reason_words": {"fr": "mots en commun : {terms}", "en": "shared words: {terms}"},
@@ -436,7 +428,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "same need, let's talk",
     },
     "reason_outcome": {"fr": "résultat : {outcome}", "en": "outcome: {outcome}"},
-    "reason_period": {"fr": "en {period}", "en": "in {period}"},
     "reason_size": {"fr": "{band}", "en": "{band}"},
     "trust_declared": {"fr": "déclarée", "en": "self-declared"},
     "trust_qualified": {"fr": "qualifiée", "en": "qualified"},
@@ -625,9 +616,20 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Your entry is saved; it will appear in searches within a few minutes.",
     },
     # peers (matcher/peers.py reasons, matcher/introductions.py Outbox keys and result codes)
-    "reason_peer_profile": {"fr": "{name}", "en": "{name}"},
     "reason_tried": {"fr": "a testé « {title} »", "en": 'tried "{title}"'},
-    "reason_size_band": {"fr": "taille comparable", "en": "similar size"},
+    "reason_size_band": {"fr": "même strate : {band}", "en": "same size band: {band}"},
+    "reason_size_band_near": {"fr": "taille proche : {band}", "en": "similar size: {band}"},
+    "reason_same_dep_named": {"fr": "même département ({name})", "en": "same département ({name})"},
+    "reason_same_region_named": {"fr": "même région ({name})", "en": "same region ({name})"},
+    "peer_tried_period": {
+        "fr": "a testé « {title} » ({period})",
+        "en": 'tried "{title}" ({period})',
+    },
+    "peer_same_need": {
+        "fr": "a le même besoin : « {text} » — parlons-en",
+        "en": 'has the same need: "{text}" — let\'s talk',
+    },
+    "peer_failed_mark": {"fr": "⚠ {outcome}", "en": "⚠ {outcome}"},
     "reason_same_kind": {"fr": "même type de collectivité", "en": "same kind of authority"},
     "reason_lessons": {"fr": "enseignements : {text}", "en": "lessons: {text}"},
     "reason_more_rex": {
@@ -690,8 +692,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "You already have a pending request with this contact.",
     },
     "intro_no_contact": {
-        "fr": "ce contact n'a pas accepté d'être sollicité.",
-        "en": "this contact has not agreed to be contacted.",
+        "fr": "ce contact n'a pas accepté d'être sollicité. Un facilitateur PIU peut vous "
+        "aider à trouver le bon interlocuteur.",
+        "en": "this contact has not agreed to be contacted. A PIU facilitator can help you "
+        "find the right person.",
     },
     "intro_self": {
         "fr": "il s'agit de votre propre fiche.",
@@ -890,8 +894,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "been erased.",
     },
     "privacy_withdraw_none": {
-        "fr": "Vous n'avez donné aucun consentement en cours : aucune coordonnée n'est "
-        "conservée.",
+        "fr": "Vous n'avez donné aucun consentement en cours : aucune coordonnée n'est conservée.",
         "en": "You have no consent in force: no contact details are kept.",
     },
     "privacy_retention_warning": {

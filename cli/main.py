@@ -42,7 +42,7 @@ app.add_typer(bench.app, name="bench")
 
 def _register_optional() -> None:
     """Sub-commands owned by the other packages (model, ingest, chat, bot, serve, ...)."""
-    from cli import admin, bot, chat, digest, ingest, model, serve
+    from cli import admin, bot, chat, digest, ingest, model, privacy, serve
     from cli.bench_digest import bench_digest
     from cli.bench_peers import bench_peers
 
@@ -52,6 +52,7 @@ def _register_optional() -> None:
     app.add_typer(digest.app, name="digest")
     app.add_typer(chat.app, name="chat")
     app.add_typer(bot.app, name="bot")
+    app.add_typer(privacy.app, name="privacy")
     app.command(name="serve")(serve.serve)
     bench.app.command(name="peers")(bench_peers)
     bench.app.command(name="digest")(bench_digest)

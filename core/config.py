@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     intro_cap_per_month: int = 3
     retention_years: int = 3
     privacy_policy_version: str = "2026-11"
+    privacy_contact: str | None = Field(
+        None,
+        description="Data controller's contact shown in the privacy notice (e-mail or postal "
+        "address); required in production",
+    )
 
     @field_validator("default_language")
     @classmethod
@@ -73,6 +78,8 @@ class Settings(BaseSettings):
     def _no_default_secrets_in_production(self) -> Settings:
         if self.environment == "production" and self.database_url is None:
             raise ValueError("PIU_DATABASE_URL must be set in production")
+        if self.environment == "production" and not (self.privacy_contact or "").strip():
+            raise ValueError("PIU_PRIVACY_CONTACT must be set in production")
         return self
 
     @cached_property

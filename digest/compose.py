@@ -1,0 +1,554 @@
+"""What is new for one subscriber since their watermark, and how it reads.
+
+``collect`` queries the database (and the matcher) for one subscriber and returns a
+:class:`DigestContent`; ``render`` is pure: content -> one or more :class:`Part`
+(text <= 4096 characters, with buttons whose callback data the chat engine
+interprets: ``digest:sol:<external_id>``, ``digest:rex:<external_id>``,
+``digest:need:<id>``, ``digest:intro:<id>``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.messages import t
+from core.domain import IntroStatus, Moderation, NeedStatus, Role, SolutionStatus, fold, size_band
+from core.models import (
+    Experience,
+    Introduction,
+    Need,
+    Organisation,
+    Person,
+    Solution,
+    Subscription,
+    Territory,
+)
+from matcher.types import Scope
+
+__all__ = [
+    "MAX_CHARS",
+    "DigestContent",
+    "DigestMatcher",
+    "IntroItem",
+    "NeedItem",
+    "Part",
+    "RexItem",
+    "ServiceMatcher",
+    "SolutionItem",
+    "collect",
+    "render",
+    "split_text",
+]
+
+MAX_CHARS = 4096
+MAX_ITEMS = 8  # per section; the rest is counted ("and N more")
+MAX_BUTTONS = 8  # per message
+SNIPPET = 160
+
+
+# -- content ------------------------------------------------------------------------------
+@dataclass
+class SolutionItem:
+    external_id: str
+    title: str
+    mission: str
+    need_text: str  # the open need it answers
+    score: float
+
+
+@dataclass
+class RexItem:
+    external_id: str
+    title: str
+    territory_name: str | None
+    outcome: str
+
+
+@dataclass
+class NeedItem:
+    need_id: int
+    text: str
+    territory_name: str | None
+    solution_title: str
+    score: float
+
+
+@dataclass
+class IntroItem:
+    intro_id: int
+    requester: str | None
+    message: str | None
+
+
+@dataclass
+class DigestContent:
+    role: str
+    since: dt.datetime
+    until: dt.datetime
+    solutions: list[SolutionItem] = field(default_factory=list)
+    rex: list[RexItem] = field(default_factory=list)
+    needs: list[NeedItem] = field(default_factory=list)
+    intros: list[IntroItem] = field(default_factory=list)
+    older_intros: int = 0  # still waiting from before: a reminder, not news
+    activity: dict[str, int] = field(default_factory=dict)  # facilitators
+
+    @property
+    def is_empty(self) -> bool:
+        return not (
+            self.solutions or self.rex or self.needs or self.intros or any(self.activity.values())
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    _cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass
+class Part:
+    """One message: text and rows of (label, callback data) buttons."""
+
+    text: str
+    buttons: list[list[tuple[str, str]]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text, "buttons": [[list(b) for b in row] for row in self.buttons]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Part:
+        return cls(data["text"], [[(b[0], b[1]) for b in row] for row in data.get("buttons", [])])
+
+
+# -- matching -----------------------------------------------------------------------------
+class DigestMatcher(Protocol):
+    def solutions_for_need(self, need: Need, candidates: set[int]) -> list[tuple[int, float]]:
+        """(solution id, score) among ``candidates`` that answer ``need``, best first."""
+        ...
+
+    def needs_for_solution(self, solution_id: int) -> list[tuple[int, float]]:
+        """(need id, score) of open needs a solution answers, best first."""
+        ...
+
+
+class ServiceMatcher:
+    """DigestMatcher over MatchService, memoised for one run.
+
+    A new solution is kept for a need when it ranks in the need's ``top`` catalogue
+    results (the same ranking the buyer sees in chat) with a score >= ``min_score``.
+    """
+
+    def __init__(
+        self, service: Any, *, top: int = 20, min_score: float = 0.5, need_min: float = 0.35
+    ) -> None:
+        self.service = service
+        self.top = top
+        self.min_score = min_score
+        self.need_min = need_min
+        self._for_need: dict[int, list[tuple[int, float]]] = {}
+        self._for_solution: dict[int, list[tuple[int, float]]] = {}
+
+    def solutions_for_need(self, need: Need, candidates: set[int]) -> list[tuple[int, float]]:
+        if need.id not in self._for_need:
+            scope = Scope(
+                text=need.raw_text,
+                language=need.language or "fr",
+                themes=list(need.themes or []),
+                territory_kind=need.territory_kind,
+                size_band=need.size_band,
+                stage=need.stage,
+            )
+            try:
+                matches = self.service.search(scope, top=self.top).matches
+            except ValueError:  # QueryError: nothing searchable in this need
+                matches = []
+            self._for_need[need.id] = [
+                (m.solution_id, m.score) for m in matches if m.score >= self.min_score
+            ]
+        return [(i, s) for i, s in self._for_need[need.id] if i in candidates]
+
+    def needs_for_solution(self, solution_id: int) -> list[tuple[int, float]]:
+        if solution_id not in self._for_solution:
+            found = self.service.needs_for_solution(solution_id, top=50, min_score=self.need_min)
+            self._for_solution[solution_id] = [(m.need_id, m.score) for m in found]
+        return self._for_solution[solution_id]
+
+
+# -- collection ---------------------------------------------------------------------------
+def _themes_ok(item_themes: list[str] | None, wanted: set[str]) -> bool:
+    if not wanted:
+        return True
+    have = {fold(x) for x in item_themes or []}
+    return any(w in h or h in w for w in wanted for h in have)
+
+
+def _published():  # type: ignore[no-untyped-def]
+    return (
+        Solution.status == SolutionStatus.PUBLISHED,
+        Solution.moderation.not_in([Moderation.REJECTED, Moderation.MERGED]),
+    )
+
+
+def _snippet(text: str | None, limit: int = SNIPPET) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def collect(
+    session: Session,
+    matcher: DigestMatcher,
+    sub: Subscription,
+    person: Person,
+    *,
+    since: dt.datetime,
+    until: dt.datetime,
+    cache: dict[Any, Any] | None = None,
+) -> DigestContent:
+    """Everything new for ``person`` in (since, until], filtered by the subscription's themes.
+
+    ``cache`` (one dict per run) shares the window queries between subscribers with
+    the same watermark.
+    """
+    role = str(person.role or Role.BUYER)
+    content = DigestContent(role=role, since=since, until=until)
+    content._cache = cache if cache is not None else {}  # type: ignore[attr-defined]
+    wanted = {fold(x) for x in sub.themes or [] if fold(x)}
+    if role == Role.FACILITATOR:
+        _collect_activity(session, content, wanted)
+    elif role == Role.STARTUP:
+        _collect_startup(session, matcher, person, content, wanted)
+    else:
+        _collect_buyer(session, matcher, person, content, wanted)
+    return content
+
+
+def _window(column: Any, content: DigestContent) -> tuple[Any, Any]:
+    return column > content.since, column <= content.until
+
+
+def _collect_buyer(
+    session: Session,
+    matcher: DigestMatcher,
+    person: Person,
+    content: DigestContent,
+    wanted: set[str],
+) -> None:
+    needs = list(
+        session.scalars(
+            select(Need)
+            .where(Need.owner_id == person.id, Need.status == NeedStatus.OPEN)
+            .order_by(Need.id)
+        )
+    )
+    new_solutions = {
+        s.id: s
+        for s in _cached(
+            content,
+            "solutions",
+            lambda: list(
+                session.scalars(
+                    select(Solution).where(*_window(Solution.created_at, content), *_published())
+                )
+            ),
+        )
+        if _themes_ok(s.themes, wanted) and s.submitted_by_id != person.id
+    }
+    best: dict[int, tuple[float, Need]] = {}
+    if new_solutions:
+        for need in needs:
+            for sol_id, score in matcher.solutions_for_need(need, set(new_solutions)):
+                if sol_id not in best or score > best[sol_id][0]:
+                    best[sol_id] = (score, need)
+    for sol_id, (score, need) in sorted(best.items(), key=lambda kv: -kv[1][0]):
+        sol = new_solutions[sol_id]
+        content.solutions.append(
+            SolutionItem(
+                sol.external_id,
+                sol.title,
+                _snippet(sol.mission),
+                _snippet(need.raw_text, 80),
+                score,
+            )
+        )
+    bands = {n.size_band for n in needs if n.size_band}
+    if person.territory_code:
+        pop = session.scalar(
+            select(Territory.population).where(Territory.code == person.territory_code).limit(1)
+        )
+        if size_band(pop) is not None:
+            bands.add(str(size_band(pop)))
+    if bands:
+        for rex in _cached(
+            content,
+            "rex",
+            lambda: list(
+                session.scalars(
+                    select(Experience)
+                    .where(*_window(Experience.created_at, content))
+                    .order_by(Experience.created_at.desc(), Experience.id)
+                )
+            ),
+        ):
+            band = size_band(rex.population)
+            if band is not None and str(band) in bands and _themes_ok(rex.themes, wanted):
+                content.rex.append(
+                    RexItem(rex.external_id, rex.title, rex.territory_name, str(rex.outcome))
+                )
+
+
+def _collect_startup(
+    session: Session,
+    matcher: DigestMatcher,
+    person: Person,
+    content: DigestContent,
+    wanted: set[str],
+) -> None:
+    solutions = _cached(content, "by_submitter", lambda: _solutions_by_submitter(session)).get(
+        person.id, []
+    )
+    best: dict[int, tuple[float, Solution]] = {}
+    for sol in solutions:
+        for need_id, score in matcher.needs_for_solution(sol.id):
+            if need_id not in best or score > best[need_id][0]:
+                best[need_id] = (score, sol)
+    if best:
+        needs = {
+            n.id: n
+            for n in _cached(
+                content,
+                "needs",
+                lambda: list(
+                    session.scalars(
+                        select(Need).where(
+                            Need.status == NeedStatus.OPEN, *_window(Need.created_at, content)
+                        )
+                    )
+                ),
+            )
+        }
+        for need_id, (score, sol) in sorted(best.items(), key=lambda kv: -kv[1][0]):
+            need = needs.get(need_id)
+            if need is None or need.owner_id == person.id or not _themes_ok(need.themes, wanted):
+                continue
+            content.needs.append(
+                NeedItem(need.id, _snippet(need.raw_text), need.territory_name, sol.title, score)
+            )
+    waiting = [IntroStatus.REQUESTED]
+    for intro, requester, org in session.execute(
+        select(Introduction, Person.display_name, Organisation.name)
+        .outerjoin(Person, Person.id == Introduction.requester_id)
+        .outerjoin(Organisation, Organisation.id == Person.organisation_id)
+        .where(
+            Introduction.target_person_id == person.id,
+            Introduction.status.in_(waiting),
+            *_window(Introduction.created_at, content),
+        )
+        .order_by(Introduction.created_at)
+    ):
+        content.intros.append(IntroItem(intro.id, org or requester, _snippet(intro.message)))
+    content.older_intros = int(
+        session.scalar(
+            select(func.count())
+            .select_from(Introduction)
+            .where(
+                Introduction.target_person_id == person.id,
+                Introduction.status.in_(waiting),
+                Introduction.created_at <= content.since,
+            )
+        )
+        or 0
+    )
+
+
+def _solutions_by_submitter(session: Session) -> dict[int, list[Solution]]:
+    """Published solutions per submitter, in one query (submitted_by_id has no index)."""
+    out: dict[int, list[Solution]] = {}
+    for sol in session.scalars(
+        select(Solution)
+        .where(Solution.submitted_by_id.is_not(None), *_published())
+        .order_by(Solution.id)
+    ):
+        out.setdefault(sol.submitted_by_id, []).append(sol)  # type: ignore[arg-type]
+    return out
+
+
+def _cached(content: DigestContent, name: str, load: Any) -> Any:
+    cache = content._cache  # type: ignore[attr-defined]
+    key = (name, content.since, content.until)
+    if key not in cache:
+        cache[key] = load()
+    return cache[key]
+
+
+def _collect_activity(session: Session, content: DigestContent, wanted: set[str]) -> None:
+    key = ("activity", content.since, content.until, tuple(sorted(wanted)))
+    if key in content._cache:  # type: ignore[attr-defined]
+        content.activity = dict(content._cache[key])  # type: ignore[attr-defined]
+        return
+
+    def count(model: Any, *where: Any) -> int:
+        if wanted:  # theme filter: count in Python over the (small) weekly window
+            rows = session.scalars(select(model).where(*_window(model.created_at, content), *where))
+            return sum(1 for r in rows if _themes_ok(getattr(r, "themes", None), wanted))
+        stmt = select(func.count()).select_from(model)
+        return int(session.scalar(stmt.where(*_window(model.created_at, content), *where)) or 0)
+
+    content.activity = {
+        "needs": count(Need, Need.status == NeedStatus.OPEN),
+        "solutions": count(Solution, *_published()),
+        "rex": count(Experience),
+        "introductions": int(
+            session.scalar(
+                select(func.count())
+                .select_from(Introduction)
+                .where(*_window(Introduction.created_at, content))
+            )
+            or 0
+        ),
+    }
+    content._cache[key] = dict(content.activity)  # type: ignore[attr-defined]
+
+
+# -- rendering (pure) ---------------------------------------------------------------------
+def _date(value: dt.datetime, lang: str) -> str:
+    return value.strftime("%d/%m/%Y") if lang == "fr" else value.strftime("%Y-%m-%d")
+
+
+def render(content: DigestContent, lang: str, *, max_chars: int = MAX_CHARS) -> list[Part]:
+    """The digest as messages of at most ``max_chars`` characters (none when empty)."""
+    if content.is_empty:
+        return []
+    lang = lang if lang in ("fr", "en") else "fr"
+    blocks: list[tuple[str, list[tuple[str, str]]]] = []  # (text, buttons for that text)
+    header = t("digest_header", lang, since=_date(content.since, lang))
+    blocks.append((header, []))
+
+    def section(
+        title_key: str, lines: list[tuple[str, tuple[str, str] | None]], total: int
+    ) -> None:
+        blocks.append((t(title_key, lang), []))
+        for text, button in lines[:MAX_ITEMS]:
+            blocks.append((text, [button] if button else []))
+        if total > MAX_ITEMS:
+            blocks.append((t("digest_more", lang, n=total - MAX_ITEMS), []))
+
+    if content.solutions:
+        section(
+            "digest_solutions_title",
+            [
+                (
+                    t(
+                        "digest_solution_line",
+                        lang,
+                        title=s.title,
+                        mission=s.mission,
+                        need=s.need_text,
+                    ),
+                    (_label(s.title), f"digest:sol:{s.external_id}"),
+                )
+                for s in content.solutions
+            ],
+            len(content.solutions),
+        )
+    if content.rex:
+        section(
+            "digest_rex_title",
+            [
+                (
+                    t(
+                        "digest_rex_line",
+                        lang,
+                        title=r.title,
+                        where=r.territory_name or "?",
+                        outcome=t(f"digest_outcome_{r.outcome}", lang),
+                    ),
+                    (_label(r.title), f"digest:rex:{r.external_id}"),
+                )
+                for r in content.rex
+            ],
+            len(content.rex),
+        )
+    if content.needs:
+        section(
+            "digest_needs_title",
+            [
+                (
+                    t(
+                        "digest_need_line",
+                        lang,
+                        text=n.text,
+                        where=n.territory_name or "?",
+                        solution=n.solution_title,
+                    ),
+                    (_label(n.text), f"digest:need:{n.need_id}"),
+                )
+                for n in content.needs
+            ],
+            len(content.needs),
+        )
+    if content.intros:
+        section(
+            "digest_intros_title",
+            [
+                (
+                    t("digest_intro_line", lang, who=i.requester or "?", message=i.message or ""),
+                    (t("digest_intro_button", lang), f"digest:intro:{i.intro_id}"),
+                )
+                for i in content.intros
+            ],
+            len(content.intros),
+        )
+    if content.older_intros and content.intros:
+        blocks.append((t("digest_older_intros", lang, n=content.older_intros), []))
+    if content.activity and any(content.activity.values()):
+        blocks.append((t("digest_activity", lang, **content.activity), []))
+    blocks.append((t("digest_footer", lang), []))
+    return _pack(blocks, max_chars)
+
+
+def _label(text: str, limit: int = 40) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _pack(blocks: list[tuple[str, list[tuple[str, str]]]], max_chars: int) -> list[Part]:
+    """Group blocks into parts under ``max_chars``; buttons follow their block's part."""
+    parts: list[Part] = []
+    text = ""
+    buttons: list[list[tuple[str, str]]] = []
+    for block, block_buttons in blocks:
+        for piece in split_text(block, max_chars):
+            candidate = f"{text}\n\n{piece}" if text else piece
+            too_many = len(buttons) + len(block_buttons) > MAX_BUTTONS
+            if text and (len(candidate) > max_chars or too_many):
+                parts.append(Part(text, buttons))
+                text, buttons = piece, []
+            else:
+                text = candidate
+        buttons.extend([b] for b in block_buttons)
+    if text:
+        parts.append(Part(text, buttons))
+    return parts
+
+
+def split_text(text: str, max_chars: int = MAX_CHARS) -> list[str]:
+    """Split ``text`` into pieces of at most ``max_chars``, at line then word boundaries."""
+    if len(text) <= max_chars:
+        return [text]
+    pieces: list[str] = []
+    rest = text
+    while len(rest) > max_chars:
+        cut = rest.rfind("\n", 0, max_chars + 1)
+        if cut <= 0:
+            cut = rest.rfind(" ", 0, max_chars + 1)
+        if cut <= 0:
+            cut = max_chars
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        pieces.append(rest)
+    return pieces
