@@ -1,0 +1,186 @@
+"""The FastAPI application: ``create_app(settings, services=None)``.
+
+Layers, outermost first: body size limit (413) → rate limit (429) → FastAPI routes.
+Errors are JSON ``{"detail": ...}``. The indexes are loaded in the lifespan (blocking
+start-up until they are ready), unless ``load_indexes=False`` (tests).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.crud import Conflict, NotFound
+from api.deps import Services
+from api.ratelimit import RateLimitMiddleware, SlidingWindowLimiter
+from api.routes import admin, analytics, exports, public
+from core.config import Settings
+from core.db import Database
+from matcher.service import MatchService
+
+log = logging.getLogger(__name__)
+
+__all__ = ["BodyLimitMiddleware", "build_services", "create_app"]
+
+DESCRIPTION = """
+PIU connects French collectivités with urban-innovation solutions and peers.
+
+* **Public** (`/api/health`, `/api/solutions`, `/api/rex`): read-only, no personal data.
+* **Admin** (`/api/admin/*`): header `X-API-Key` (create one with `piu admin key create NAME`).
+* Lists are paginated: `limit` (≤ 100) and `offset`; answers are
+  `{items, total, limit, offset}`.
+* Limits: request body (413), text lengths (422), rate per key and per IP (429 + Retry-After).
+* Analytics page for facilitators: `/admin/analytics` (log in at `/admin/login`).
+"""
+
+
+def build_services(settings: Settings) -> Services:
+    """The lead's ``cli.wiring.build_services`` when present, else db + MatchService."""
+    try:
+        wiring = importlib.import_module("cli.wiring")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("cli", "cli.wiring"):
+            raise
+        db = Database(settings.db_url)
+        return Services(settings=settings, db=db, matcher=MatchService(db, settings))
+    services = Services.adopt(settings, wiring.build_services(settings))
+    services.indexes_loaded = True  # build_services readies the match service
+    return services
+
+
+class BodyLimitMiddleware:
+    """413 with a JSON detail when the body exceeds ``max_bytes`` (declared or streamed)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._reject(send)
+            return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise HTTPException(413, self._detail())
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except HTTPException as exc:
+            if exc.status_code != 413 or started:
+                raise
+            await self._reject(send)
+
+    def _detail(self) -> str:
+        return f"request body too large (limit {self.max_bytes} bytes)"
+
+    async def _reject(self, send: Send) -> None:
+        body = json.dumps({"detail": self._detail()}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def create_app(settings: Settings, services: Any = None, *, load_indexes: bool = True) -> FastAPI:
+    """The whole HTTP application. ``services``: prebuilt (tests) or wired here."""
+    wired = Services.adopt(settings, services) if services is not None else None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        svc: Services = app.state.services
+        if load_indexes and not svc.indexes_loaded:
+            await run_in_threadpool(svc.load_indexes)
+        yield
+
+    app = FastAPI(
+        title="PIU API",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.services = wired if wired is not None else build_services(settings)
+    app.state.engine = app.state.services.engine
+
+    _install_error_handlers(app)
+    app.include_router(public.router)
+    app.include_router(admin.router)
+    app.include_router(exports.router)
+    app.include_router(analytics.router)
+    _include_chat(app)
+
+    # added last = outermost: the body limit runs before anything reads the body
+    app.add_middleware(
+        RateLimitMiddleware, limiter=SlidingWindowLimiter(settings.api_rate_limit_per_minute)
+    )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    return app
+
+
+def _include_chat(app: FastAPI) -> None:
+    """The web chat router (api/chat.py, another module's) when it exists."""
+    try:
+        chat = importlib.import_module("api.chat")
+    except ModuleNotFoundError as exc:
+        if exc.name != "api.chat":
+            raise
+        log.info("api.chat not available: web chat disabled")
+        return
+    app.include_router(chat.router)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(NotFound)
+    async def _not_found(request: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(Conflict)
+    async def _conflict(request: Request, exc: Conflict) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        log.warning("integrity error on %s %s: %s", request.method, request.url.path, exc.orig)
+        return JSONResponse({"detail": "conflict with existing data"}, status_code=409)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"detail": "internal server error"}, status_code=500)

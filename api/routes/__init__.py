@@ -1,0 +1,1 @@
+"""FastAPI routers: public, admin, analytics and exports."""

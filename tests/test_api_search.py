@@ -1,0 +1,68 @@
+"""Search through the HTTP API with the real model (slow): same ranking as the chat,
+filters, and the index kept in sync by admin writes."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.deps import Services
+from api.security import create_key
+from core.config import Settings
+from core.db import Database
+from matcher.service import MatchService
+from matcher.types import Scope
+
+pytestmark = pytest.mark.slow
+
+
+def test_search_ranks_like_the_chat(
+    service: MatchService, demo_db: Database, demo_settings: Settings
+) -> None:  # type: ignore[no-untyped-def]
+    services = Services(settings=demo_settings, db=demo_db, matcher=service)
+    with TestClient(create_app(demo_settings, services)) as client:
+        q = "réduire l'éclairage public la nuit dans une petite commune"
+        page = client.get("/api/solutions", params={"q": q, "limit": 5}).json()
+        expected = service.search(Scope(text=q), top=5).matches
+        assert [s["external_id"] for s in page["items"]] == [m.external_id for m in expected]
+        assert page["items"][0]["reasons"] and page["total"] >= 5
+        second = client.get("/api/solutions", params={"q": q, "limit": 5, "offset": 5}).json()
+        assert not {s["external_id"] for s in second["items"]} & {
+            s["external_id"] for s in page["items"]
+        }
+        declared = client.get("/api/solutions", params={"q": q, "trust": "declared"}).json()
+        assert all(s["trust_level"] == "declared" for s in declared["items"])
+        assert client.get("/api/solutions", params={"q": "!!! ???"}).status_code == 422
+        health = client.get("/api/health").json()
+        assert health["indexes_loaded"] and health["indexes"]["solution"] > 100
+
+
+def test_admin_writes_keep_the_index_in_sync(  # type: ignore[no-untyped-def]
+    settings: Settings, db: Database, embedder
+) -> None:
+    services = Services(settings=settings, db=db, matcher=MatchService(db, settings, embedder))
+    with db.session() as session:
+        _, key = create_key(session, name="sync")
+    headers = {"X-API-Key": key}
+    with TestClient(create_app(settings, services)) as client:
+        rows = [
+            {"external_id": "velo", "title": "Vélos cargo partagés", "mission": "Mobilité douce"},
+            {"external_id": "eau", "title": "Détection de fuites d'eau", "mission": "Réseau"},
+        ]
+        assert (
+            client.post("/api/admin/import/catalogue", json=rows, headers=headers).status_code
+            == 200
+        )
+        body = {
+            "external_id": "lum",
+            "title": "Extinction intelligente de l'éclairage public",
+            "mission": "Couper les lampadaires la nuit quand personne ne passe",
+        }
+        assert client.post("/api/admin/solutions", json=body, headers=headers).status_code == 201
+        q = {"q": "couper l'éclairage public la nuit", "limit": 3}
+        assert client.get("/api/solutions", params=q).json()["items"][0]["external_id"] == "lum"
+        client.delete("/api/admin/solutions/lum", headers=headers)
+        ids = [s["external_id"] for s in client.get("/api/solutions", params=q).json()["items"]]
+        assert "lum" not in ids
+        assert services.matcher.store.count("solution") == 2
