@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
 from bot.messages import MESSAGES, t
+from bot.ratelimit import ChatRateLimiter
 from core.config import Settings
 from core.db import Database
 from core.domain import clean_text
@@ -77,6 +78,15 @@ def detect_language(text: str) -> str | None:
         return str(langs[0].lang)
     return None
 
+
+#: matcher.introductions.respond result code -> acknowledgement for the responder.
+_INTRO_ANSWER_KEYS = {
+    "accepted": "intro_accepted_ack",
+    "declined": "intro_declined_ack",
+    "not_target": "intro_not_target",
+    "already_answered": "intro_already_answered",
+    "not_found": "intro_not_found",
+}
 
 _BUTTON_ID = re.compile(r"^([a-z]{1,8}):([A-Za-z0-9_.:\-]{0,40})(?:@([0-9a-z]{1,10}))?$")
 _COMMAND = re.compile(r"^/([A-Za-z_]{1,32})(?:@\w+)?(?:\s+(.*))?$", re.S)
@@ -196,6 +206,7 @@ class ConversationEngine:
         self.settings = settings
         self.resolver = resolver
         self.peers = peers
+        self.rate_limit = ChatRateLimiter(settings.chat_rate_limit_per_minute)
         self.today: Callable[[], dt.date] = dt.date.today
         self.steps: dict[str, Step] = {}
         self.commands: dict[str, CommandHandler] = {}
@@ -228,6 +239,10 @@ class ConversationEngine:
         kind: str = "text",
     ) -> list[OutMessage]:
         """Process one incoming message or button press; return the replies."""
+        wait = self.rate_limit.retry_after(transport, external_id)
+        if wait is not None:  # over the per-user limit: a notice, nothing processed
+            lang = self._language_of(transport, external_id)
+            return [OutMessage(t("rate_limited", lang, seconds=wait))]
         try:
             out, after = self._transact(
                 transport, external_id, lambda ctx: self._dispatch(ctx, text, choice, kind)
@@ -290,12 +305,14 @@ class ConversationEngine:
 
         Payloads are either ``{"key": <catalogue key>, "params": {...}}`` (rendered in
         the recipient's language) or ``{"text": ..., "text_en": ...}``; both may carry
-        ``"buttons": [{"id": ..., "label": ...}]`` (global actions, see register_choice).
+        ``"buttons": [{"id": ..., "key": <catalogue key>}]`` (or ``"label"``/``"label_en"``
+        instead of ``"key"``): global actions, see register_choice.
         """
         lang = language if language in ("fr", "en") else "fr"
         if "key" in payload and str(payload["key"]) in MESSAGES:
             params = dict(payload.get("params") or {})
             text = t(str(payload["key"]), lang, **params)
+            text = re.sub(r"[ \u00a0]+\n", "\n", text).strip()  # an empty optional {param}
         else:
             text = str(payload.get(f"text_{lang}") or payload.get("text") or "")
         buttons = []
@@ -332,9 +349,12 @@ class ConversationEngine:
             result = respond(
                 db, introduction_id=int(raw_id), responder_id=responder, accept=verb == "accept"
             )
-            key = f"intro_answer_{result.code}"
-            out = [OutMessage(t(key if key in MESSAGES else "intro_failed", lang))]
-            return out + self.pending_outbox(transport, external_id)
+            key = _INTRO_ANSWER_KEYS.get(result.code, "intro_failed")
+            out = [OutMessage(t(key, lang))]
+            # on accept the other side's contact is already in this user's outbox
+            out += self.pending_outbox(transport, external_id)
+            # the answer may come in the middle of a flow: ask its question again
+            return out + self.in_context(transport, external_id, self.reask_or_hint)
 
         ctx.defer(answer)
 

@@ -14,6 +14,7 @@ __all__ = [
     "fmt_int",
     "render_card",
     "render_need_matches",
+    "render_peer",
     "render_peers",
     "render_reasons",
     "render_solutions",
@@ -48,11 +49,16 @@ def _join(items: Sequence[str], lang: str) -> str:
     return ", ".join(items)
 
 
+#: Reasons shown elsewhere: the trust level in brackets, a peer's profile and tried
+#: sheet in the first half of its line (see :func:`render_peer`).
+_SHOWN_ELSEWHERE = frozenset({"trust", "peer_profile", "tried"})
+
+
 def render_reason(reason: Reason, lang: str) -> str | None:
-    """One reason in words; ``None`` for reasons shown elsewhere (trust)."""
+    """One reason in words; ``None`` for reasons shown elsewhere (trust, peer profile)."""
     p: dict[str, Any] = reason.params or {}
     code = reason.code
-    if code == "trust":
+    if code in _SHOWN_ELSEWHERE:
         return None
     if code == "words" and p.get("terms"):
         terms = ", ".join(f"« {w} »" if lang == "fr" else f'"{w}"' for w in p["terms"][:4])
@@ -71,10 +77,22 @@ def render_reason(reason: Reason, lang: str) -> str | None:
         return t("reason_maturity", lang, maturity=_label("maturity", p["maturity"], lang))
     if code == "semantic":
         return t("reason_semantic", lang)
-    if code in ("same_dep", "same_region", "same_need"):
-        return t(f"reason_{code}", lang)
+    if code == "size_band" and p.get("band"):
+        band = _label("size", p["band"], lang)
+        return t("reason_size_band" if p.get("same") else "reason_size_band_near", lang, band=band)
+    if code == "same_kind":
+        return t("reason_same_kind", lang)
+    if code in ("same_dep", "same_region"):
+        name = p.get("dep_name" if code == "same_dep" else "region_name")
+        return t(f"reason_{code}_named", lang, name=name) if name else t(f"reason_{code}", lang)
+    if code == "same_need":
+        return t("reason_same_need", lang)
     if code == "outcome" and p.get("outcome"):
-        return t("reason_outcome", lang, outcome=_label("outcome", p["outcome"], lang))
+        return t("reason_outcome", lang, outcome=_outcome_label(str(p["outcome"]), lang))
+    if code == "lessons" and p.get("text"):
+        return t("reason_lessons", lang, text=shorten(str(p["text"]), 140).rstrip(" ."))
+    if code == "more_rex" and isinstance(p.get("n"), int) and p["n"] > 0:
+        return t("reason_more_rex", lang, n=p["n"])
     if code == "size" and p.get("band"):
         return _label("size", p["band"], lang)
     if code == "kind_fit":
@@ -133,38 +151,76 @@ def render_territory(territory: dict[str, Any] | None, lang: str) -> str | None:
     return name
 
 
+#: Outcomes a buyer must not mistake for a success: labelled with a warning sign.
+_WARN_OUTCOMES = frozenset({"failed", "stopped"})
+
+
+def _outcome_label(outcome: str, lang: str) -> str:
+    label = _label("outcome", outcome, lang) or outcome
+    return t("peer_failed_mark", lang, outcome=label) if outcome in _WARN_OUTCOMES else label
+
+
 def _peer_who(peer: PeerMatch, lang: str) -> str:
+    """ "Pontarlier, Doubs (commune, 17 000 habitants)": public facts only, never a contact."""
+    profile = next((r.params for r in peer.reasons if r.code == "peer_profile"), {})
     territory = {
-        "name": peer.territory_name or "?",
-        "kind": peer.territory_kind,
-        "population": peer.population,
+        "name": profile.get("name") or peer.territory_name or "?",
+        "kind": profile.get("kind") or peer.territory_kind,
+        "population": profile.get("population") or peer.population,
+        "dep_name": profile.get("dep_name"),
     }
-    return render_territory(territory, lang) or (peer.territory_name or "?")
+    return render_territory(territory, lang) or territory["name"]
+
+
+#: Which reasons come first after "who, what, outcome" (the line keeps ``limit`` of them).
+_PEER_REASON_ORDER = {
+    "lessons": 0,
+    "size_band": 1,
+    "same_dep": 2,
+    "same_region": 2,
+    "same_kind": 3,
+    "more_rex": 4,
+    "words": 5,
+}
+
+
+def render_peer(peer: PeerMatch, lang: str, *, limit: int = 4) -> str:
+    """Who the peer is, what they tried (outcome always shown), then why they are relevant.
+
+    Every reason code of :mod:`matcher.peers` is rendered from the catalogue; a failure or
+    an abandoned project is labelled as such. No contact detail is ever part of the line.
+    """
+    by_code: dict[str, Reason] = {}
+    for reason in peer.reasons:
+        by_code.setdefault(reason.code, reason)
+    if peer.need_id is not None and "same_need" in by_code:
+        text = by_code["same_need"].params.get("text") or peer.title
+        what = [t("peer_same_need", lang, text=shorten(str(text), 120))]
+        shown = {"same_need", "outcome"}
+    else:
+        tried = by_code.get("tried") or Reason("tried")
+        title = shorten(str(tried.params.get("title") or peer.title), 90)
+        what = [
+            t("peer_tried_period", lang, title=title, period=peer.period)
+            if peer.period
+            else t("reason_tried", lang, title=title),
+            t("reason_outcome", lang, outcome=_outcome_label(peer.outcome or "unknown", lang)),
+        ]
+        shown = {"outcome"}
+    extra: list[str] = []
+    for reason in sorted(peer.reasons, key=lambda r: _PEER_REASON_ORDER.get(r.code, 99)):
+        if reason.code in shown:
+            continue
+        text = render_reason(reason, lang)
+        if text and text not in extra and len(extra) < limit:
+            extra.append(text)
+    sep = "\u00a0; " if lang == "fr" else "; "
+    return f"{_peer_who(peer, lang)} — " + sep.join([*what, *extra])
 
 
 def render_peers(peers: Sequence[PeerMatch], lang: str) -> str:
-    lines = []
-    for rank, peer in enumerate(peers, start=1):
-        extra: list[str] = []
-        if peer.experience_id is not None and peer.outcome:
-            extra.append(t("reason_outcome", lang, outcome=_label("outcome", peer.outcome, lang)))
-        if peer.period:
-            extra.append(t("reason_period", lang, period=peer.period))
-        reasons = render_reasons(peer.reasons, lang) if peer.reasons else ""
-        tail_parts = [p for p in [*extra, reasons] if p]
-        sep = "\u00a0; " if lang == "fr" else "; "
-        tail = (" — " + sep.join(tail_parts)) if tail_parts else ""
-        lines.append(
-            t(
-                "peer_line",
-                lang,
-                rank=rank,
-                who=_peer_who(peer, lang),
-                title=shorten(peer.title, 90),
-                reasons=tail,
-            )
-        )
-    return "\n".join(lines)
+    """Numbered peer lines (see :func:`render_peer`)."""
+    return "\n".join(f"{rank}. {render_peer(p, lang)}" for rank, p in enumerate(peers, start=1))
 
 
 def render_need_matches(needs: Sequence[NeedMatch], lang: str) -> str:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from bot.engine import Ctx, OutMessage, Step
-from bot.render import render_card, render_solutions, render_territory, shorten
+from bot.render import render_card, render_peers, render_solutions, render_territory, shorten
 from core.domain import Cadence, NeedStatus, Role, size_band
 from core.models import MatchEvent, Need, Subscription
 from matcher.scope import (
@@ -492,14 +492,16 @@ def _confirm(ctx: Ctx) -> None:
     ctx.state.step = "b_results"
     ctx.data["n"] = int(ctx.data.get("n", 0)) + 1
     engine, transport, external_id = ctx.engine, ctx.transport, ctx.external_id
-    need_id = need.id
+    need_id, requester_id = need.id, ctx.person.id
 
     def index_and_search() -> list[OutMessage]:
         try:
             engine.service.index_need(need_id)
         except Exception:
             log.exception("could not index need %s", need_id)
-        return _results_page(engine, transport, external_id, scope, need_id, 0, first=True)
+        return _results_page(
+            engine, transport, external_id, scope, need_id, 0, first=True, requester_id=requester_id
+        )
 
     ctx.defer(index_and_search)
 
@@ -513,6 +515,7 @@ def _results_page(
     offset: int,
     *,
     first: bool,
+    requester_id: int | None = None,
 ) -> list[OutMessage]:
     """Search (outside any transaction), then log and render in a fresh transaction."""
     try:
@@ -524,7 +527,9 @@ def _results_page(
     peers: list[PeerMatch] = []
     if first and engine.peers is not None:
         try:
-            peers = engine.peers.find_peers(scope, top=3, need_id=need_id)
+            peers = engine.peers.find_peers(
+                scope, top=3, need_id=need_id, requester_id=requester_id
+            )
         except Exception:
             log.exception("peer search failed for need %s", need_id)
 
@@ -573,15 +578,7 @@ def _render_peers(ctx: Ctx, peers: list[PeerMatch]) -> None:
     if not peers:
         ctx.say("peers_none")
         return
-    try:
-        from matcher.peers import describe_peer
-
-        lines = [f"{i}. {describe_peer(p, ctx.lang)}" for i, p in enumerate(peers, start=1)]
-    except ImportError:  # pragma: no cover
-        from bot.render import render_peers
-
-        lines = [render_peers(peers, ctx.lang)]
-    ctx.send(ctx.t("peers_header") + "\n" + "\n".join(lines))
+    ctx.send(ctx.t("peers_header") + "\n" + render_peers(peers, ctx.lang))
 
 
 def _p_results(ctx: Ctx) -> None:
@@ -702,17 +699,28 @@ def _c_intro(ctx: Ctx, action: str, value: str) -> bool:
     return True
 
 
-def intro_result_text(result: Any, lang: str) -> str:
-    """Words for an ``IntroResult`` (its ``code`` and ``params``)."""
-    from bot.messages import MESSAGES, t
+#: request_introduction result code -> the message saying so.
+_INTRO_RESULT_KEYS = {
+    "sent": "intro_sent",
+    "queued": "intro_queued",  # nobody to ask in chat: a facilitator relays
+    "already_requested": "intro_already_requested",
+    "not_found": "intro_entry_not_found",
+}
+#: Codes refused politely: ``intro_refused`` with ``intro_<code>`` as the reason.
+_INTRO_REFUSALS = ("cap_reached", "no_contact", "self")
 
-    code = getattr(result, "code", None) or str(getattr(result, "status", "") or "")
+
+def intro_result_text(result: Any, lang: str) -> str:
+    """Words for an ``IntroResult`` of :func:`matcher.introductions.request_introduction`."""
+    from bot.messages import t
+
+    code = str(getattr(result, "code", "") or "")
     params = dict(getattr(result, "params", {}) or {})
-    key = f"intro_result_{code}"
-    if key not in MESSAGES:
-        return t("intro_failed", lang)
-    params.setdefault("who", "")
-    return t(key, lang, **params)
+    if code in _INTRO_RESULT_KEYS:
+        return t(_INTRO_RESULT_KEYS[code], lang, **params)
+    if code in _INTRO_REFUSALS:
+        return t("intro_refused", lang, reason=t(f"intro_{code}", lang, **params))
+    return t("intro_failed", lang)
 
 
 def install(engine: ConversationEngine) -> None:
