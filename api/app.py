@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import chat, privacy
 from api.crud import Conflict, NotFound
 from api.deps import Services
 from api.ratelimit import RateLimitMiddleware, SlidingWindowLimiter
@@ -144,7 +145,8 @@ def create_app(settings: Settings, services: Any = None, *, load_indexes: bool =
     app.include_router(admin.router)
     app.include_router(exports.router)
     app.include_router(analytics.router)
-    _include_chat(app)
+    app.include_router(chat.router)
+    app.include_router(privacy.router)
 
     # added last = outermost: the body limit runs before anything reads the body
     app.add_middleware(
@@ -152,18 +154,6 @@ def create_app(settings: Settings, services: Any = None, *, load_indexes: bool =
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     return app
-
-
-def _include_chat(app: FastAPI) -> None:
-    """The web chat router (api/chat.py, another module's) when it exists."""
-    try:
-        chat = importlib.import_module("api.chat")
-    except ModuleNotFoundError as exc:
-        if exc.name != "api.chat":
-            raise
-        log.info("api.chat not available: web chat disabled")
-        return
-    app.include_router(chat.router)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
