@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     query_prompt: str = "query: "
     passage_prompt: str = "passage: "
     max_seq_length: int = 256
-    embedding_backend: str = Field("torch", description="torch | onnx-int8")
+    embedding_backend: str = Field("torch", description="torch | onnx | onnx-int8")
     finetuned_adapter: Path | None = Field(
         None, description="Fine-tuned layer weights applied on top of the base model"
     )
@@ -66,6 +66,11 @@ class Settings(BaseSettings):
         description="Data controller's contact shown in the privacy notice (e-mail or postal "
         "address); required in production",
     )
+
+    @field_validator("model_cache_dir", "finetuned_adapter", mode="before")
+    @classmethod
+    def _empty_path_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("default_language")
     @classmethod
