@@ -439,7 +439,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "outcome_success": {"fr": "réussite", "en": "success"},
     "outcome_stopped": {"fr": "arrêté", "en": "stopped"},
     "outcome_failed": {"fr": "échec (retour utile)", "en": "failed (useful lessons)"},
-    "outcome_unknown": {"fr": "résultat inconnu", "en": "outcome unknown"},
+    "outcome_unknown": {"fr": "non renseigné", "en": "not reported"},
     "size_lt2k": {"fr": "moins de 2 000 habitants", "en": "under 2,000 inhabitants"},
     "size_2k-10k": {"fr": "2 000 à 10 000 habitants", "en": "2,000 to 10,000 inhabitants"},
     "size_10k-50k": {"fr": "10 000 à 50 000 habitants", "en": "10,000 to 50,000 inhabitants"},
@@ -905,6 +905,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "You have not used PIU for a long time. Unless you are active again, your "
         "personal data will be deleted on {date} (retention: {years} years of inactivity). "
         "To keep it, just send a message. To get a copy first: /mydata.",
+    },
+    # telegram: the command menu and edited messages
+    "cmd_start": {"fr": "Commencer : choisir votre profil", "en": "Start: choose your profile"},
+    "cmd_help": {"fr": "Aide et commandes", "en": "Help and commands"},
+    "cmd_need": {"fr": "Décrire un besoin", "en": "Describe a need"},
+    "cmd_register": {"fr": "Inscrire une solution", "en": "Register a solution"},
+    "cmd_myneeds": {"fr": "Mes besoins enregistrés", "en": "My saved needs"},
+    "cmd_cancel": {"fr": "Annuler la démarche en cours", "en": "Cancel the current step"},
+    "cmd_language": {"fr": "Changer de langue", "en": "Change language"},
+    "edited_ignored": {
+        "fr": "Je ne tiens pas compte des messages modifiés : renvoyez plutôt un nouveau message.",
+        "en": "I do not read edited messages: please send a new message instead.",
     },
 }
 

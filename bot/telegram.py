@@ -16,7 +16,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlparse
 
 from telegram import (
@@ -47,12 +47,13 @@ if TYPE_CHECKING:
     from telegram import Bot
     from telegram.request import BaseRequest
 
-    from bot.engine import ConversationEngine, OutMessage
+    from bot.engine import OutMessage
     from core.config import Settings
 
 __all__ = [
     "TRANSPORT",
     "BotContext",
+    "ChatEngine",
     "build_application",
     "deliver_outbox",
     "keyboard",
@@ -89,11 +90,31 @@ COMMANDS: dict[str, str] = {
 }
 
 
+class ChatEngine(Protocol):
+    """What the adapter needs from :class:`bot.engine.ConversationEngine`."""
+
+    def handle(
+        self,
+        transport: str,
+        external_id: str,
+        *,
+        text: str | None = None,
+        choice: str | None = None,
+        kind: str = "text",
+    ) -> list[OutMessage]: ...
+
+    def outbox_for_transport(
+        self, transport: str, limit: int = 100
+    ) -> list[tuple[str, int, OutMessage]]: ...
+
+    def mark_delivered(self, outbox_id: int) -> None: ...
+
+
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
     """The callback context, with the services PIU handlers need as typed properties."""
 
     @property
-    def engine(self) -> ConversationEngine:
+    def engine(self) -> ChatEngine:
         return self.bot_data[_ENGINE_KEY]  # type: ignore[no-any-return]
 
     @property
@@ -204,7 +225,7 @@ async def send_messages(
 
 async def deliver_outbox(
     bot: Bot,
-    engine: ConversationEngine,
+    engine: ChatEngine,
     *,
     limit: int = 100,
     long_ids: dict[str, str] | None = None,
@@ -323,7 +344,7 @@ def _bot_commands(lang: str) -> list[BotCommand]:
 
 def build_application(
     settings: Settings,
-    engine: ConversationEngine,
+    engine: ChatEngine,
     *,
     request: BaseRequest | None = None,
     get_updates_request: BaseRequest | None = None,

@@ -1,12 +1,30 @@
-"""``piu serve``: the HTTP API, the web chat and the analytics page (uvicorn)."""
+"""``piu serve``: the HTTP API, the web chat, the analytics page — and the Telegram bot
+in the same process when ``PIU_TELEGRAM_TOKEN`` is set."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Annotated, Any
 
 import typer
 
 from core.config import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def _uvicorn_config(app: Any, settings: Settings, host: str | None, port: int | None) -> Any:
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        host=host or settings.host,
+        port=port or settings.port,
+        proxy_headers=True,  # client IPs for the rate limit, from trusted proxies only
+        forwarded_allow_ips="127.0.0.1",
+        log_level="info",
+    )
 
 
 def run_server(
@@ -20,16 +38,36 @@ def run_server(
     import uvicorn
 
     from api.app import create_app
+    from cli.wiring import build_services
 
+    services = services or build_services(settings, progress=True)
     app = create_app(settings, services)
-    uvicorn.run(
-        app,
-        host=host or settings.host,
-        port=port or settings.port,
-        proxy_headers=True,  # client IPs for the rate limit, from trusted proxies only
-        forwarded_allow_ips="127.0.0.1",
-        log_level="info",
-    )
+    server = uvicorn.Server(_uvicorn_config(app, settings, host, port))
+    if settings.telegram_token is None:
+        server.run()
+        return
+    asyncio.run(_serve_with_bot(server, settings, services))
+
+
+async def _serve_with_bot(server: Any, settings: Settings, services: Any) -> None:
+    """uvicorn and the Telegram bot (polling) in one event loop; stopping one stops both."""
+    from telegram import Update
+
+    from bot.telegram import build_application
+    from cli.wiring import attach_digest
+
+    application = build_application(settings, services.engine)
+    attach_digest(application, services)
+    async with application:
+        await application.start()
+        assert application.updater is not None
+        await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+        log.info("Telegram bot polling alongside the HTTP server")
+        try:
+            await server.serve()
+        finally:
+            await application.updater.stop()
+            await application.stop()
 
 
 def serve(

@@ -67,3 +67,19 @@ def build_services(
 
     register_privacy(engine)
     return Services(settings, db, service, resolver, peers, engine)
+
+
+def attach_digest(application: Any, services: Services) -> None:
+    """Schedule the weekly digest on the Telegram application's JobQueue."""
+    from digest.compose import ServiceMatcher
+    from digest.run import DigestRunner
+    from digest.schedule import register_digest_jobs
+    from digest.sender import TelegramSender
+
+    runner = DigestRunner(
+        services.db,
+        services.settings,
+        TelegramSender(application.bot),
+        lambda: ServiceMatcher(services.service),
+    )
+    register_digest_jobs(application, services.settings, runner)

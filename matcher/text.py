@@ -22,6 +22,10 @@ _EXTRA_STOP = {
     "aussi", "entre", "chez", "sous", "sur", "dans", "afin", "car", "donc", "alors", "si",
     "d", "l", "j", "qu", "n", "s", "c", "m", "t", "y", "a", "etc", "hello", "please", "need",
     "looking", "want", "would", "like",
+    # words of the chat itself (who speaks, the scope questions), not of the need
+    "solution", "solutions", "outil", "outils", "maire", "adjoint", "adjointe", "mairie",
+    "elu", "elue", "budget", "environ", "euros", "eur", "rentree", "voulons", "veut",
+    "tester", "experimenter", "trouver", "proposer", "mettre",
 }  # fmt: skip
 
 STOPWORDS: frozenset[str] = frozenset(

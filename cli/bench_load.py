@@ -1,0 +1,374 @@
+"""``piu bench load``: N concurrent simulated buyers through the web chat API (loopback only).
+
+Unless ``--base-url`` is given, it prepares a throw-away data directory (``piu init``:
+demo data and indexes; the model cache is reused), starts the real app with uvicorn on
+127.0.0.1 and a free port, drives the load, then stops the server. Every simulated buyer
+runs full flows through ``POST /api/chat`` (a new session per flow): ``/start`` → role
+"collectivité" → need text → each question answered with its first button or "skip" →
+scope card confirmed → results → "more". Bounded in time and in requests; it stops by
+itself. The per-IP API rate limit is lifted in the server it starts (all the simulated
+users share 127.0.0.1); the per-user chat limit stays on (a flow is ~10 messages).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlparse
+
+import httpx
+import typer
+
+from cli.common import fail, percentile, print_json
+
+__all__ = ["bench_load"]
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+MAX_DURATION = 300.0
+MAX_USERS = 1000
+NEEDS = [
+    "Nous cherchons une solution de covoiturage pour les agents de la commune",
+    "Nous voulons réduire le gaspillage alimentaire dans les cantines scolaires",
+    "Je suis adjointe au maire de Lons-le-Saunier, nous voulons tester des capteurs de "
+    "qualité de l'air dans les écoles, budget 30 000 €, d'ici juin",
+    "Comment lutter contre les dépôts sauvages de déchets dans nos quartiers ?",
+    "Nous souhaitons un outil de budget participatif pour associer les habitants",
+    "We are looking for smart street lighting to cut the energy bill of the town",
+    "Nous cherchons une plateforme de logistique urbaine du dernier kilomètre à vélo",
+    "Réduire la consommation d'eau des bâtiments municipaux grâce à des capteurs",
+    "Nous voulons ouvrir nos données de transport en open data",
+    "Accompagner les seniors éloignés du numérique dans leurs démarches en ligne",
+]
+
+
+@dataclass
+class LevelResult:
+    users: int
+    seconds: float = 0.0
+    flows: int = 0
+    flows_failed: int = 0
+    requests: int = 0
+    errors: int = 0
+    request_ms: list[float] = field(default_factory=list)
+    flow_ms: list[float] = field(default_factory=list)
+    error_samples: list[str] = field(default_factory=list)
+    by_step: dict[str, list[float]] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        def r(x: float) -> float:
+            return round(x, 1)
+
+        return {
+            "users": self.users,
+            "seconds": r(self.seconds),
+            "requests": self.requests,
+            "errors": self.errors,
+            "flows": self.flows,
+            "flows_failed": self.flows_failed,
+            "throughput_rps": r(self.requests / self.seconds) if self.seconds else 0.0,
+            "request_p50_ms": r(percentile(self.request_ms, 50)),
+            "request_p95_ms": r(percentile(self.request_ms, 95)),
+            "flow_p50_ms": r(percentile(self.flow_ms, 50)),
+            "flow_p95_ms": r(percentile(self.flow_ms, 95)),
+            "p95_ms_by_step": {k: r(percentile(v, 95)) for k, v in self.by_step.items()},
+            "error_samples": self.error_samples[:5],
+        }
+
+
+class FlowError(Exception):
+    pass
+
+
+def _action(button_id: str) -> str:
+    return button_id.split(":", 1)[0]
+
+
+def _pick_answer(buttons: list[dict[str, str]], rng: random.Random) -> str | None:
+    """The scope card's confirm, a multi-choice's "done", else the first button or "skip"."""
+    ids = [b["id"] for b in buttons]
+    for wanted in ("card:ok", "ok:"):
+        for i in ids:
+            if i.startswith(wanted):
+                return i
+    skip = next((i for i in ids if i.startswith("skip:")), None)
+    first = next((i for i in ids if not i.startswith("skip:")), None)
+    if skip and (first is None or rng.random() < 0.5):
+        return skip
+    return first
+
+
+async def _post(
+    client: httpx.AsyncClient,
+    result: LevelResult,
+    body: dict[str, str],
+    error_texts: set[str],
+    step: str,
+) -> list[dict[str, Any]]:
+    start = time.perf_counter()
+    try:
+        reply = await client.post("/api/chat", json=body)
+    except httpx.HTTPError as exc:
+        result.requests += 1
+        result.errors += 1
+        result.error_samples.append(f"{type(exc).__name__}: {exc}"[:200])
+        raise FlowError(str(exc)) from None
+    elapsed = (time.perf_counter() - start) * 1000
+    result.request_ms.append(elapsed)
+    result.by_step.setdefault(step, []).append(elapsed)
+    result.requests += 1
+    if reply.status_code != 200:
+        result.errors += 1
+        result.error_samples.append(f"HTTP {reply.status_code}: {reply.text[:160]}")
+        raise FlowError(f"HTTP {reply.status_code}")
+    messages: list[dict[str, Any]] = reply.json()["messages"]
+    if not messages or any(m["text"] in error_texts for m in messages):
+        result.errors += 1
+        result.error_samples.append(f"engine error reply: {[m['text'][:80] for m in messages]}")
+        raise FlowError("engine error")
+    return messages
+
+
+async def _buyer_flow(
+    client: httpx.AsyncClient, result: LevelResult, rng: random.Random, error_texts: set[str]
+) -> None:
+    sid = "bench-" + uuid.uuid4().hex[:24]
+
+    async def send(step: str, **body: str) -> list[dict[str, Any]]:
+        return await _post(client, result, {"session_id": sid, **body}, error_texts, step)
+
+    def buttons(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
+        return [b for m in messages for b in m["buttons"]]
+
+    start = time.perf_counter()
+    out = await send("start", text="/start")
+    role = next((b["id"] for b in buttons(out) if b["id"].startswith("role:buyer")), None)
+    if role is None:
+        raise FlowError("no role button")
+    await send("role", choice=role)
+    out = await send("need", text=rng.choice(NEEDS))
+    for _ in range(15):
+        if any(b["id"].startswith("res:") for b in buttons(out)):
+            break
+        pick = _pick_answer(buttons(out), rng)
+        if pick is None:
+            raise FlowError(f"stuck: {[m['text'][:60] for m in out]}")
+        out = await send("confirm" if pick.startswith("card:ok") else "answer", choice=pick)
+    more = next((b["id"] for b in buttons(out) if b["id"].startswith("res:more")), None)
+    if more is None:
+        raise FlowError(f"no results: {[m['text'][:60] for m in out][-2:]}")
+    await send("more", choice=more)
+    result.flow_ms.append((time.perf_counter() - start) * 1000)
+    result.flows += 1
+
+
+async def _run_level(
+    base_url: str, users: int, duration: float, max_requests: int, seed: int, timeout: float
+) -> LevelResult:
+    from bot.messages import t
+
+    error_texts = {t("error", "fr"), t("error", "en")}
+    result = LevelResult(users)
+    limits = httpx.Limits(max_connections=users, max_keepalive_connections=users)
+    async with httpx.AsyncClient(
+        base_url=base_url, timeout=timeout, limits=limits, trust_env=False
+    ) as client:
+        start = time.perf_counter()
+        deadline = start + duration
+
+        async def user(i: int) -> None:
+            rng = random.Random(seed * 100_003 + i)
+            await asyncio.sleep(rng.random() * min(2.0, duration / 10))  # ramp up
+            while time.perf_counter() < deadline and result.requests < max_requests:
+                try:
+                    await _buyer_flow(client, result, rng, error_texts)
+                except FlowError as exc:
+                    result.flows_failed += 1
+                    if not result.error_samples:
+                        result.error_samples.append(str(exc)[:200])
+
+        await asyncio.gather(*(user(i) for i in range(users)))
+        result.seconds = time.perf_counter() - start
+    return result
+
+
+async def _warm_up(base_url: str, timeout: float) -> None:
+    """One flow per need text, not measured (first query embeddings, connection set-up)."""
+    from bot.messages import t
+
+    result = LevelResult(1)
+    async with httpx.AsyncClient(base_url=base_url, timeout=timeout, trust_env=False) as client:
+        for i in range(len(NEEDS)):
+            rng = random.Random(i)
+            rng.choice = lambda seq, i=i: seq[i % len(seq)]  # type: ignore[method-assign]
+            try:
+                await _buyer_flow(client, result, rng, {t("error", "fr"), t("error", "en")})
+            except FlowError as exc:
+                typer.echo(f"warm-up flow failed: {exc}", err=True)
+
+
+# -- the server under test -----------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _model_cache() -> str:
+    from core.config import REPO_ROOT, get_settings
+
+    env = os.environ.get("PIU_MODEL_CACHE_DIR")
+    if env:
+        return env
+    try:
+        return str(get_settings().models_dir)
+    except Exception:  # settings unreadable here: the repository's cache
+        return str(REPO_ROOT / "var" / "models")
+
+
+class Server:
+    """``piu init`` into a temporary PIU_DATA_DIR, then ``piu serve`` on a free loopback port."""
+
+    def __init__(self, startup_timeout: float = 600.0) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="piu-bench-load-"))
+        self.port = _free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.startup_timeout = startup_timeout
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.env = {
+            **os.environ,
+            "PIU_DATA_DIR": str(self.tmp / "data"),
+            "PIU_MODEL_CACHE_DIR": _model_cache(),
+            "PIU_ENVIRONMENT": "development",
+            "PIU_API_RATE_LIMIT_PER_MINUTE": str(10**9),  # every simulated user is 127.0.0.1
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+        }
+        self.env.pop("PIU_DATABASE_URL", None)
+        self.log = self.tmp / "server.log"
+
+    def __enter__(self) -> Server:
+        from core.config import REPO_ROOT
+
+        cache = REPO_ROOT / "var" / "test-cache" / "sqlite"
+        if cache.is_dir():  # demo indexes from the tests: checked (text hashes) by the sync
+            shutil.copytree(cache, self.tmp / "data" / "index", dirs_exist_ok=True)
+        piu = [sys.executable, "-m", "cli.main"]
+        typer.echo(f"preparing {self.tmp} (piu init: demo data, indexes)...", err=True)
+        init = subprocess.run(
+            [*piu, "init"], env=self.env, capture_output=True, timeout=self.startup_timeout
+        )
+        if init.returncode != 0:
+            raise RuntimeError(f"piu init failed:\n{init.stderr.decode()[-2000:]}")
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [*piu, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited:\n{self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{self.base_url}/api/health", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        self.__exit__(None, None, None)
+        raise RuntimeError("server did not start in time")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _check_loopback(base_url: str) -> str:
+    host = urlparse(base_url).hostname or ""
+    if host not in LOOPBACK and f"[{host}]" not in LOOPBACK:
+        fail(f"--base-url must be a loopback address (127.0.0.1, localhost, ::1), not {host!r}")
+    return base_url.rstrip("/")
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
+    head = (
+        f"{'users':>5} {'secs':>6} {'reqs':>6} {'req/s':>7} {'errors':>6} {'flows':>6} "
+        f"{'failed':>6} {'req p50':>8} {'req p95':>8} {'flow p50':>9} {'flow p95':>9}"
+    )
+    typer.echo(head)
+    typer.echo("-" * len(head))
+    for r in rows:
+        typer.echo(
+            f"{r['users']:>5} {r['seconds']:>6.1f} {r['requests']:>6} {r['throughput_rps']:>7.1f} "
+            f"{r['errors']:>6} {r['flows']:>6} {r['flows_failed']:>6} "
+            f"{r['request_p50_ms']:>6.0f}ms {r['request_p95_ms']:>6.0f}ms "
+            f"{r['flow_p50_ms']:>7.0f}ms {r['flow_p95_ms']:>7.0f}ms"
+        )
+    for r in rows:
+        steps = ", ".join(f"{k} {v:.0f}" for k, v in r["p95_ms_by_step"].items())
+        typer.echo(f"  [{r['users']} users] p95 ms by step: {steps}")
+        for sample in r["error_samples"]:
+            typer.echo(f"  [{r['users']} users] {sample}")
+
+
+def bench_load(
+    users: Annotated[str, typer.Option(help="Concurrency levels, comma-separated")] = "50,200",
+    duration: Annotated[
+        float, typer.Option(help=f"Seconds of load per level (at most {MAX_DURATION:.0f})")
+    ] = 30.0,
+    max_requests: Annotated[int, typer.Option(help="Requests per level at most")] = 50_000,
+    base_url: Annotated[
+        str | None, typer.Option("--base-url", help="A running server (loopback only)")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Per-request timeout (s)")] = 30.0,
+    seed: Annotated[int, typer.Option(help="Random seed (answers, needs)")] = 0,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Simulated buyers through POST /api/chat: throughput, p50/p95 latency, errors."""
+    try:
+        levels = [int(x) for x in users.split(",") if x.strip()]
+    except ValueError:
+        fail(f"--users: comma-separated integers, not {users!r}")
+    if not levels or any(n < 1 or n > MAX_USERS for n in levels):
+        fail(f"--users: each level between 1 and {MAX_USERS}")
+    duration = max(1.0, min(duration, MAX_DURATION))
+    max_requests = max(1, min(max_requests, 1_000_000))
+
+    def run(url: str) -> list[dict[str, Any]]:
+        asyncio.run(_warm_up(url, timeout))
+        rows = []
+        for n in levels:
+            typer.echo(f"load: {n} users for {duration:.0f} s on {url} ...", err=True)
+            rows.append(asyncio.run(_run_level(url, n, duration, max_requests, seed, timeout)))
+        return [r.summary() for r in rows]
+
+    if base_url is not None:
+        rows = run(_check_loopback(base_url))
+    else:
+        with Server() as server:
+            rows = run(server.base_url)
+    if as_json:
+        print_json({"bench": "load", "duration_s": duration, "levels": rows})
+    else:
+        _print_table(rows)
