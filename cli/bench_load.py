@@ -141,11 +141,17 @@ async def _post(
 
 
 async def _buyer_flow(
-    client: httpx.AsyncClient, result: LevelResult, rng: random.Random, error_texts: set[str]
+    client: httpx.AsyncClient,
+    result: LevelResult,
+    rng: random.Random,
+    error_texts: set[str],
+    think: float = 0.0,
 ) -> None:
     sid = "bench-" + uuid.uuid4().hex[:24]
 
     async def send(step: str, **body: str) -> list[dict[str, Any]]:
+        if think > 0:  # a person reads the reply before answering
+            await asyncio.sleep(think * (0.5 + rng.random()))
         return await _post(client, result, {"session_id": sid, **body}, error_texts, step)
 
     def buttons(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
@@ -174,7 +180,13 @@ async def _buyer_flow(
 
 
 async def _run_level(
-    base_url: str, users: int, duration: float, max_requests: int, seed: int, timeout: float
+    base_url: str,
+    users: int,
+    duration: float,
+    max_requests: int,
+    seed: int,
+    timeout: float,
+    think: float = 0.0,
 ) -> LevelResult:
     from bot.messages import t
 
@@ -192,7 +204,7 @@ async def _run_level(
             await asyncio.sleep(rng.random() * min(2.0, duration / 10))  # ramp up
             while time.perf_counter() < deadline and result.requests < max_requests:
                 try:
-                    await _buyer_flow(client, result, rng, error_texts)
+                    await _buyer_flow(client, result, rng, error_texts, think)
                 except FlowError as exc:
                     result.flows_failed += 1
                     if not result.error_samples:
@@ -343,6 +355,10 @@ def bench_load(
     ] = None,
     timeout: Annotated[float, typer.Option(help="Per-request timeout (s)")] = 30.0,
     seed: Annotated[int, typer.Option(help="Random seed (answers, needs)")] = 0,
+    think: Annotated[
+        float,
+        typer.Option(help="Mean seconds a simulated person reads before answering (0 = stress)"),
+    ] = 1.0,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Simulated buyers through POST /api/chat: throughput, p50/p95 latency, errors."""
@@ -360,7 +376,9 @@ def bench_load(
         rows = []
         for n in levels:
             typer.echo(f"load: {n} users for {duration:.0f} s on {url} ...", err=True)
-            rows.append(asyncio.run(_run_level(url, n, duration, max_requests, seed, timeout)))
+            rows.append(
+                asyncio.run(_run_level(url, n, duration, max_requests, seed, timeout, think))
+            )
         return [r.summary() for r in rows]
 
     if base_url is not None:

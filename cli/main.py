@@ -44,6 +44,7 @@ def _register_optional() -> None:
     """Sub-commands owned by the other packages (model, ingest, chat, bot, serve, ...)."""
     from cli import admin, bot, chat, digest, ingest, model, privacy, serve
     from cli.bench_digest import bench_digest
+    from cli.bench_load import bench_load
     from cli.bench_peers import bench_peers
 
     app.add_typer(model.app, name="model")
@@ -56,6 +57,7 @@ def _register_optional() -> None:
     app.command(name="serve")(serve.serve)
     bench.app.command(name="peers")(bench_peers)
     bench.app.command(name="digest")(bench_digest)
+    bench.app.command(name="load")(bench_load)
 
 
 _register_optional()

@@ -9,12 +9,14 @@ what changed in the database (everything, if the model changed).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import logging
 import struct
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,7 +179,19 @@ class IndexStore:
         """Load each index and bring it in line with the database."""
         return [self._sync_kind(session, kind, force=force, progress=progress) for kind in kinds]
 
+    def _remove_stale_temp_files(self, kind: str) -> None:
+        """Temp files left by a writer killed before its ``os.replace`` (never read).
+
+        Only old ones: a fresh one may belong to another worker writing right now.
+        """
+        cutoff = time.time() - 600
+        for tmp in self.directory.glob(f".{self.path(kind).name}.*.tmp"):
+            with contextlib.suppress(OSError):
+                if tmp.stat().st_mtime < cutoff:
+                    tmp.unlink()
+
     def _sync_kind(self, session: Session, kind: str, *, force: bool, progress: bool) -> SyncReport:
+        self._remove_stale_temp_files(kind)
         docs = indexable_documents(session, kind)
         wanted = {doc_id: text_hash(text) for doc_id, text in docs.items()}
         with self._lock:

@@ -152,3 +152,16 @@ def test_damaged_index_file_is_rebuilt(db: Database, settings, embedder) -> None
     with db.session() as s:
         report = IndexStore(settings.index_dir, embedder).sync(s, ["solution"])[0]
     assert not report.loaded and report.count == 1
+
+
+@pytest.mark.slow
+def test_stale_temp_files_of_a_killed_writer_are_removed(db: Database, settings, embedder) -> None:  # type: ignore[no-untyped-def]
+    settings.index_dir.mkdir(parents=True)
+    old = settings.index_dir / ".solution.piuindex.abc123.tmp"
+    fresh = settings.index_dir / ".solution.piuindex.def456.tmp"
+    old.write_bytes(b"partial")
+    fresh.write_bytes(b"another worker writing now")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    with db.session() as s:
+        IndexStore(settings.index_dir, embedder).sync(s, ["solution"])
+    assert not old.exists() and fresh.exists()
