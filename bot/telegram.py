@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlparse
 
+from starlette.requests import Request
+from starlette.responses import Response
 from telegram import (
     BotCommand,
     InlineKeyboardButton,
@@ -400,6 +403,50 @@ def build_application(
     return application
 
 
+def webhook_endpoint(
+    application: Application[Any, Any, Any, Any, Any, Any], secret: str | None
+) -> Callable[[Request], Awaitable[Response]]:
+    """A Starlette endpoint feeding Telegram's webhook calls to ``application``.
+
+    The secret header is compared in constant time (PTB's own webhook server uses
+    ``!=``); a wrong or missing secret gets 403 and nothing is processed.
+    """
+    expected = (secret or "").encode()
+
+    async def endpoint(request: Request) -> Response:
+        given = request.headers.get("x-telegram-bot-api-secret-token", "").encode()
+        if expected and not hmac.compare_digest(given, expected):
+            return Response(status_code=403)
+        try:
+            data = await request.json()
+            update = Update.de_json(data, application.bot)
+        except (ValueError, TypeError, KeyError):
+            return Response(status_code=400)
+        if update is None:
+            return Response(status_code=400)
+        await application.update_queue.put(update)
+        return Response(status_code=200)
+
+    return endpoint
+
+
+def webhook_path(settings: Settings) -> str:
+    assert settings.telegram_webhook_url is not None
+    return "/" + urlparse(settings.telegram_webhook_url).path.lstrip("/")
+
+
+async def start_webhook(
+    application: Application[Any, Any, Any, Any, Any, Any], settings: Settings
+) -> None:
+    """Tell Telegram where to send updates (with the secret it must echo back)."""
+    secret = settings.telegram_webhook_secret
+    await application.bot.set_webhook(
+        settings.telegram_webhook_url or "",
+        secret_token=secret.get_secret_value() if secret else None,
+        allowed_updates=Update.ALL_TYPES,
+    )
+
+
 def run(
     application: Application[Any, Any, Any, Any, Any, Any],
     settings: Settings,
@@ -408,16 +455,24 @@ def run(
     port: int = 8443,
 ) -> None:
     """Run until interrupted: webhook when ``telegram_webhook_url`` is set, polling otherwise."""
-    if settings.telegram_webhook_url:
-        secret = settings.telegram_webhook_secret
-        application.run_webhook(
-            listen=listen,
-            port=port,
-            url_path=urlparse(settings.telegram_webhook_url).path.lstrip("/"),
-            webhook_url=settings.telegram_webhook_url,
-            secret_token=secret.get_secret_value() if secret else None,
-            allowed_updates=Update.ALL_TYPES,
-            drop_pending_updates=False,
-        )
-    else:
+    if not settings.telegram_webhook_url:
         application.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+        return
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    secret = settings.telegram_webhook_secret
+    endpoint = webhook_endpoint(application, secret.get_secret_value() if secret else None)
+    web = Starlette(routes=[Route(webhook_path(settings), endpoint, methods=["POST"])])
+
+    async def main() -> None:
+        async with application:
+            await application.start()
+            await start_webhook(application, settings)
+            try:
+                await uvicorn.Server(uvicorn.Config(web, host=listen, port=port)).serve()
+            finally:
+                await application.stop()
+
+    asyncio.run(main())

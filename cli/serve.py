@@ -53,20 +53,29 @@ async def _serve_with_bot(server: Any, settings: Settings, services: Any) -> Non
     """uvicorn and the Telegram bot (polling) in one event loop; stopping one stops both."""
     from telegram import Update
 
-    from bot.telegram import build_application
+    from bot.telegram import build_application, start_webhook, webhook_endpoint, webhook_path
     from cli.wiring import attach_digest
 
     application = build_application(settings, services.engine)
     attach_digest(application, services)
+    webhook = settings.telegram_webhook_url is not None
+    if webhook:
+        secret = settings.telegram_webhook_secret
+        endpoint = webhook_endpoint(application, secret.get_secret_value() if secret else None)
+        server.config.app.add_route(webhook_path(settings), endpoint, methods=["POST"])
     async with application:
         await application.start()
         assert application.updater is not None
-        await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
-        log.info("Telegram bot polling alongside the HTTP server")
+        if webhook:
+            await start_webhook(application, settings)
+        else:
+            await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+        log.info("Telegram bot (%s) alongside the HTTP server", "webhook" if webhook else "polling")
         try:
             await server.serve()
         finally:
-            await application.updater.stop()
+            if application.updater.running:
+                await application.updater.stop()
             await application.stop()
 
 

