@@ -10,57 +10,15 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import threading
-import time
-from collections import deque
-from collections.abc import Callable
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from core.ratelimit import SlidingWindowLimiter
+
 __all__ = ["RateLimitMiddleware", "SlidingWindowLimiter"]
 
 LIMITED_PREFIXES = ("/api/", "/admin")
-_MAX_BUCKETS = 50_000
-
-
-class SlidingWindowLimiter:
-    """At most ``limit`` hits per ``window`` seconds for each bucket name."""
-
-    def __init__(
-        self, limit: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.limit = limit
-        self.window = window
-        self.clock = clock
-        self._hits: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def check(self, *buckets: str) -> float | None:
-        """Record a hit in every bucket, or return seconds to wait if any is full."""
-        now = self.clock()
-        with self._lock:
-            if len(self._hits) > _MAX_BUCKETS:
-                self._prune(now)
-            wait = 0.0
-            for name in buckets:
-                hits = self._hits.get(name)
-                if hits is None:
-                    continue
-                while hits and hits[0] <= now - self.window:
-                    hits.popleft()
-                if len(hits) >= self.limit:
-                    wait = max(wait, hits[0] + self.window - now)
-            if wait > 0:
-                return wait
-            for name in buckets:
-                self._hits.setdefault(name, deque()).append(now)
-        return None
-
-    def _prune(self, now: float) -> None:
-        stale = [k for k, v in self._hits.items() if not v or v[-1] <= now - self.window]
-        for key in stale:
-            del self._hits[key]
 
 
 class RateLimitMiddleware:
