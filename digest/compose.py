@@ -140,10 +140,17 @@ class ServiceMatcher:
 
     A new solution is kept for a need when it ranks in the need's ``top`` catalogue
     results (the same ranking the buyer sees in chat) with a score >= ``min_score``.
+    A new need is kept for a solution when its dense similarity is >= ``need_min``
+    (None: the match service's own calibrated threshold).
     """
 
     def __init__(
-        self, service: Any, *, top: int = 20, min_score: float = 0.5, need_min: float = 0.35
+        self,
+        service: Any,
+        *,
+        top: int = 20,
+        min_score: float = 0.5,
+        need_min: float | None = None,
     ) -> None:
         self.service = service
         self.top = top
@@ -173,7 +180,9 @@ class ServiceMatcher:
 
     def needs_for_solution(self, solution_id: int) -> list[tuple[int, float]]:
         if solution_id not in self._for_solution:
-            found = self.service.needs_for_solution(solution_id, top=50, min_score=self.need_min)
+            found = self.service.needs_for_solution(
+                solution_id, top=50, min_similarity=self.need_min
+            )
             self._for_solution[solution_id] = [(m.need_id, m.score) for m in found]
         return self._for_solution[solution_id]
 
