@@ -24,10 +24,11 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import chat, privacy
+from api.asgi import send_json_error
 from api.crud import Conflict, NotFound
 from api.deps import Services
 from api.ratelimit import RateLimitMiddleware, SlidingWindowLimiter
-from api.routes import admin, analytics, exports, public
+from api.routes import admin, analytics, exports, public, subscriptions
 from core.config import Settings
 from core.db import Database
 from matcher.service import MatchService
@@ -106,19 +107,7 @@ class BodyLimitMiddleware:
         return f"request body too large (limit {self.max_bytes} bytes)"
 
     async def _reject(self, send: Send) -> None:
-        body = json.dumps({"detail": self._detail()}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_json_error(send, 413, self._detail(), (b"connection", b"close"))
 
 
 def create_app(settings: Settings, services: Any = None, *, load_indexes: bool = True) -> FastAPI:
@@ -149,6 +138,7 @@ def create_app(settings: Settings, services: Any = None, *, load_indexes: bool =
     app.include_router(analytics.router)
     app.include_router(chat.router)
     app.include_router(privacy.router)
+    app.include_router(subscriptions.router)
 
     # added last = outermost: the body limit runs before anything reads the body
     app.add_middleware(

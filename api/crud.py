@@ -120,6 +120,34 @@ def audit(
     return row
 
 
+def _apply_update(
+    session: Session,
+    row: Solution | Experience,
+    values: dict[str, Any],
+    *,
+    actor: str,
+    entity_type: str,
+) -> None:
+    """Set the fields that differ; if any did, audit their names and bump the catalogue."""
+    changed = {}
+    for name, value in values.items():
+        if getattr(row, name) != value:
+            changed[name] = value
+            setattr(row, name, value)
+    if changed:
+        row.content_hash = ""  # the next import of this entry must rewrite it
+        audit(
+            session,
+            actor=actor,
+            action="update",
+            entity_type=entity_type,
+            entity_id=row.id,
+            detail={"fields": sorted(changed)},
+        )
+        bump_catalogue_version(session)
+    session.flush()
+
+
 def audit_trail(
     session: Session, *, entity_type: str, entity_id: int, limit: int, offset: int
 ) -> tuple[list[AuditLog], int]:
@@ -215,23 +243,7 @@ def update_solution(
 ) -> Solution:
     if sol.moderation == Moderation.MERGED:
         raise Conflict(f"solution {sol.external_id!r} was merged: edit the entry it went into")
-    changed = {}
-    for name, value in values.items():
-        if getattr(sol, name) != value:
-            changed[name] = value
-            setattr(sol, name, value)
-    if changed:
-        sol.content_hash = ""  # the next import of this entry must rewrite it
-        audit(
-            session,
-            actor=actor,
-            action="update",
-            entity_type="solution",
-            entity_id=sol.id,
-            detail={"fields": sorted(changed)},
-        )
-        bump_catalogue_version(session)
-    session.flush()
+    _apply_update(session, sol, values, actor=actor, entity_type="solution")
     return sol
 
 
@@ -403,23 +415,7 @@ def update_experience(
         values = _rex_values(session, values)
     except NotFound as exc:
         raise Conflict(str(exc)) from None
-    changed = {}
-    for name, value in values.items():
-        if getattr(rex, name) != value:
-            changed[name] = value
-            setattr(rex, name, value)
-    if changed:
-        rex.content_hash = ""
-        audit(
-            session,
-            actor=actor,
-            action="update",
-            entity_type="experience",
-            entity_id=rex.id,
-            detail={"fields": sorted(changed)},
-        )
-        bump_catalogue_version(session)
-    session.flush()
+    _apply_update(session, rex, values, actor=actor, entity_type="experience")
     return rex
 
 

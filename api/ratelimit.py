@@ -8,12 +8,12 @@ window answers ``429`` with ``Retry-After`` (seconds) and a JSON ``detail``.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.asgi import send_json_error
 from core.ratelimit import SlidingWindowLimiter
 
 __all__ = ["RateLimitMiddleware", "SlidingWindowLimiter"]
@@ -42,16 +42,9 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         retry_after = max(1, math.ceil(wait))
-        body = json.dumps({"detail": f"rate limit exceeded: retry in {retry_after} s"}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 429,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"retry-after", str(retry_after).encode()),
-                ],
-            }
+        await send_json_error(
+            send,
+            429,
+            f"rate limit exceeded: retry in {retry_after} s",
+            (b"retry-after", str(retry_after).encode()),
         )
-        await send({"type": "http.response.body", "body": body})

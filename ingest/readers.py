@@ -12,6 +12,7 @@ import gzip
 import io
 import json
 import zlib
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,24 +65,33 @@ def decode(data: bytes) -> str:
     return text
 
 
-def parse_jsonl(text: str) -> list[Record]:
+def _objects(items: Iterable[tuple[str, Any]], problems: list[str]) -> list[Record]:
+    """The ``(where, value)`` items that are JSON objects; any other item, or any problem
+    ``items`` itself adds to ``problems`` while iterated, rejects the whole input."""
     records: list[Record] = []
-    problems: list[str] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(f"line {number}: invalid JSON: {exc.msg} (column {exc.colno})")
-            continue
+    for where, value in items:
         if not isinstance(value, dict):
-            problems.append(f"line {number}: expected a JSON object, got {_json_type(value)}")
+            problems.append(f"{where}: expected a JSON object, got {_json_type(value)}")
             continue
-        records.append((f"line {number}", value))
+        records.append((where, value))
     if problems:
         raise IngestError(problems, rejected=len(problems))
     return records
+
+
+def parse_jsonl(text: str) -> list[Record]:
+    problems: list[str] = []
+
+    def lines() -> Iterator[tuple[str, Any]]:
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                yield f"line {number}", json.loads(line)
+            except json.JSONDecodeError as exc:
+                problems.append(f"line {number}: invalid JSON: {exc.msg} (column {exc.colno})")
+
+    return _objects(lines(), problems)
 
 
 def parse_json(text: str) -> list[Record]:
@@ -99,16 +109,7 @@ def parse_json(text: str) -> list[Record]:
         raise IngestError(f"expected a JSON array of objects, got {_json_type(value)}")
     if not value:
         raise IngestError("file is empty")
-    records: list[Record] = []
-    problems: list[str] = []
-    for index, item in enumerate(value, start=1):
-        if not isinstance(item, dict):
-            problems.append(f"item {index}: expected a JSON object, got {_json_type(item)}")
-            continue
-        records.append((f"item {index}", item))
-    if problems:
-        raise IngestError(problems, rejected=len(problems))
-    return records
+    return _objects(((f"item {i}", item) for i, item in enumerate(value, start=1)), [])
 
 
 def sniff_delimiter(header: str) -> str:

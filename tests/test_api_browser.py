@@ -4,14 +4,10 @@ saved to ``artifacts/analytics.png``."""
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
-import threading
-import time
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from api.app import create_app
 from api.deps import Services
@@ -19,6 +15,7 @@ from api.security import create_key
 from core.config import REPO_ROOT, Settings
 from core.db import Database
 from matcher.service import MatchService
+from tests.helpers import serve
 from tests.test_api import _activity
 
 pytestmark = pytest.mark.browser
@@ -47,12 +44,6 @@ def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (apt-get install chromium)")
 def test_analytics_page_screenshot(settings: Settings, db: Database, tmp_path: Path) -> None:
     _activity(db)
@@ -60,17 +51,7 @@ def test_analytics_page_screenshot(settings: Settings, db: Database, tmp_path: P
         _, key = create_key(session, name="browser")
     services = Services(settings=settings, db=db, matcher=MatchService(db, settings))
     app = create_app(settings, services, load_indexes=False)
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 20
-        while not server.started:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.05)
+    with serve(app, start_timeout=20) as port:
         ARTIFACTS.mkdir(exist_ok=True)
         shot = ARTIFACTS / "analytics.png"
         shot.unlink(missing_ok=True)
@@ -89,6 +70,3 @@ def test_analytics_page_screenshot(settings: Settings, db: Database, tmp_path: P
             login.as_uri(),
         )  # fmt: skip
         assert shot.exists() and shot.stat().st_size > 20_000, shot_run.stderr[-2000:]
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)

@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from core.config import REPO_ROOT, Settings
 from core.db import Database
+from tests.helpers import serve
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -39,12 +36,6 @@ if (CHROMIUM is None or CHROMEDRIVER is None) and not os.environ.get("CI"):
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def _server(demo_db: Database, demo_settings: Settings, service, embedder):  # type: ignore[no-untyped-def]
     from api.app import create_app
@@ -58,19 +49,8 @@ def _server(demo_db: Database, demo_settings: Settings, service, embedder):  # t
     services = Services(settings=demo_settings, db=demo_db, matcher=service, engine=engine)
     services.indexes_loaded = True
     app = create_app(demo_settings, services, load_indexes=False)
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(app, start_timeout=30) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def test_webchat_buyer_flow_in_chromium(_server: str, tmp_path: Path) -> None:

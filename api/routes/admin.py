@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
 
 from api import crud
 from api.convert import experience_out, introduction_out, need_out, solution_admin
@@ -54,6 +55,28 @@ def _solution_out(session: SessionDep, sol: Solution) -> SolutionAdminOut:
 def _rex_out(session: SessionDep, rex: Experience) -> ExperienceOut:
     ext = crud.external_ids(session, Solution, {rex.solution_id})
     return experience_out(rex, ext.get(rex.solution_id or -1))
+
+
+def _patch_values(
+    body: BaseModel,
+    *,
+    required: tuple[str, ...],
+    listed: tuple[str, ...],
+    text: tuple[str, ...],
+) -> dict[str, Any]:
+    """The fields a PATCH gives: an explicit null is refused for a ``required`` field and
+    stands for ``[]`` (``listed``) or ``""`` (``text``) otherwise."""
+    values = body.model_dump(mode="json", exclude_unset=True)
+    for name in required:
+        if name in values and values[name] is None:
+            raise HTTPException(422, f"{name} cannot be null")
+    for name in listed:
+        if name in values and values[name] is None:
+            values[name] = []
+    for name in text:
+        if name in values and values[name] is None:
+            values[name] = ""
+    return values
 
 
 # --------------------------------------------------------------------------- solutions
@@ -123,16 +146,12 @@ def patch_solution(
     services: ServicesDep,
 ) -> SolutionAdminOut:
     """Change only the fields given."""
-    values = body.model_dump(mode="json", exclude_unset=True)
-    for required in ("title", "status"):
-        if required in values and values[required] is None:
-            raise HTTPException(422, f"{required} cannot be null")
-    for listed in ("themes", "usertypes", "target_kinds", "target_size_bands", "references"):
-        if listed in values and values[listed] is None:
-            values[listed] = []
-    for text in ("mission", "description"):
-        if text in values and values[text] is None:
-            values[text] = ""
+    values = _patch_values(
+        body,
+        required=("title", "status"),
+        listed=("themes", "usertypes", "target_kinds", "target_size_bands", "references"),
+        text=("mission", "description"),
+    )
     return _update(session, services, admin.name, external_id, values)
 
 
@@ -285,16 +304,12 @@ def patch_rex(
     session: SessionDep,
     services: ServicesDep,
 ) -> ExperienceOut:
-    values = body.model_dump(mode="json", exclude_unset=True)
-    for required in ("title", "outcome", "contact_consent"):
-        if required in values and values[required] is None:
-            raise HTTPException(422, f"{required} cannot be null")
-    for listed in ("themes", "links"):
-        if listed in values and values[listed] is None:
-            values[listed] = []
-    for text in ("problem", "tried", "lessons"):
-        if text in values and values[text] is None:
-            values[text] = ""
+    values = _patch_values(
+        body,
+        required=("title", "outcome", "contact_consent"),
+        listed=("themes", "links"),
+        text=("problem", "tried", "lessons"),
+    )
     return _update_rex(session, services, admin.name, external_id, values)
 
 

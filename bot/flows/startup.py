@@ -191,48 +191,40 @@ def _tick(label: str, on: bool) -> str:
     return f"✓ {label}" if on else label
 
 
-def _p_kinds(ctx: Ctx) -> None:
-    chosen = set(_r(ctx).get("kinds") or [])
-    buttons = [ctx.btn("kind", k, _tick(ctx.t(f"kind_{k}"), k in chosen)) for k in KINDS]
-    ctx.send(ctx.t("reg_kinds"), [*buttons, ctx.btn("ok", "x", ctx.t("done"))])
-
-
 def _toggle(values: list[str], value: str, order: tuple[str, ...]) -> list[str]:
     chosen = set(values) ^ {value}
     return [v for v in order if v in chosen]
 
 
-def _c_kinds(ctx: Ctx, action: str, value: str) -> bool:
-    r = _r(ctx)
-    if action == "ok":
-        ctx.ask("r_sizes", flow=FLOW)
+def _multi_select(
+    field: str, action_name: str, options: tuple[str, ...], prompt_key: str, next_key: str
+) -> Step:
+    """A step toggling ``options`` (labels ``{action_name}_{option}``) into ``r[field]``,
+    kept in ``options`` order; "done" moves on to ``next_key``."""
+
+    def prompt(ctx: Ctx) -> None:
+        chosen = set(_r(ctx).get(field) or [])
+        buttons = [
+            ctx.btn(action_name, o, _tick(ctx.t(f"{action_name}_{o}"), o in chosen))
+            for o in options
+        ]
+        ctx.send(ctx.t(prompt_key), [*buttons, ctx.btn("ok", "x", ctx.t("done"))])
+
+    def choose(ctx: Ctx, action: str, value: str) -> bool:
+        r = _r(ctx)
+        if action == "ok":
+            ctx.ask(next_key, flow=FLOW)
+            return True
+        if action != action_name or value not in options:
+            return False
+        r[field] = _toggle(r.get(field) or [], value, options)
+        ctx.reask()
         return True
-    if action != "kind" or value not in KINDS:
-        return False
-    r["kinds"] = _toggle(r.get("kinds") or [], value, KINDS)
-    ctx.reask()
-    return True
+
+    return Step(prompt, on_choice=choose)
 
 
 _SIZES = tuple(b.value for b in SIZE_BAND_ORDER)
-
-
-def _p_sizes(ctx: Ctx) -> None:
-    chosen = set(_r(ctx).get("sizes") or [])
-    buttons = [ctx.btn("size", b, _tick(ctx.t(f"size_{b}"), b in chosen)) for b in _SIZES]
-    ctx.send(ctx.t("reg_sizes"), [*buttons, ctx.btn("ok", "x", ctx.t("done"))])
-
-
-def _c_sizes(ctx: Ctx, action: str, value: str) -> bool:
-    r = _r(ctx)
-    if action == "ok":
-        ctx.ask("r_maturity", flow=FLOW)
-        return True
-    if action != "size" or value not in _SIZES:
-        return False
-    r["sizes"] = _toggle(r.get("sizes") or [], value, _SIZES)
-    ctx.reask()
-    return True
 
 
 def _p_maturity(ctx: Ctx) -> None:
@@ -416,8 +408,8 @@ def install(engine: ConversationEngine) -> None:
             "r_desc": Step(_p_desc, on_text=_t_desc, prose=True),
             "r_dup": Step(_p_dup, on_choice=_c_dup),
             "r_themes": Step(_p_themes, on_choice=_c_themes),
-            "r_kinds": Step(_p_kinds, on_choice=_c_kinds),
-            "r_sizes": Step(_p_sizes, on_choice=_c_sizes),
+            "r_kinds": _multi_select("kinds", "kind", KINDS, "reg_kinds", "r_sizes"),
+            "r_sizes": _multi_select("sizes", "size", _SIZES, "reg_sizes", "r_maturity"),
             "r_maturity": Step(_p_maturity, on_choice=_c_maturity),
             "r_refs": Step(_p_refs, on_text=_t_refs, on_choice=_skip_to("r_pricing")),
             "r_pricing": Step(_p_pricing, on_text=_t_pricing, on_choice=_skip_to("r_website")),
