@@ -115,6 +115,44 @@ def tune(
         typer.echo(f"{weight:>6}  " + "  ".join(f"{s:>10.4f}" for s in scores))
 
 
+@app.command()
+def gap(
+    queries: Annotated[Path, typer.Option("--queries", exists=True, dir_okay=False)],
+    field: Annotated[str, typer.Option(help="short | long")] = "short",
+) -> None:
+    """How far below the best dense score the right answer sits when no word is shared.
+
+    Calibrates ``FusionParams.semantic_gap``: results with no word in common with the
+    need are shown only within that distance of the best match.
+    """
+    from cli.common import match_service
+
+    service = match_service(progress=False)
+    with service.db.session() as session:
+        from sqlalchemy import select
+
+        from core.models import Solution
+
+        ids = dict(session.execute(select(Solution.external_id, Solution.id)).all())
+    gaps, shared = [], 0
+    for q in load_queries(queries, field):
+        hits = service._hybrid("solution", q["text"], "fr")
+        if not hits:
+            continue
+        best = max(h[2] for h in hits)
+        for doc_id, _fused, dense, lexical in hits:
+            if doc_id == ids.get(q["relevant"][0]):
+                if lexical > 0:
+                    shared += 1
+                else:
+                    gaps.append(best - dense)
+    gaps.sort()
+    typer.echo(f"relevant answer shares a word with the need: {shared}")
+    typer.echo(f"relevant answer shares no word: {len(gaps)}; gap to the best dense score:")
+    for q in (50, 90, 95, 98, 100):
+        typer.echo(f"  p{q}: {percentile(gaps, q):.4f}")
+
+
 def _rss_mb() -> float:
     try:
         with open("/proc/self/status") as fh:

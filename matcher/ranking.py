@@ -18,6 +18,9 @@ class FusionParams:
     #: English queries meet a French catalogue: lexical evidence is weaker there.
     bm25_weight_en: float = 0.1
     candidates: int = 100
+    #: A result sharing no word with the need is shown only if its dense score is
+    #: within this distance of the best one (``piu bench gap``); None keeps them all.
+    semantic_gap: float | None = None
 
     def weight_for(self, language: str) -> float:
         return self.bm25_weight_en if language == "en" else self.bm25_weight

@@ -203,6 +203,9 @@ class MatchService:
     def search(self, scope: Scope, *, top: int = 5, offset: int = 0) -> SearchResult:
         text, notices = prepare_query(scope.text)
         hits = self._hybrid("solution", text, scope.language)
+        if hits and self.params.semantic_gap is not None:
+            floor = max(h[2] for h in hits) - self.params.semantic_gap
+            hits = [h for h in hits if h[3] > 0 or h[2] >= floor]
         if not hits:
             return SearchResult([], notices)
         with self.db.session() as session:
