@@ -39,6 +39,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "/mesbesoins — revoir vos besoins enregistrés\n"
         "/annuler — abandonner l'étape en cours\n"
         "/langue — changer de langue\n"
+        "/digest — la lettre hebdomadaire : jour, heure, thèmes\n"
         "/confidentialite — vos données et vos droits (/mesdonnees, /supprimer)\n"
         "Vous pouvez aussi écrire directement votre besoin, avec vos mots.",
         "en": "Here is what I can do:\n"
@@ -47,6 +48,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "/myneeds — see your saved needs\n"
         "/cancel — leave the current step\n"
         "/language — change language\n"
+        "/digest — the weekly digest: day, time, themes\n"
         "/privacy — your data and your rights (/mydata, /delete)\n"
         "You can also simply write your need in your own words.",
     },
@@ -784,6 +786,74 @@ MESSAGES: dict[str, dict[str, str]] = {
     "digest_weekday_4": {"fr": "vendredi", "en": "Friday"},
     "digest_weekday_5": {"fr": "samedi", "en": "Saturday"},
     "digest_weekday_6": {"fr": "dimanche", "en": "Sunday"},
+    # /digest settings and the digest's detail cards (bot/flows/digest.py)
+    "digest_settings_question": {
+        "fr": "Que voulez-vous changer ?",
+        "en": "What would you like to change?",
+    },
+    "digest_btn_on": {"fr": "Hebdomadaire", "en": "Weekly"},
+    "digest_btn_off": {"fr": "Désactiver", "en": "Turn off"},
+    "digest_btn_day": {"fr": "Changer le jour", "en": "Change day"},
+    "digest_btn_hour": {"fr": "Changer l'heure", "en": "Change time"},
+    "digest_btn_themes": {"fr": "Thèmes", "en": "Themes"},
+    "digest_ask_day": {
+        "fr": "Quel jour voulez-vous recevoir la lettre ?",
+        "en": "Which day would you like to get the digest?",
+    },
+    "digest_ask_hour": {
+        "fr": "À quelle heure (heure de Paris) ?",
+        "en": "At what time (Paris time)?",
+    },
+    "digest_hour_button": {"fr": "{hour} h", "en": "{hour}:00"},
+    "digest_ask_themes": {
+        "fr": "Choisissez les thèmes qui vous intéressent (aucun : tous les thèmes), "
+        "puis « Terminé ».",
+        "en": 'Pick the themes you are interested in (none: all themes), then "Done".',
+    },
+    "digest_themes_now": {"fr": "Thèmes suivis : {themes}.", "en": "Themes followed: {themes}."},
+    "digest_all_themes": {"fr": "tous les thèmes", "en": "all themes"},
+    "digest_saved": {"fr": "C'est enregistré.", "en": "Saved."},
+    "digest_off_done": {
+        "fr": "C'est fait : plus de lettre hebdomadaire. /digest pour la réactiver.",
+        "en": "Done: no more weekly digest. /digest to turn it back on.",
+    },
+    "digest_gone": {
+        "fr": "Cette fiche n'est plus disponible.",
+        "en": "This entry is no longer available.",
+    },
+    "digest_card_solution_title": {"fr": "Solution : {title}", "en": "Solution: {title}"},
+    "digest_card_org": {"fr": "Porteur : {value}", "en": "Provider: {value}"},
+    "digest_card_mission": {"fr": "Mission : {value}", "en": "Mission: {value}"},
+    "digest_card_maturity": {"fr": "Maturité : {value}", "en": "Maturity: {value}"},
+    "digest_card_trust": {"fr": "Niveau de confiance : {value}", "en": "Trust level: {value}"},
+    "digest_card_website": {"fr": "Site : {value}", "en": "Website: {value}"},
+    "digest_card_contact": {
+        "fr": "Contact (catalogue public) : {value}",
+        "en": "Contact (public catalogue): {value}",
+    },
+    "digest_card_rex_title": {
+        "fr": "Retour d'expérience : {title}",
+        "en": "Experience report: {title}",
+    },
+    "digest_card_who": {"fr": "Qui : {value}", "en": "Who: {value}"},
+    "digest_card_who_size": {"fr": "{name} ({size})", "en": "{name} ({size})"},
+    "digest_card_problem": {"fr": "Problème : {value}", "en": "Problem: {value}"},
+    "digest_card_tried": {"fr": "Ce qui a été essayé : {value}", "en": "What was tried: {value}"},
+    "digest_card_period": {"fr": "Période : {value}", "en": "Period: {value}"},
+    "digest_period_range": {"fr": "{start} – {end}", "en": "{start} – {end}"},
+    "digest_period_since": {"fr": "depuis {start}", "en": "since {start}"},
+    "digest_period_until": {"fr": "jusqu'à {end}", "en": "until {end}"},
+    "digest_card_outcome": {"fr": "Résultat : {value}", "en": "Outcome: {value}"},
+    "digest_card_lessons": {"fr": "Enseignements : {value}", "en": "Lessons: {value}"},
+    "digest_card_need_title": {
+        "fr": "Besoin d'une collectivité",
+        "en": "A local authority's need",
+    },
+    "digest_card_size": {"fr": "Taille : {value}", "en": "Size: {value}"},
+    "digest_intro_pending": {
+        "fr": "Une demande de mise en relation attend votre réponse : {about}",
+        "en": "An introduction request is waiting for your answer: {about}",
+    },
     # robustness ------------------------------------------------------------------------------
     "rate_limited": {
         "fr": "Vous m'écrivez un peu vite : je n'ai pas traité ce message. "
@@ -914,6 +984,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "cmd_myneeds": {"fr": "Mes besoins enregistrés", "en": "My saved needs"},
     "cmd_cancel": {"fr": "Annuler la démarche en cours", "en": "Cancel the current step"},
     "cmd_language": {"fr": "Changer de langue", "en": "Change language"},
+    "cmd_digest": {"fr": "Lettre hebdomadaire", "en": "Weekly digest"},
     "edited_ignored": {
         "fr": "Je ne tiens pas compte des messages modifiés : renvoyez plutôt un nouveau message.",
         "en": "I do not read edited messages: please send a new message instead.",

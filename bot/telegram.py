@@ -90,6 +90,7 @@ COMMANDS: dict[str, str] = {
     "mesbesoins": "cmd_myneeds",
     "annuler": "cmd_cancel",
     "langue": "cmd_language",
+    "digest": "cmd_digest",
 }
 
 

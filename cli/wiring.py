@@ -63,9 +63,11 @@ def build_services(
     else:
         peers = PeerService(db, service, settings)
     engine = ConversationEngine(db, service, settings, resolver=resolver, peers=peers)
+    from bot.flows.digest import register_digest
     from bot.flows.privacy import register_privacy
 
     register_privacy(engine)
+    register_digest(engine)
     return Services(settings, db, service, resolver, peers, engine)
 
 

@@ -3,7 +3,7 @@
 ``collect`` queries the database (and the matcher) for one subscriber and returns a
 :class:`DigestContent`; ``render`` is pure: content -> one or more :class:`Part`
 (text <= 4096 characters, with buttons whose callback data the chat engine
-interprets: ``digest:sol:<external_id>``, ``digest:rex:<external_id>``,
+interprets: ``digest:sol:<id>``, ``digest:rex:<id>``,
 ``digest:need:<id>``, ``digest:intro:<id>``).
 """
 
@@ -59,6 +59,7 @@ class SolutionItem:
     mission: str
     need_text: str  # the open need it answers
     score: float
+    db_id: int = 0  # button ids carry the row id: external ids may exceed 64 bytes
 
 
 @dataclass
@@ -67,6 +68,7 @@ class RexItem:
     title: str
     territory_name: str | None
     outcome: str
+    db_id: int = 0
 
 
 @dataclass
@@ -281,6 +283,7 @@ def _collect_buyer(
                 _snippet(sol.mission),
                 _snippet(need.raw_text, 80),
                 score,
+                sol.id,
             )
         )
     bands = {n.size_band for n in needs if n.size_band}
@@ -305,7 +308,9 @@ def _collect_buyer(
             band = size_band(rex.population)
             if band is not None and str(band) in bands and _themes_ok(rex.themes, wanted):
                 content.rex.append(
-                    RexItem(rex.external_id, rex.title, rex.territory_name, str(rex.outcome))
+                    RexItem(
+                        rex.external_id, rex.title, rex.territory_name, str(rex.outcome), rex.id
+                    )
                 )
 
 
@@ -457,7 +462,7 @@ def render(content: DigestContent, lang: str, *, max_chars: int = MAX_CHARS) -> 
                         mission=s.mission,
                         need=s.need_text,
                     ),
-                    (_label(s.title), f"digest:sol:{s.external_id}"),
+                    (_label(s.title), f"digest:sol:{s.db_id}"),
                 )
                 for s in content.solutions
             ],
@@ -475,7 +480,7 @@ def render(content: DigestContent, lang: str, *, max_chars: int = MAX_CHARS) -> 
                         where=r.territory_name or "?",
                         outcome=t(f"digest_outcome_{r.outcome}", lang),
                     ),
-                    (_label(r.title), f"digest:rex:{r.external_id}"),
+                    (_label(r.title), f"digest:rex:{r.db_id}"),
                 )
                 for r in content.rex
             ],

@@ -7,6 +7,7 @@ import itertools
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
 from core.db import Database, set_meta
 from core.domain import IntroStatus, NeedStatus, Role, fold
@@ -178,7 +179,9 @@ async def test_weekly_run_with_fake_clock_sends_once_and_skips_empty_weeks(db, s
     report = await runner.run()
     assert report.messages_sent == 1 and report.deliveries_completed == 1
     assert "Caméras intelligentes" in sender.sent[0].text
-    assert sender.sent[0].buttons[0][0][1] == "digest:sol:cam-1"
+    with db.session() as session:
+        cam_id = session.scalar(select(Solution.id).where(Solution.external_id == "cam-1"))
+    assert sender.sent[0].buttons[0][0][1] == f"digest:sol:{cam_id}"
     clock.value = paris(2026, 1, 12, 10, 0)  # the hourly job again: nothing twice
     assert (await runner.run()).messages_sent == 0
     # An empty week: nothing new -> nothing sent, but the week is recorded.
@@ -335,8 +338,10 @@ async def test_startup_and_facilitator_digests(db, settings) -> None:
     (f_text,) = sender.texts_for("F")
     assert "1 nouveau(x) besoin(s)" in f_text and "1 mise(s) en relation" in f_text
     (b_text,) = sender.texts_for("B")  # the buyer: the new REX at their size band
+    with db.session() as session:
+        rex_id = session.scalar(select(Experience.id).where(Experience.external_id == "rex-1"))
     assert (
-        "retours d'expérience" in b_text and "digest:rex:rex-1" in str(sender.sent[-1].buttons)
+        "retours d'expérience" in b_text and f"digest:rex:{rex_id}" in str(sender.sent[-1].buttons)
     ) or "REX" in b_text
 
 
@@ -394,10 +399,10 @@ def test_lease_is_exclusive_until_expiry(db) -> None:
 def _content(n: int = 3, long: int = 0) -> DigestContent:
     c = DigestContent(role="buyer", since=paris(2026, 1, 5, 9), until=paris(2026, 1, 12, 9))
     c.solutions = [
-        SolutionItem(f"s{i}", f"Solution {i} " + "x" * long, "mission", "besoin", 0.9)
+        SolutionItem(f"s{i}", f"Solution {i} " + "x" * long, "mission", "besoin", 0.9, i + 1)
         for i in range(n)
     ]
-    c.rex = [RexItem("r1", "Un REX", "Lyon", "success")]
+    c.rex = [RexItem("r1", "Un REX", "Lyon", "success", 7)]
     return c
 
 
@@ -407,10 +412,10 @@ def test_render_in_both_languages() -> None:
     assert "Nouvelles solutions" in fr.text and "05/01/2026" in fr.text and "réussi" in fr.text
     assert "New solutions" in en.text and "2026-01-05" in en.text and "successful" in en.text
     assert [row[0][1] for row in fr.buttons] == [
-        "digest:sol:s0",
-        "digest:sol:s1",
-        "digest:sol:s2",
-        "digest:rex:r1",
+        "digest:sol:1",
+        "digest:sol:2",
+        "digest:sol:3",
+        "digest:rex:7",
     ]
     assert render(DigestContent("buyer", paris(2026, 1, 5), paris(2026, 1, 12)), "fr") == []
     c = DigestContent("startup", paris(2026, 1, 5), paris(2026, 1, 12))

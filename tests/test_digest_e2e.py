@@ -358,8 +358,12 @@ async def _run(
     assert t("digest_solutions_title", "fr") in text
     assert NEW_SOLUTION[0] in text
     assert OTHER_SOLUTION[0] not in text
+    with db.session() as session:
+        new_id = session.scalar(
+            select(Solution.id).where(Solution.external_id == "balance-anti-gaspi")
+        )
     data = [b["callback_data"] for row in _rows(to_buyer) for b in row]
-    assert "digest:sol:balance-anti-gaspi" in data
+    assert f"digest:sol:{new_id}" in data
 
     # The start-up: the new need, naming its solution, with a button; not the buyer's older one.
     (to_startup,) = digests(STARTUP)
@@ -375,9 +379,7 @@ async def _run(
     text = to_english["text"]
     assert t("digest_solutions_title", "en") in text and NEW_SOLUTION[0] in text
     assert t("digest_footer", "en") in text
-    assert any(
-        b["callback_data"] == "digest:sol:balance-anti-gaspi" for r in _rows(to_english) for b in r
-    )
+    assert any(b["callback_data"] == f"digest:sol:{new_id}" for r in _rows(to_english) for b in r)
 
     with db.session() as session:
         rows = session.scalars(select(DigestDelivery)).all()

@@ -1,0 +1,383 @@
+"""``/digest``: the weekly digest subscription in chat, and the digest's buttons.
+
+Installed by :func:`register_digest` (called once in the wiring). Every button here is
+a global action (``engine.register_choice``): valid at any step, it never moves the
+conversation; when the user is in the middle of a flow, its question is asked again
+afterwards (its buttons stay valid).
+
+* ``dset:<value>`` — the subscription settings shown by ``/digest`` (``on``, ``off``,
+  ``days``, ``d:<0-6>``, ``hours``, ``h:<hour>``, ``themes``, ``t:<theme id>``, ``tok``).
+  Values are absolute (a theme toggle re-shows the current choice), so an old button
+  pressed again does no harm. Each change is saved at once with
+  :func:`digest.commands.set_subscription` and confirmed.
+* ``digest:sol:<id>``, ``digest:rex:<id>``, ``digest:need:<id>``,
+  ``digest:intro:<id>`` — emitted by :mod:`digest.compose`: the detail cards.
+  ``digest:meet:<s|r|n><id>`` asks for an introduction (double opt-in, consent and caps
+  enforced by :func:`matcher.introductions.request_introduction` through the engine).
+
+The cards show public facts only: never a person's name, e-mail or phone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from bot.engine import Button, Ctx, OutMessage
+from bot.flows.buyer import intro_result_text, toggle_theme
+from bot.messages import t
+from bot.render import _label, _outcome_label, shorten
+from core.domain import IntroStatus, Moderation, NeedStatus, SolutionStatus, size_band
+from core.models import Experience, Introduction, Need, Outbox, Solution
+from digest.commands import SubscriptionError, describe, set_subscription, subscription_status
+from matcher.scope import THEMES, find_theme, theme_label
+
+if TYPE_CHECKING:
+    from bot.engine import ConversationEngine
+
+__all__ = [
+    "HOURS",
+    "register_digest",
+    "render_need_card",
+    "render_rex_card",
+    "render_solution_card",
+    "status_text",
+]
+
+log = logging.getLogger(__name__)
+
+SETTINGS_ACTION = "dset"
+DIGEST_ACTION = "digest"
+#: The hours offered as buttons (Europe/Paris); the API accepts any hour 0-23.
+HOURS = (8, 9, 12, 14, 17, 18)
+_PENDING_INTRO = (IntroStatus.REQUESTED, IntroStatus.QUEUED)
+_MEET_TARGETS = {"s": "solution_id", "r": "experience_id", "n": "need_id"}
+
+
+# --------------------------------------------------------------------------- pure renderers
+
+
+def status_text(status: Any, lang: str) -> str:
+    """:func:`digest.commands.describe` with the themes in ``lang``."""
+    shown = dataclasses.replace(status, themes=[theme_label(x, lang) for x in status.themes])
+    return describe(shown, lang)
+
+
+def _lines(lang: str, rows: list[tuple[str, str | None]]) -> list[str]:
+    return [t(key, lang, value=value) for key, value in rows if value]
+
+
+def _themes(values: list[str] | None, lang: str) -> str | None:
+    return ", ".join(theme_label(x, lang) for x in values or []) or None
+
+
+def render_solution_card(sol: Solution, lang: str) -> str:
+    """Title, provider, mission, themes, maturity, trust level, website, catalogue contact.
+
+    The contact is shown only for catalogue entries (imported, not submitted by a chat
+    user): a start-up's own e-mail given in chat is personal data.
+    """
+    contact = sol.contact if sol.contact and sol.submitted_by_id is None else None
+    rows = [
+        ("digest_card_org", sol.organisation_name),
+        ("digest_card_mission", shorten(sol.mission or sol.description or "", 400) or None),
+        ("card_themes", _themes(sol.themes, lang)),
+        ("digest_card_maturity", _label("maturity", sol.maturity, lang)),
+        ("digest_card_trust", _label("trust", str(sol.trust_level), lang)),
+        ("digest_card_website", sol.website),
+        ("digest_card_contact", contact),
+    ]
+    return "\n".join([t("digest_card_solution_title", lang, title=sol.title), *_lines(lang, rows)])
+
+
+def _period(start: str | None, end: str | None, lang: str) -> str | None:
+    if start and end:
+        return t("digest_period_range", lang, start=start, end=end)
+    if start:
+        return t("digest_period_since", lang, start=start)
+    if end:
+        return t("digest_period_until", lang, end=end)
+    return None
+
+
+def _who(name: str | None, population: int | None, lang: str) -> str | None:
+    band = _label("size", str(size_band(population)), lang) if population else None
+    if name and band:
+        return t("digest_card_who_size", lang, name=name, size=band)
+    return name or band
+
+
+def render_rex_card(rex: Experience, lang: str) -> str:
+    """Who (territory and size), the problem, what was tried, when, the outcome (a failure
+    is labelled as such) and the lessons; never the contact person."""
+    who = _who(rex.territory_name or rex.organisation_name, rex.population, lang)
+    rows = [
+        ("digest_card_who", who),
+        ("digest_card_problem", shorten(rex.problem, 500) or None),
+        ("digest_card_tried", shorten(rex.tried, 500) or None),
+        ("digest_card_period", _period(rex.period_start, rex.period_end, lang)),
+        ("digest_card_outcome", _outcome_label(str(rex.outcome or "unknown"), lang)),
+        ("digest_card_lessons", shorten(rex.lessons, 500) or None),
+        ("card_themes", _themes(rex.themes, lang)),
+    ]
+    return "\n".join([t("digest_card_rex_title", lang, title=rex.title), *_lines(lang, rows)])
+
+
+def render_need_card(need: Need, lang: str) -> str:
+    """The need for a start-up: text, themes, territory, size band, stage, budget band.
+
+    Nothing about the person who wrote it (name, e-mail, phone, organisation).
+    """
+    band = need.size_band or (str(size_band(need.population)) if need.population else None)
+    rows = [
+        ("card_need", shorten(need.raw_text, 600)),
+        ("card_themes", _themes(need.themes, lang)),
+        ("card_territory", need.territory_name),
+        ("digest_card_size", _label("size", band, lang)),
+        ("card_stage", _label("stage", need.stage, lang)),
+        ("card_budget", _label("budget", need.budget_band, lang)),
+    ]
+    return "\n".join([t("digest_card_need_title", lang), *_lines(lang, rows)])
+
+
+# --------------------------------------------------------------------------- /digest
+
+
+def _after(ctx: Ctx) -> None:
+    """Back to the interrupted flow, if any: its question again (same buttons)."""
+    if ctx.engine.in_flow(ctx):
+        ctx.reask()
+
+
+def _menu(ctx: Ctx) -> None:
+    status = subscription_status(ctx.session, ctx.person.id)
+    on = status.subscribed and not status.paused
+    buttons = [
+        Button(f"{SETTINGS_ACTION}:off", ctx.t("digest_btn_off"))
+        if on
+        else Button(f"{SETTINGS_ACTION}:on", ctx.t("digest_btn_on")),
+        Button(f"{SETTINGS_ACTION}:days", ctx.t("digest_btn_day")),
+        Button(f"{SETTINGS_ACTION}:hours", ctx.t("digest_btn_hour")),
+        Button(f"{SETTINGS_ACTION}:themes", ctx.t("digest_btn_themes")),
+    ]
+    ctx.send(status_text(status, ctx.lang) + "\n\n" + ctx.t("digest_settings_question"), buttons)
+
+
+def cmd_digest(ctx: Ctx, args: str) -> None:
+    """/digest: the current subscription and the buttons to change it."""
+    _menu(ctx)
+    _after(ctx)
+
+
+def _theme_buttons(ctx: Ctx, chosen: list[str]) -> list[Button]:
+    picked = {th.id for th in (find_theme(x) for x in chosen) if th}
+    buttons = []
+    for theme in THEMES:
+        label = theme.en if ctx.lang == "en" else theme.fr
+        if theme.id in picked:
+            label = f"✓ {label}"
+        buttons.append(Button(f"{SETTINGS_ACTION}:t:{theme.id}", label))
+    buttons.append(Button(f"{SETTINGS_ACTION}:tok", ctx.t("done")))
+    return buttons
+
+
+def _save(ctx: Ctx, **changes: Any) -> Any:
+    try:
+        return set_subscription(ctx.session, ctx.person.id, **changes)
+    except SubscriptionError as exc:  # only from a forged button: the values are ours
+        log.info("digest settings refused (%s): %s", exc.code, exc)
+        ctx.say("unexpected")
+        return None
+
+
+def _confirm(ctx: Ctx, status: Any) -> None:
+    ctx.send(ctx.t("digest_saved") + "\n" + status_text(status, ctx.lang))
+
+
+def _on_settings(ctx: Ctx, value: str) -> None:
+    """``dset:*`` buttons (see the module docstring)."""
+    verb, _, arg = value.partition(":")
+    if value == "days":
+        buttons = [
+            Button(f"{SETTINGS_ACTION}:d:{day}", ctx.t(f"digest_weekday_{day}").capitalize())
+            for day in range(7)
+        ]
+        ctx.send(ctx.t("digest_ask_day"), buttons)
+    elif value == "hours":
+        buttons = [
+            Button(f"{SETTINGS_ACTION}:h:{hour}", ctx.t("digest_hour_button", hour=hour))
+            for hour in HOURS
+        ]
+        ctx.send(ctx.t("digest_ask_hour"), buttons)
+    elif value == "themes":
+        chosen = subscription_status(ctx.session, ctx.person.id).themes
+        ctx.send(ctx.t("digest_ask_themes"), _theme_buttons(ctx, chosen))
+    elif value in ("on", "off"):
+        status = _save(ctx, cadence="weekly" if value == "on" else "off")
+        if status is not None and value == "on":
+            _confirm(ctx, status)
+        elif status is not None:
+            ctx.say("digest_off_done")
+    elif verb == "d" and arg.isdigit() and int(arg) <= 6:
+        # choosing a day (or an hour, or themes) means wanting the digest: it is turned on
+        status = _save(ctx, cadence="weekly", weekday=int(arg))
+        if status is not None:
+            _confirm(ctx, status)
+    elif verb == "h" and arg.isdigit() and int(arg) <= 23:
+        status = _save(ctx, cadence="weekly", hour=int(arg))
+        if status is not None:
+            _confirm(ctx, status)
+    elif verb == "t":
+        chosen = toggle_theme(subscription_status(ctx.session, ctx.person.id).themes, arg)
+        if chosen is None:
+            ctx.say("unexpected")
+        else:
+            status = _save(ctx, cadence="weekly", themes=chosen)
+            if status is not None:
+                shown = _themes(status.themes, ctx.lang) or ctx.t("digest_all_themes")
+                ctx.send(
+                    ctx.t("digest_themes_now", themes=shown), _theme_buttons(ctx, status.themes)
+                )
+    elif value == "tok":
+        _confirm(ctx, subscription_status(ctx.session, ctx.person.id))
+    else:
+        ctx.say("unexpected")
+    _after(ctx)
+
+
+# --------------------------------------------------------------------------- digest buttons
+
+
+def _published_solution(ctx: Ctx, solution_id: int) -> Solution | None:
+    sol = ctx.session.get(Solution, solution_id)
+    for _ in range(3):  # a merged duplicate: show the entry it was merged into
+        if sol is None or sol.merged_into_id is None:
+            break
+        sol = ctx.session.get(Solution, sol.merged_into_id)
+    if sol is None or sol.status != SolutionStatus.PUBLISHED:
+        return None
+    if sol.moderation in (Moderation.REJECTED, Moderation.MERGED):
+        return None
+    return sol
+
+
+def _meet_button(ctx: Ctx, kind: str, entity_id: int) -> Button:
+    return Button(f"{DIGEST_ACTION}:meet:{kind}{entity_id}", ctx.t("ask_intro"))
+
+
+def _show_solution(ctx: Ctx, solution_id: int) -> None:
+    sol = _published_solution(ctx, solution_id)
+    if sol is None:
+        ctx.say("digest_gone")
+        return
+    ctx.send(render_solution_card(sol, ctx.lang), [_meet_button(ctx, "s", sol.id)])
+
+
+def _show_rex(ctx: Ctx, experience_id: int) -> None:
+    rex = ctx.session.get(Experience, experience_id)
+    if rex is None:
+        ctx.say("digest_gone")
+        return
+    can_meet = rex.contact_person_id is not None or rex.contact_consent
+    buttons = [_meet_button(ctx, "r", rex.id)] if can_meet else []
+    ctx.send(render_rex_card(rex, ctx.lang), buttons)
+
+
+def _int_id(raw: str) -> int | None:
+    """A row id from a button (digits only, at most 9 of them: no overflow)."""
+    return int(raw) if raw.isdigit() and len(raw) <= 9 else None
+
+
+def _show_need(ctx: Ctx, need_id: int) -> None:
+    need = ctx.session.get(Need, need_id)
+    if need is None or need.status != NeedStatus.OPEN:
+        ctx.say("digest_gone")
+        return
+    buttons = [] if need.owner_id == ctx.person.id else [_meet_button(ctx, "n", need.id)]
+    ctx.send(render_need_card(need, ctx.lang), buttons)
+
+
+def _intro_request_message(ctx: Ctx, intro: Introduction) -> OutMessage | None:
+    """The request as it was delivered (its outbox message, with accept/decline)."""
+    rows = ctx.session.scalars(
+        select(Outbox)
+        .where(Outbox.person_id == ctx.person.id, Outbox.created_at >= intro.created_at)
+        .order_by(Outbox.id)
+        .limit(200)
+    ).all()
+    for row in rows:
+        payload = row.payload or {}
+        if payload.get("introduction_id") == intro.id and payload.get("buttons"):
+            return ctx.engine.render_outbox(payload, ctx.lang)
+    return None
+
+
+def _show_intro(ctx: Ctx, intro_id: int) -> None:
+    from matcher.introductions import accept_button_id, decline_button_id
+
+    intro = ctx.session.get(Introduction, intro_id)
+    if intro is None or intro.target_person_id != ctx.person.id:
+        ctx.say("intro_not_found")
+        return
+    if intro.status not in _PENDING_INTRO:
+        ctx.say("intro_already_answered")
+        return
+    message = _intro_request_message(ctx, intro)
+    if message is None:  # the outbox row was purged: the same buttons, a plainer text
+        about = intro.message or intro.target_label or ""
+        message = OutMessage(
+            ctx.t("digest_intro_pending", about=shorten(about, 300)),
+            [
+                Button(accept_button_id(intro.id), ctx.t("intro_accept_button")),
+                Button(decline_button_id(intro.id), ctx.t("intro_decline_button")),
+            ],
+        )
+    ctx.out.append(message)
+
+
+def _meet(ctx: Ctx, kind: str, entity_id: int) -> None:
+    """Ask for an introduction (deferred: it runs in its own transaction)."""
+    target = _MEET_TARGETS[kind]
+    engine, requester, lang = ctx.engine, ctx.person.id, ctx.lang
+    transport, external_id = ctx.transport, ctx.external_id
+
+    def request() -> list[OutMessage]:
+        try:
+            result = engine.request_introduction(requester, **{target: entity_id})
+            out = [OutMessage(intro_result_text(result, lang))]
+        except Exception:
+            log.exception("introduction request failed")
+            out = [OutMessage(t("intro_failed", lang))]
+        return out + engine.in_context(transport, external_id, engine.reask_or_hint)
+
+    ctx.defer(request)
+
+
+def _on_digest(ctx: Ctx, value: str) -> None:
+    """``digest:*`` buttons (see the module docstring)."""
+    kind, _, arg = value.partition(":")
+    if kind == "meet" and arg[:1] in _MEET_TARGETS and _int_id(arg[1:]) is not None:
+        _meet(ctx, arg[:1], int(arg[1:]))
+        return  # the flow's question follows the result
+    row_id = _int_id(arg)
+    if kind == "sol" and row_id is not None:
+        _show_solution(ctx, row_id)
+    elif kind == "rex" and row_id is not None:
+        _show_rex(ctx, row_id)
+    elif kind == "need" and row_id is not None:
+        _show_need(ctx, row_id)
+    elif kind == "intro" and row_id is not None:
+        _show_intro(ctx, row_id)
+    else:
+        ctx.say("unexpected")
+    _after(ctx)
+
+
+def register_digest(engine: ConversationEngine) -> None:
+    """Install ``/digest`` and the digest buttons on ``engine``."""
+    engine.register_command(("digest", "lettre"), cmd_digest)
+    engine.register_choice(SETTINGS_ACTION, _on_settings)
+    engine.register_choice(DIGEST_ACTION, _on_digest)
