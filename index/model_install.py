@@ -542,11 +542,133 @@ def install_model_at(
 
 
 def model_fingerprint(folder: Path) -> str | None:
-    """Short identity of a converted folder (12 hex of the source sha256), if stamped."""
+    """Short identity of a converted folder (12 hex of the source sha256), if stamped.
+
+    A fine-tuned folder adds ``+piu.<12 hex of the adapter sha256>``, so indexes built
+    with the base model (or another adapter) are rebuilt.
+    """
     stamp = read_stamp(folder)
     if stamp and isinstance(stamp.get("source_sha256"), str):
-        return f"{stamp['source_sha256'][:12]}.v{stamp.get('converter_version', '?')}"
+        base = f"{stamp['source_sha256'][:12]}.v{stamp.get('converter_version', '?')}"
+        if isinstance(stamp.get("adapter_sha256"), str):
+            base += f"+piu.{stamp['adapter_sha256'][:12]}"
+        return base
     return None
+
+
+# --------------------------------------------------------------------------- fine-tuned
+
+#: The base model plus the fine-tuned adapter (``piu model finetune``), beside the base.
+FINETUNED_DIR_NAME = f"{MODEL_DIR_NAME}-piu"
+APPLY_VERSION = "1"
+
+
+def active_adapter(settings: Settings) -> Path | None:
+    """The adapter to apply: only with ``use_finetuned``, the default model and the file."""
+    from core.config import DEFAULT_MODEL
+
+    adapter = getattr(settings, "finetuned_adapter", None)
+    if not getattr(settings, "use_finetuned", False) or adapter is None:
+        return None
+    if settings.embedding_model != DEFAULT_MODEL:
+        return None
+    adapter = Path(adapter).expanduser()
+    return adapter if adapter.is_file() else None
+
+
+def install_finetuned(settings: Settings, *, force: bool = False) -> Path:
+    """The folder :func:`~index.embedder.load_embedder` uses: fine-tuned if an adapter applies.
+
+    Without an active adapter (see :func:`active_adapter`) this is :func:`install_model`.
+    """
+    adapter = active_adapter(settings)
+    max_len = int(getattr(settings, "max_seq_length", 0) or DEFAULT_MAX_SEQ_LENGTH)
+    if adapter is None:
+        return install_model(settings, force=force)
+    return install_finetuned_at(
+        Path(settings.models_dir), adapter, max_seq_length=max_len, force=force
+    )
+
+
+def install_finetuned_at(
+    models_dir: Path,
+    adapter: Path,
+    *,
+    max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,
+    force: bool = False,
+) -> Path:
+    """Install the base model, then ``models_dir/multilingual-e5-small-piu`` = base + adapter."""
+    base = install_model_at(models_dir, max_seq_length=max_seq_length)
+    return apply_adapter(base, adapter, Path(models_dir) / FINETUNED_DIR_NAME, force=force)
+
+
+def apply_adapter(base: Path, adapter: Path, target: Path, *, force: bool = False) -> Path:
+    """Write ``target`` = the converted folder ``base`` with the adapter's tensors, once.
+
+    The adapter (float16 safetensors of the trained tensors, see :mod:`index.finetune`)
+    must have been trained on this base (same source sha256). ``target`` is stamped
+    with the base stamp plus the adapter's sha256: a matching folder is reused as is
+    (one sha256 of the 43 MB adapter), otherwise it is written beside and swapped in.
+    """
+    from safetensors import safe_open
+    from safetensors.numpy import load_file, save_file
+
+    base_stamp = read_stamp(base)
+    if base_stamp is None:
+        raise ModelInstallError(f"{base}: not a converted model folder (no {STAMP_FILE})")
+    expected = {
+        **{k: base_stamp.get(k) for k in ("converter_version", "source_file", "source_sha256")},
+        "apply_version": APPLY_VERSION,
+        "adapter_file": Path(adapter).name,
+        "adapter_sha256": file_sha256(adapter),
+    }
+    if not force and _stamp_matches(read_stamp(target), expected):
+        return target
+
+    with safe_open(str(adapter), framework="numpy") as fh:
+        meta = fh.metadata() or {}
+    trained_on = meta.get("base_source_sha256")
+    if trained_on != base_stamp.get("source_sha256"):
+        raise ModelInstallError(
+            f"{adapter} was trained on another base model ({trained_on!r:.20}); "
+            "retrain it with `piu model finetune`"
+        )
+    started = time.perf_counter()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        for item in base.iterdir():
+            if item.name in ("model.safetensors", STAMP_FILE, ONNX_DIR, "README.md"):
+                continue
+            if item.is_dir():
+                shutil.copytree(item, tmp / item.name)
+            else:
+                shutil.copy2(item, tmp / item.name)
+        weights = load_file(str(base / "model.safetensors"))
+        for name, value in load_file(str(adapter)).items():
+            current = weights.get(name)
+            if current is None or current.shape != value.shape:
+                raise ModelInstallError(f"{adapter}: tensor {name} does not fit the base model")
+            weights[name] = value.astype(np.float32)
+        save_file(weights, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        del weights
+        (tmp / "README.md").write_text(
+            "# multilingual-e5-small, fine-tuned for PIU\n\n"
+            f"The converted base model ({base.name}) with the adapter {Path(adapter).name} "
+            "(`piu model finetune`) applied. Regenerated automatically when either changes.\n",
+            encoding="utf-8",
+        )
+        _write_json(
+            tmp / STAMP_FILE, {**expected, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        )
+        _make_readable(tmp)
+        if not force and _stamp_matches(read_stamp(target), expected):
+            return target
+        _swap_in(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log.info("fine-tuned model written to %s (%.1f s)", target, time.perf_counter() - started)
+    return target
 
 
 # --------------------------------------------------------------------------- ONNX

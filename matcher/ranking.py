@@ -14,7 +14,7 @@ from core.domain import Maturity, Stage, TrustLevel, band_distance
 class FusionParams:
     """Weights of the hybrid ranking; tuned on the development set only (``piu bench tune``)."""
 
-    bm25_weight: float = 0.3
+    bm25_weight: float = 0.4
     #: English queries meet a French catalogue: lexical evidence is weaker there.
     bm25_weight_en: float = 0.1
     candidates: int = 100

@@ -47,6 +47,7 @@ TRICKY = [
 
 
 def _settings(tmp_path: Path, model_cache: Path, **overrides: Any) -> Settings:
+    overrides.setdefault("use_finetuned", False)  # the base model: it is the reference
     return Settings(data_dir=tmp_path, model_cache_dir=model_cache, environment="test", **overrides)
 
 
