@@ -134,7 +134,7 @@ def gap(
         from core.models import Solution
 
         ids = dict(session.execute(select(Solution.external_id, Solution.id)).all())
-    gaps, shared = [], 0
+    gaps, all_gaps, shared = [], [], 0
     for q in load_queries(queries, field):
         hits = service._hybrid("solution", q["text"], "fr")
         if not hits:
@@ -142,15 +142,16 @@ def gap(
         best = max(h[2] for h in hits)
         for doc_id, _fused, dense, lexical in hits:
             if doc_id == ids.get(q["relevant"][0]):
+                all_gaps.append(best - dense)
                 if lexical > 0:
                     shared += 1
                 else:
                     gaps.append(best - dense)
-    gaps.sort()
-    typer.echo(f"relevant answer shares a word with the need: {shared}")
-    typer.echo(f"relevant answer shares no word: {len(gaps)}; gap to the best dense score:")
+    typer.echo(f"relevant answer among the candidates: {len(all_gaps)} of {len(ids)} entries")
+    typer.echo(f"  it shares a word with the need: {shared}; it shares none: {len(gaps)}")
+    typer.echo("gap between the best dense score and the relevant answer's (all / no shared word):")
     for q in (50, 90, 95, 98, 100):
-        typer.echo(f"  p{q}: {percentile(gaps, q):.4f}")
+        typer.echo(f"  p{q}: {percentile(all_gaps, q):.4f} / {percentile(gaps, q):.4f}")
 
 
 def _rss_mb() -> float:
