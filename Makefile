@@ -11,8 +11,9 @@ PYTEST := $(PY) -m pytest
 
 # Extra pytest args, e.g. `make test PYTEST_ARGS="-x -k matcher"`.
 PYTEST_ARGS ?=
-# What the PostgreSQL run covers: the DB-touching tests (no model/browser/e2e).
-PG_PYTEST_ARGS ?= -m "not slow and not browser and not e2e"
+# What the PostgreSQL run covers: every test that touches the database (the model-only,
+# browser and subprocess end-to-end tests run on SQLite only).
+PG_PYTEST_ARGS ?= -m "not browser and not e2e" --ignore=tests/test_model.py --ignore=tests/test_finetune.py
 # Benchmark command.
 BENCH_CMD ?= $(PIU) bench
 
