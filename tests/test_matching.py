@@ -115,3 +115,14 @@ def test_similar_solutions_flags_a_near_duplicate(service) -> None:  # type: ign
     assert "anti-gaspi-cantine" in [d.external_id for d in dupes]
     unrelated = service.similar_solutions("Capteurs de bruit pour les bars de nuit")
     assert "anti-gaspi-cantine" not in [d.external_id for d in unrelated]
+
+
+def test_results_sharing_no_word_must_be_close_to_the_best(service) -> None:  # type: ignore[no-untyped-def]
+    text = "Nous voulons réduire le gaspillage alimentaire dans les cantines"
+    hits = service._hybrid("solution", text, "fr")
+    best = max(h[2] for h in hits)
+    gap = service.params.semantic_gap
+    allowed = {h[0] for h in hits if h[3] > 0 or h[2] >= best - gap}
+    shown = {m.solution_id for m in service.search(Scope(text=text), top=500).matches}
+    assert shown == allowed
+    assert len(allowed) < len(hits)  # far-off results with no word in common were dropped
