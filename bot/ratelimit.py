@@ -24,8 +24,15 @@ class ChatRateLimiter:
     def __init__(
         self, limit: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self.limit = limit
         self._window = SlidingWindowLimiter(limit, window, clock)
+
+    @property
+    def limit(self) -> int:
+        return self._window.limit
+
+    @limit.setter
+    def limit(self, value: int) -> None:
+        self._window.limit = value
 
     def allow(self, transport: str, external_id: str) -> bool:
         """Record one message and say whether it may be processed."""

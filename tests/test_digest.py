@@ -215,14 +215,14 @@ async def test_missed_digest_is_caught_up_once_at_start(db, settings) -> None:
     assert len(sender.sent) == 1
 
 
-def _long_buyer(db: Database, chat: str, start: dt.datetime, n: int = 12) -> int:
+def _long_buyer(db: Database, chat: str, start: dt.datetime, n: int = 14) -> int:
     buyer = _person(db, chat, Role.BUYER, at=start)
     _need(db, buyer, f"Stationnement intelligent capteurs {chat}", start)
     for i in range(n):
         _solution(
             db,
             f"park-{chat}-{i}",
-            f"Capteurs stationnement {chat} n°{i} " + "détail " * 40,
+            f"Capteurs stationnement {chat} n°{i} " + "détail " * 38,  # ≤ 300 characters
             start + dt.timedelta(hours=1),
         )
     return buyer

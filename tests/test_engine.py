@@ -327,11 +327,15 @@ def test_restart_resumes_same_step(_db: Database, settings: Settings) -> None:
     chat.press("Passer")
     stage_button = chat.button("Tester")
     # a brand-new engine over the same database file (as after kill -9)
-    fresh = Chat(_make_engine(Database(settings.db_url), settings))
-    fresh.choose(stage_button)
-    assert "budget" in fresh.text.lower()
-    fresh.say("/start")
-    assert "démarche en cours" in fresh.text and "budget" in fresh.text.lower()
+    restarted = Database(settings.db_url)
+    try:
+        fresh = Chat(_make_engine(restarted, settings))
+        fresh.choose(stage_button)
+        assert "budget" in fresh.text.lower()
+        fresh.say("/start")
+        assert "démarche en cours" in fresh.text and "budget" in fresh.text.lower()
+    finally:
+        restarted.dispose()
 
 
 def test_english_detection_and_language_switch(_engine: ConversationEngine) -> None:
