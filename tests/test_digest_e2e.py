@@ -50,6 +50,7 @@ from digest.compose import ServiceMatcher
 from digest.run import DigestRunner, RunReport
 from digest.schedule import next_slot, register_digest_jobs
 from digest.sender import TelegramSender
+from tests.test_engine import LONS, SOLUTIONS
 from tests.tg_emulator import TelegramEmulator
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
@@ -61,25 +62,7 @@ STEP_TIMEOUT = 60.0  # one chat step (the results step embeds and searches)
 DIGEST_TIMEOUT = 60.0  # the catch-up job fires 5 s after start, then sends 3 messages
 TEST_TIMEOUT = 240.0  # the whole scenario, on a shared, slow machine
 
-LONS = (
-    "Je suis adjointe au maire de Lons-le-Saunier. Nous voulons tester une solution pour "
-    "réduire le gaspillage alimentaire dans les cantines scolaires, budget 30 000 €, "
-    "d'ici juin."
-)
-CATALOGUE = [
-    ("Cantine zéro gaspi", "Pesée des restes et menus ajustés pour réduire le gaspillage "
-     "alimentaire dans les cantines scolaires.", ["Agriculture et alimentation"]),
-    ("Covoit'Agents", "Covoiturage domicile-travail pour les agents des collectivités.",
-     ["Mobilité"]),
-    ("Capteurs d'air", "Capteurs de qualité de l'air à bas coût pour les écoles.",
-     ["Qualité de l'air"]),
-    ("Tri malin", "Application de tri des déchets et de signalement des dépôts sauvages.",
-     ["Déchets et économie circulaire"]),
-    ("Budget participatif en ligne", "Plateforme de budget participatif et de concertation "
-     "citoyenne pour les communes.", ["Participation citoyenne"]),
-    ("Éclairage intelligent", "Éclairage public piloté à distance pour réduire la "
-     "consommation d'énergie.", ["Énergie"]),
-]  # fmt: skip
+CATALOGUE = SOLUTIONS[:6]  # the first six entries of the engine tests' catalogue
 
 STARTUP_SOLUTION = (
     "Compostage collectif",
