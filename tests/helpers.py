@@ -38,3 +38,30 @@ def serve(app: Any, *, start_timeout: float) -> Iterator[int]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def chat_client(engine: Any, *routers: Any) -> Any:
+    """A TestClient over the web-chat router plus ``routers``, served by ``engine``."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from api import chat
+    from api.deps import Services
+
+    app = FastAPI()
+    for router in (chat.router, *routers):
+        app.include_router(router)
+    app.state.settings = engine.settings
+    app.state.engine = engine
+    app.state.services = Services(
+        settings=engine.settings, db=engine.db, matcher=engine.service, engine=engine
+    )
+    return TestClient(app)
+
+
+def admin_key(db: Any, name: str) -> str:
+    """A fresh facilitator API key (the clear value, shown once)."""
+    from api.security import create_key
+
+    with db.session() as s:
+        return str(create_key(s, name=name)[1])

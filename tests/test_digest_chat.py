@@ -7,7 +7,6 @@ so no model is loaded.
 from __future__ import annotations
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -29,6 +28,7 @@ from core.models import (
 )
 from matcher.introductions import request_introduction
 from matcher.service import MatchService
+from tests.helpers import admin_key, chat_client
 
 T = "test"
 BUYER_EMAIL = "claire.buyer@ville-exemple.fr"
@@ -386,25 +386,13 @@ def test_intro_card_shows_the_pending_request_with_accept_decline(
 
 @pytest.fixture
 def _client(db: Database, settings: Settings) -> TestClient:
-    from api import chat
-    from api.deps import Services
     from api.routes import subscriptions
 
-    engine = _engine(db, settings)
-    app = FastAPI()
-    app.include_router(chat.router)
-    app.include_router(subscriptions.router)
-    app.state.settings = settings
-    app.state.engine = engine
-    app.state.services = Services(settings=settings, db=db, matcher=engine.service, engine=engine)
-    return TestClient(app)
+    return chat_client(_engine(db, settings), subscriptions.router)
 
 
 def _admin_key(db: Database) -> str:
-    from api.security import create_key
-
-    with db.session() as s:
-        return create_key(s, name="facilitateur-digest")[1]
+    return admin_key(db, "facilitateur-digest")
 
 
 def test_admin_subscription_endpoints(_client: TestClient, db: Database) -> None:

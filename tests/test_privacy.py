@@ -11,7 +11,6 @@ import json
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
@@ -46,6 +45,7 @@ from core.privacy import (
     withdraw_consent,
 )
 from matcher.service import MatchService
+from tests.helpers import admin_key, chat_client
 
 NOW = dt.datetime(2026, 11, 15, 10, 0, tzinfo=dt.UTC)
 EMAIL = "zoe.quintard@exemple-collectivite.fr"
@@ -561,24 +561,13 @@ def test_privacy_contact_required_in_production(tmp_path) -> None:  # type: igno
 
 @pytest.fixture
 def _client(db: Database, settings: Settings) -> TestClient:
-    from api import chat, privacy
-    from api.deps import Services
+    from api import privacy
 
-    engine = _engine(db, settings)
-    app = FastAPI()
-    app.include_router(chat.router)
-    app.include_router(privacy.router)
-    app.state.settings = settings
-    app.state.engine = engine
-    app.state.services = Services(settings=settings, db=db, matcher=engine.service, engine=engine)
-    return TestClient(app)
+    return chat_client(_engine(db, settings), privacy.router)
 
 
 def _admin_key(db: Database) -> str:
-    from api.security import create_key
-
-    with db.session() as s:
-        return create_key(s, name="facilitateur-test")[1]
+    return admin_key(db, "facilitateur-test")
 
 
 def test_privacy_page(_client: TestClient) -> None:
