@@ -120,6 +120,7 @@ def create_app(settings: Settings, services: Any = None, *, load_indexes: bool =
         if load_indexes and not svc.indexes_loaded:
             await run_in_threadpool(svc.load_indexes)
         yield
+        await run_in_threadpool(svc.matcher.close)  # what the chat queued gets indexed, saved
 
     app = FastAPI(
         title="PIU API",

@@ -37,7 +37,11 @@ class Services:
     engine: ConversationEngine
 
     def close(self) -> None:
-        self.db.dispose()
+        """Index and save what the chat queued, then release the database."""
+        try:
+            self.service.close()
+        finally:
+            self.db.dispose()
 
 
 def build_services(

@@ -9,7 +9,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, Integer, String, cast, create_engine, event, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.models import Meta
@@ -97,10 +97,22 @@ def set_meta(session: Session, key: str, value: str) -> None:
 
 
 def bump_catalogue_version(session: Session) -> int:
-    """Mark that searchable content changed (API workers reload their index on it)."""
-    current = int(get_meta(session, "catalogue_version") or "0") + 1
-    set_meta(session, "catalogue_version", str(current))
-    return current
+    """Mark that searchable content changed (API workers reload their index on it).
+
+    One atomic ``UPDATE``: concurrent bumps (threads, workers) never lose one.
+    """
+    key = "catalogue_version"
+    bumped = session.execute(
+        update(Meta)
+        .where(Meta.key == key)
+        .values(value=cast(cast(Meta.value, Integer) + 1, String))
+        .execution_options(synchronize_session=False)
+    )
+    if not bumped.rowcount:  # type: ignore[attr-defined]
+        session.add(Meta(key=key, value="1"))
+        session.flush()
+        return 1
+    return catalogue_version(session)
 
 
 def catalogue_version(session: Session) -> int:

@@ -43,22 +43,28 @@ def text_hash(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
 
 
-def indexable_documents(session: Session, kind: str) -> dict[int, str]:
-    """The texts that must be searchable for ``kind``, by database id."""
+def indexable_documents(
+    session: Session, kind: str, ids: Iterable[int] | None = None
+) -> dict[int, str]:
+    """The texts that must be searchable for ``kind`` (among ``ids`` if given), by id."""
+    model: Any
     if kind == "solution":
-        rows: Iterable[Any] = session.scalars(
-            select(Solution).where(
-                Solution.status == SolutionStatus.PUBLISHED,
-                Solution.moderation.not_in([Moderation.REJECTED, Moderation.MERGED]),
-            )
+        model = Solution
+        query = select(Solution).where(
+            Solution.status == SolutionStatus.PUBLISHED,
+            Solution.moderation.not_in([Moderation.REJECTED, Moderation.MERGED]),
         )
     elif kind == "need":
-        rows = session.scalars(select(Need).where(Need.status == NeedStatus.OPEN))
+        model = Need
+        query = select(Need).where(Need.status == NeedStatus.OPEN)
     elif kind == "experience":
-        rows = session.scalars(select(Experience))
+        model = Experience
+        query = select(Experience)
     else:
         raise ValueError(f"unknown index kind {kind!r}")
-    return {row.id: row.index_text() for row in rows}
+    if ids is not None:
+        query = query.where(model.id.in_(list(ids)))
+    return {row.id: row.index_text() for row in session.scalars(query)}
 
 
 @dataclass
@@ -138,6 +144,7 @@ class IndexStore:
         self.embedder = embedder
         self.batch_size = batch_size
         self._lock = threading.RLock()
+        self._save_lock = threading.Lock()
         self._indexes: dict[str, FaissIndex] = {}
         self._meta: dict[str, IndexMeta] = {}
 
@@ -157,11 +164,14 @@ class IndexStore:
         return meta, index
 
     def save(self, kind: str) -> None:
-        with self._lock:
-            meta, index = self._meta[kind], self._indexes[kind]
-            meta.count = index.count()
-            atomic_write_bytes(self.path(kind), pack(meta, index))
-            summary = {k: v for k, v in meta.to_json().items() if k != "items"}
+        """Write the index of ``kind`` atomically; searches go on while the bytes are written."""
+        with self._save_lock:  # one writer at a time in this process, in snapshot order
+            with self._lock:
+                meta, index = self._meta[kind], self._indexes[kind]
+                meta.count = index.count()
+                data = pack(meta, index)
+                summary = {k: v for k, v in meta.to_json().items() if k != "items"}
+            atomic_write_bytes(self.path(kind), data)
             atomic_write_bytes(
                 self.path(kind).with_suffix(".meta.json"),
                 json.dumps(summary, indent=2).encode(),
@@ -250,19 +260,35 @@ class IndexStore:
 
     # -- incremental changes ----------------------------------------------
     def upsert(self, kind: str, doc_id: int, text: str) -> None:
-        vector = self.embedder.encode_passages([text])
-        with self._lock:
-            index = self._ensure(kind)
-            index.upsert(np.array([doc_id], dtype=np.int64), vector)
-            self._meta[kind].items[doc_id] = text_hash(text)
+        self.upsert_many(kind, {doc_id: text})
+
+    def upsert_many(self, kind: str, docs: dict[int, str], *, save: bool = True) -> None:
+        """Embed ``docs`` (id -> text) in batches and put them in the index of ``kind``.
+
+        ``save=False`` leaves the file behind the memory (the background indexer saves
+        every few seconds); the start-up sync re-embeds what a crash kept out of it.
+        """
+        if not docs:
+            return
+        ids = list(docs)
+        for start in range(0, len(ids), self.batch_size):
+            chunk = ids[start : start + self.batch_size]
+            vectors = self.embedder.encode_passages([docs[i] for i in chunk])
+            with self._lock:
+                self._ensure(kind).upsert(np.array(chunk, dtype=np.int64), vectors)
+                self._meta[kind].items.update({i: text_hash(docs[i]) for i in chunk})
+        if save:
             self.save(kind)
 
-    def remove(self, kind: str, doc_id: int) -> None:
+    def remove(self, kind: str, doc_id: int, *, save: bool = True) -> bool:
         with self._lock:
             index = self._ensure(kind)
-            if index.remove(np.array([doc_id], dtype=np.int64)):
+            removed = index.remove(np.array([doc_id], dtype=np.int64))
+            if removed:
                 self._meta[kind].items.pop(doc_id, None)
-                self.save(kind)
+        if removed and save:
+            self.save(kind)
+        return bool(removed)
 
     def _ensure(self, kind: str) -> FaissIndex:
         if kind not in self._indexes:

@@ -12,7 +12,14 @@ from matcher.text import tokenize
 
 
 class LexicalIndex:
-    """An in-memory BM25 index keyed by database ids, rebuilt lazily after changes."""
+    """An in-memory BM25 index keyed by database ids.
+
+    A direct change (``upsert``, ``remove``) makes the next query rebuild the model, so
+    a caller reads its own writes. A *deferred* change (``defer=True``, the background
+    indexer) keeps serving the previous model until :meth:`rebuild` runs off the query
+    path: a document added that way is found by its vector at once and by its words a
+    moment later, and no query pays for a rebuild under load.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
@@ -20,41 +27,73 @@ class LexicalIndex:
         self._ids: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
         self._position: dict[int, int] = {}
         self._model: bm25s.BM25 | None = None
-        self._dirty = True
+        self._dirty = True  # the next query rebuilds
+        self._pending = False  # a deferred change waits for rebuild()
+        self._generation = 0  # bumped on every change
 
     def set_documents(self, docs: dict[int, str]) -> None:
         with self._lock:
             self._docs = {i: tokenize(t) for i, t in docs.items()}
-            self._dirty = True
+            self._changed(defer=False)
 
-    def upsert(self, doc_id: int, text: str) -> None:
+    def upsert(self, doc_id: int, text: str, *, defer: bool = False) -> None:
+        tokens = tokenize(text)
         with self._lock:
-            self._docs[doc_id] = tokenize(text)
-            self._dirty = True
+            self._docs[doc_id] = tokens
+            self._changed(defer)
 
-    def remove(self, doc_id: int) -> None:
+    def remove(self, doc_id: int, *, defer: bool = False) -> None:
         with self._lock:
             if self._docs.pop(doc_id, None) is not None:
-                self._dirty = True
+                self._changed(defer)
+
+    def _changed(self, defer: bool) -> None:
+        self._generation += 1
+        if defer and self._model is not None:
+            self._pending = True
+        else:
+            self._dirty = True
 
     def __len__(self) -> int:
         return len(self._docs)
 
-    def _ensure(self) -> bm25s.BM25 | None:
-        if not self._dirty:
-            return self._model
-        ids = sorted(self._docs)
-        self._ids = np.array(ids, dtype=np.int64)
-        self._position = {doc_id: pos for pos, doc_id in enumerate(ids)}
+    @property
+    def pending(self) -> bool:
+        return self._pending or self._dirty
+
+    @staticmethod
+    def _build(docs: dict[int, list[str]]) -> tuple[NDArray[np.int64], bm25s.BM25 | None]:
+        ids = sorted(docs)
         if not ids:
-            self._model = None
-        else:
-            model = bm25s.BM25()
-            corpus = [self._docs[i] or ["\u2205"] for i in ids]
-            model.index(corpus, show_progress=False)
-            self._model = model
-        self._dirty = False
+            return np.zeros(0, dtype=np.int64), None
+        model = bm25s.BM25()
+        model.index([docs[i] or ["\u2205"] for i in ids], show_progress=False)
+        return np.array(ids, dtype=np.int64), model
+
+    def _install(self, ids: NDArray[np.int64], model: bm25s.BM25 | None) -> None:
+        self._ids = ids
+        self._position = {int(doc_id): pos for pos, doc_id in enumerate(ids.tolist())}
+        self._model = model
+
+    def _ensure(self) -> bm25s.BM25 | None:
+        if self._dirty:
+            self._install(*self._build(self._docs))
+            self._dirty = self._pending = False
         return self._model
+
+    def rebuild(self) -> None:
+        """Apply deferred changes; builds outside the lock, so queries go on meanwhile."""
+        with self._lock:
+            if not self.pending:
+                return
+            generation, docs = self._generation, dict(self._docs)
+        ids, model = self._build(docs)
+        with self._lock:
+            self._install(ids, model)
+            if self._generation == generation:  # nothing changed while building
+                self._dirty = self._pending = False
+            else:
+                self._pending = True
 
     def scores(self, query_tokens: list[str]) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
         """BM25 score of every document for the query (ids, scores), in id order."""
@@ -68,5 +107,6 @@ class LexicalIndex:
                 return self._ids, np.zeros(len(self._ids), dtype=np.float32)
             return self._ids, np.asarray(model.get_scores(known), dtype=np.float32)
 
-    def tokens(self, doc_id: int) -> list[str]:
-        return self._docs.get(doc_id, [])
+    def tokens(self, doc_id: int) -> list[str] | None:
+        """The document's tokens (``None`` if it is not in this index)."""
+        return self._docs.get(doc_id)

@@ -176,7 +176,7 @@ class PeerService:
             )
         except QueryError:
             return []
-        qvec = self.service.embedder.encode_queries([scope.text])[0]
+        qvec = self.service.query_vector(scope.text)
         peers = self._rex_peers(scope, hits, qvec, top, need_id, exclude_territory)
         if need_top > 0:
             peers += self._need_peers(scope, qvec, need_top, need_id, requester_id)

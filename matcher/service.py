@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from core.config import Settings
 from core.db import Database, bump_catalogue_version, catalogue_version
@@ -21,6 +24,7 @@ from core.models import Experience, Need, Solution
 from index.base import Embedder
 from index.store import KINDS, IndexStore, SyncReport, indexable_documents
 from matcher.bm25 import LexicalIndex
+from matcher.indexer import BackgroundIndexer
 from matcher.ranking import FusionParams, fuse, scope_fit
 from matcher.text import stem_map, tokenize
 from matcher.types import NeedMatch, Reason, Scope, SolutionMatch
@@ -28,6 +32,10 @@ from matcher.types import NeedMatch, Reason, Scope, SolutionMatch
 log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 10_000
+#: Rankings kept for "more results" (each is a list of the candidates of one query).
+RANKING_CACHE_SIZE = 256
+#: Seconds between BM25 rebuilds for documents indexed in the background.
+LEXICAL_REBUILD_INTERVAL = 2.0
 
 
 class QueryError(ValueError):
@@ -36,6 +44,41 @@ class QueryError(ValueError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class SolutionCard:
+    """What ranking and rendering read of a solution, kept in memory between searches."""
+
+    id: int
+    external_id: str
+    title: str
+    mission: str
+    website: str | None
+    maturity: str | None
+    trust_level: str
+    themes: tuple[str, ...]
+    target_kinds: tuple[str, ...]
+    target_bands: tuple[str, ...]
+    usertypes: tuple[str, ...]
+    text: str
+
+    @classmethod
+    def of(cls, sol: Solution) -> SolutionCard:
+        return cls(
+            id=sol.id,
+            external_id=sol.external_id,
+            title=sol.title,
+            mission=sol.mission,
+            website=sol.website,
+            maturity=sol.maturity,
+            trust_level=str(sol.trust_level),
+            themes=tuple(sol.themes or ()),
+            target_kinds=tuple(sol.target_kinds or ()),
+            target_bands=tuple(sol.target_size_bands or ()),
+            usertypes=tuple(sol.usertypes or ()),
+            text=sol.index_text(),
+        )
 
 
 @dataclass
@@ -87,6 +130,13 @@ class MatchService:
         self._ready_lock = threading.Lock()
         self._cache_lock = threading.Lock()
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cards: dict[int, SolutionCard] = {}  # emptied when the catalogue changes
+        #: full rankings by (query, scope fit inputs, catalogue version): "more" pages
+        #: are slices of the first search, not new searches
+        self._rankings: OrderedDict[tuple[object, ...], list[tuple[float, SolutionCard, Any]]]
+        self._rankings = OrderedDict()
+        self._indexer = BackgroundIndexer(self._apply_batch, self._save_kinds)
+        self._lexical_built = dict.fromkeys(KINDS, 0.0)
 
     # -- lifecycle ------------------------------------------------------------
     @property
@@ -111,18 +161,44 @@ class MatchService:
             for kind in KINDS:
                 self._lexical[kind].set_documents(indexable_documents(session, kind))
             self._version = version
+            self._forget_cards()
         return reports
 
     def refresh_if_stale(self) -> None:
         """Another process changed the catalogue: bring this one's indexes up to date."""
         with self.db.session() as session:
             version = catalogue_version(session)
-        if version != self._version:
+        if version > self._version:
             self.ensure_ready()
 
+    def _forget_cards(self, ids: list[int] | None = None) -> None:
+        with self._cache_lock:
+            if ids is None:
+                self._cards.clear()
+            else:
+                for i in ids:
+                    self._cards.pop(i, None)
+            self._rankings.clear()
+
+    def _solution_cards(self, session: Session, ids: list[int]) -> dict[int, SolutionCard]:
+        with self._cache_lock:
+            cards = {i: self._cards[i] for i in ids if i in self._cards}
+        missing = [i for i in ids if i not in cards]
+        if missing:
+            fetched = {
+                s.id: SolutionCard.of(s)
+                for s in session.scalars(select(Solution).where(Solution.id.in_(missing)))
+            }
+            with self._cache_lock:
+                self._cards.update(fetched)
+            cards.update(fetched)
+        return cards
+
     def _changed(self) -> None:
+        # set before the commit: a concurrent reader in this process never sees the new
+        # version as someone else's change (refresh_if_stale only reloads on a *newer* one)
         with self.db.session() as session:
-            self._version = bump_catalogue_version(session)
+            self._version = max(self._version, bump_catalogue_version(session))
 
     # -- index maintenance ----------------------------------------------------
     def _reindex(self, kind: str, doc_id: int, text: str | None) -> None:
@@ -134,6 +210,8 @@ class MatchService:
         else:
             self.store.upsert(kind, doc_id, text)
             self._lexical[kind].upsert(doc_id, text)
+        if kind == "solution":
+            self._forget_cards([doc_id])
         self._changed()
 
     def _current_text(self, kind: str, doc_id: int) -> str | None:
@@ -153,8 +231,51 @@ class MatchService:
     def remove(self, kind: str, doc_id: int) -> None:
         self._reindex(kind, doc_id, None)
 
+    # -- background indexing (chat steps: the reply does not wait for it) -------
+    def index_later(self, kind: str, doc_id: int) -> None:
+        """Queue ``kind``/``doc_id`` (already committed) for the background indexer."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown index kind {kind!r}")
+        self._indexer.submit(kind, doc_id)
+
+    def flush_indexing(self, *, save: bool = False, timeout: float = 60.0) -> bool:
+        """Wait until every document queued so far is searchable (and saved to disk)."""
+        return self._indexer.flush(save=save, timeout=timeout)
+
+    def close(self) -> None:
+        """Index and save what is queued; call before the process exits."""
+        self._indexer.close()
+
+    def _apply_batch(self, kind: str, ids: list[int]) -> bool:
+        if self._version < 0:
+            self.ensure_ready()
+        with self.db.session() as session:
+            docs = indexable_documents(session, kind, ids)
+        self.store.upsert_many(kind, docs, save=False)
+        for doc_id in ids:
+            if doc_id in docs:
+                self._lexical[kind].upsert(doc_id, docs[doc_id], defer=True)
+            else:  # closed, unpublished or deleted since it was queued
+                self.store.remove(kind, doc_id, save=False)
+                self._lexical[kind].remove(doc_id, defer=True)
+        if kind == "solution":
+            self._forget_cards(ids)
+        if time.monotonic() - self._lexical_built[kind] >= LEXICAL_REBUILD_INTERVAL:
+            self._rebuild_lexical(kind)
+        self._changed()
+        return True
+
+    def _rebuild_lexical(self, kind: str) -> None:
+        self._lexical[kind].rebuild()
+        self._lexical_built[kind] = time.monotonic()
+
+    def _save_kinds(self, kinds: set[str]) -> None:
+        for kind in sorted(kinds):
+            self._rebuild_lexical(kind)
+            self.store.save(kind)
+
     # -- core hybrid retrieval -------------------------------------------------
-    def _query_vector(self, text: str) -> np.ndarray:
+    def query_vector(self, text: str) -> np.ndarray:
         """Query vectors are cached: paging ("more results") and re-ranking reuse them."""
         with self._cache_lock:
             cached = self._qcache.get(text)
@@ -169,15 +290,24 @@ class MatchService:
         return vector
 
     def _hybrid(
-        self, kind: str, text: str, language: str, *, k: int | None = None
+        self,
+        kind: str,
+        text: str,
+        language: str,
+        *,
+        k: int | None = None,
+        checked: bool = False,
     ) -> list[tuple[int, float, float, float]]:
-        """Candidates for ``text`` as (id, fused, dense, bm25), best first."""
+        """Candidates for ``text`` as (id, fused, dense, bm25), best first.
+
+        ``checked``: the caller has just brought the indexes up to date.
+        """
         if self._version < 0:
             self.ensure_ready()
-        else:
+        elif not checked:
             self.refresh_if_stale()
         k = k or self.params.candidates
-        qvec = self._query_vector(text)
+        qvec = self.query_vector(text)
         dense_hits = dict(self.store.search(kind, qvec, k))
         lex_ids, lex_scores = self._lexical[kind].scores(tokenize(text))
         candidates = set(dense_hits)
@@ -202,54 +332,76 @@ class MatchService:
     # -- solutions ------------------------------------------------------------
     def search(self, scope: Scope, *, top: int = 5, offset: int = 0) -> SearchResult:
         text, notices = prepare_query(scope.text)
-        hits = self._hybrid("solution", text, scope.language)
+        if self._version < 0:
+            self.ensure_ready()
+        else:
+            self.refresh_if_stale()
+        key = (
+            text,
+            scope.language,
+            scope.stage,
+            scope.territory_kind,
+            scope.size_band,
+        )  # any change to the solutions empties the cache (_forget_cards)
+        with self._cache_lock:
+            scored = self._rankings.get(key)
+            if scored is not None:
+                self._rankings.move_to_end(key)
+        with self.db.session() as session:
+            if scored is None:
+                scored = self._rank(session, scope, text)
+                with self._cache_lock:
+                    self._rankings[key] = scored
+                    while len(self._rankings) > RANKING_CACHE_SIZE:
+                        self._rankings.popitem(last=False)
+            page = scored[offset : offset + top]
+            rex_counts = self._rex_counts(session, [item[1].id for item in page])
+        query_terms = stem_map(text)
+        matches = [
+            SolutionMatch(
+                solution_id=card.id,
+                external_id=card.external_id,
+                title=card.title,
+                score=round(score, 4),
+                trust_level=card.trust_level,
+                reasons=self._reasons(card, scope, query_terms, fit, rex_counts.get(card.id, 0)),
+                mission=card.mission,
+                website=card.website,
+                maturity=card.maturity,
+            )
+            for score, card, fit in page
+        ]
+        return SearchResult(matches, notices)
+
+    def _rank(
+        self, session: Session, scope: Scope, text: str
+    ) -> list[tuple[float, SolutionCard, Any]]:
+        """Every candidate with its scope-adjusted score, best first."""
+        hits = self._hybrid("solution", text, scope.language, checked=True)
         if hits and self.params.semantic_gap is not None:
             floor = max(h[2] for h in hits) - self.params.semantic_gap
             hits = [h for h in hits if h[3] > 0 or h[2] >= floor]
         if not hits:
-            return SearchResult([], notices)
-        with self.db.session() as session:
-            rows = {
-                s.id: s
-                for s in session.scalars(
-                    select(Solution).where(Solution.id.in_([h[0] for h in hits]))
-                )
-            }
-            scored = []
-            for doc_id, fused, dense, lexical in hits:
-                sol = rows.get(doc_id)
-                if sol is None:
-                    continue
-                fit = scope_fit(
-                    stage=scope.stage,
-                    buyer_kind=scope.territory_kind,
-                    buyer_band=scope.size_band,
-                    maturity=sol.maturity,
-                    trust_level=str(sol.trust_level),
-                    target_kinds=sol.target_kinds or [],
-                    target_bands=sol.target_size_bands or [],
-                    usertypes=sol.usertypes or [],
-                )
-                scored.append((fused * fit.factor, sol, fit, dense, lexical))
-            scored.sort(key=lambda item: -item[0])
-            page = scored[offset : offset + top]
-            rex_counts = self._rex_counts(session, [item[1].id for item in page])
-            query_terms = stem_map(text)
-            matches = [
-                SolutionMatch(
-                    solution_id=sol.id,
-                    external_id=sol.external_id,
-                    title=sol.title,
-                    score=round(score, 4),
-                    trust_level=str(sol.trust_level),
-                    reasons=self._reasons(sol, scope, query_terms, fit, rex_counts.get(sol.id, 0)),
-                    mission=sol.mission,
-                    website=sol.website,
-                    maturity=sol.maturity,
-                )
-                for score, sol, fit, _dense, _lexical in page
-            ]
-        return SearchResult(matches, notices)
+            return []
+        cards = self._solution_cards(session, [h[0] for h in hits])
+        scored = []
+        for doc_id, fused, _dense, _lexical in hits:
+            card = cards.get(doc_id)
+            if card is None:
+                continue
+            fit = scope_fit(
+                stage=scope.stage,
+                buyer_kind=scope.territory_kind,
+                buyer_band=scope.size_band,
+                maturity=card.maturity,
+                trust_level=card.trust_level,
+                target_kinds=list(card.target_kinds),
+                target_bands=list(card.target_bands),
+                usertypes=list(card.usertypes),
+            )
+            scored.append((fused * fit.factor, card, fit))
+        scored.sort(key=lambda item: -item[0])
+        return scored
 
     def search_solutions(
         self, scope: Scope, *, top: int = 5, offset: int = 0
@@ -306,16 +458,17 @@ class MatchService:
         )
         return {int(sid): int(n) for sid, n in rows}
 
-    @staticmethod
     def _reasons(
-        sol: Solution,
+        self,
+        sol: SolutionCard,
         scope: Scope,
         query_terms: dict[str, str],
         fit,
         rex_count: int,  # type: ignore[no-untyped-def]
     ) -> list[Reason]:
         reasons: list[Reason] = []
-        doc_tokens = set(tokenize(sol.index_text()))
+        tokens = self._lexical["solution"].tokens(sol.id)
+        doc_tokens = set(tokens if tokens is not None else tokenize(sol.text))
         shared = [word for token, word in query_terms.items() if token in doc_tokens]
         shared.sort(key=len, reverse=True)
         if shared:
@@ -323,7 +476,7 @@ class MatchService:
         else:
             reasons.append(Reason("semantic", {}))
         wanted = {fold(t) for t in scope.themes}
-        themes = [t for t in sol.themes or [] if wanted and _theme_overlap(fold(t), wanted)]
+        themes = [t for t in sol.themes if wanted and _theme_overlap(fold(t), wanted)]
         if themes:
             reasons.append(Reason("themes", {"themes": themes[:3]}))
         if fit.size_fit and scope.size_band:
@@ -347,6 +500,7 @@ class MatchService:
         score 0), so the cut-off is on the absolute dense similarity.
         """
         threshold = self.need_similarity_threshold if min_similarity is None else min_similarity
+        self._indexer.flush(timeout=10.0)  # needs the chat has just queued are proposed too
         with self.db.session() as session:
             sol = session.get(Solution, solution_id)
             if sol is None:

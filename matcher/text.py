@@ -33,6 +33,10 @@ STOPWORDS: frozenset[str] = frozenset(
 )
 
 
+#: Folding is the hot spot of tokenisation; words repeat, so it is memoised.
+_fold_word = lru_cache(maxsize=200_000)(fold)
+
+
 @lru_cache(maxsize=4)
 def _stemmer(language: str) -> Stemmer.Stemmer:
     return Stemmer.Stemmer(language)
@@ -46,9 +50,9 @@ def words(text: str) -> list[str]:
 def tokenize(text: str) -> list[str]:
     """Tokens for BM25: words minus stop-words, French Snowball stems, accents folded."""
     out: list[str] = []
-    kept = [w for w in words(text) if fold(w) not in STOPWORDS and len(w) > 1]
+    kept = [w for w in words(text) if len(w) > 1 and _fold_word(w) not in STOPWORDS]
     for stem in _stemmer("french").stemWords(kept):
-        folded = fold(stem).replace(" ", "")
+        folded = _fold_word(stem).replace(" ", "")
         if folded:
             out.append(folded)
     return out
@@ -58,7 +62,7 @@ def stem_map(text: str) -> dict[str, str]:
     """Each token of ``text`` mapped to the first surface word that produced it."""
     mapping: dict[str, str] = {}
     for word in words(text):
-        if fold(word) in STOPWORDS or len(word) <= 1:
+        if len(word) <= 1 or _fold_word(word) in STOPWORDS:
             continue
         for token in tokenize(word):
             mapping.setdefault(token, word)

@@ -495,10 +495,10 @@ def _confirm(ctx: Ctx) -> None:
     need_id, requester_id = need.id, ctx.person.id
 
     def index_and_search() -> list[OutMessage]:
-        try:
-            engine.service.index_need(need_id)
+        try:  # searchable by others within a second; this reply does not wait for it
+            engine.service.index_later("need", need_id)
         except Exception:
-            log.exception("could not index need %s", need_id)
+            log.exception("could not queue need %s for indexing", need_id)
         return _results_page(
             engine, transport, external_id, scope, need_id, 0, first=True, requester_id=requester_id
         )
