@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
@@ -53,6 +55,19 @@ class ChatReply(BaseModel):
     messages: list[MessageOut]
 
 
+#: Chat steps are CPU-bound Python: a few threads keep both cores busy; forty (the
+#: default pool) would only fight over the GIL. See ``piu bench load``.
+CHAT_THREADS = 4
+_limiter: anyio.CapacityLimiter | None = None
+
+
+def _chat_limiter() -> anyio.CapacityLimiter:
+    global _limiter
+    if _limiter is None:  # created inside the running event loop
+        _limiter = anyio.CapacityLimiter(CHAT_THREADS)
+    return _limiter
+
+
 def get_engine(request: Request) -> ConversationEngine:
     engine = getattr(request.app.state, "engine", None)
     if engine is None:
@@ -80,7 +95,7 @@ async def post_chat(body: ChatRequest, engine: EngineDep) -> ChatReply:
         out = engine.handle(TRANSPORT, body.session_id, text=body.text, choice=body.choice)
         return out + engine.pending_outbox(TRANSPORT, body.session_id)
 
-    return _reply(await run_in_threadpool(run))
+    return _reply(await anyio.to_thread.run_sync(run, limiter=_chat_limiter()))
 
 
 @router.get("/api/chat/inbox", response_model=ChatReply)

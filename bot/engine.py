@@ -26,7 +26,7 @@ from langdetect import DetectorFactory, detect_langs
 from langdetect.lang_detect_exception import LangDetectException
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import flag_modified
 
 from bot.messages import MESSAGES, t
@@ -260,18 +260,21 @@ class ConversationEngine:
 
     def pending_outbox(self, transport: str, external_id: str) -> list[OutMessage]:
         """Undelivered messages for this user (marked delivered as they are returned)."""
-        with self.db.session() as session:
-            ident = self._identity(session, transport, external_id)
-            if ident is None:
-                return []
-            rows = session.scalars(
-                select(Outbox)
-                .where(Outbox.person_id == ident.person_id, Outbox.delivered_at.is_(None))
+        with self.db.session() as session:  # one query when there is nothing to deliver
+            rows = session.execute(
+                select(Outbox, Person.language)
+                .join(ChatIdentity, ChatIdentity.person_id == Outbox.person_id)
+                .join(Person, Person.id == Outbox.person_id)
+                .where(
+                    ChatIdentity.transport == transport,
+                    ChatIdentity.external_id == external_id,
+                    Outbox.delivered_at.is_(None),
+                )
                 .order_by(Outbox.id)
             ).all()
             out = []
-            for row in rows:
-                out.append(self.render_outbox(row.payload, ident.person.language))
+            for row, language in rows:
+                out.append(self.render_outbox(row.payload, language))
                 row.delivered_at = utcnow()
             return out
 
@@ -386,9 +389,9 @@ class ConversationEngine:
     @staticmethod
     def _identity(session: Session, transport: str, external_id: str) -> ChatIdentity | None:
         return session.scalar(
-            select(ChatIdentity).where(
-                ChatIdentity.transport == transport, ChatIdentity.external_id == external_id
-            )
+            select(ChatIdentity)
+            .options(joinedload(ChatIdentity.person))  # one query: it is always read
+            .where(ChatIdentity.transport == transport, ChatIdentity.external_id == external_id)
         )
 
     def _language_of(self, transport: str, external_id: str) -> str:

@@ -23,6 +23,9 @@ def _uvicorn_config(app: Any, settings: Settings, host: str | None, port: int | 
         port=port or settings.port,
         proxy_headers=True,  # client IPs for the rate limit, from trusted proxies only
         forwarded_allow_ips="127.0.0.1",
+        # longer than the idle timeout of clients and proxies (httpx and nginx: 5 s and
+        # 60-75 s): the server must not close a kept-alive connection a client is reusing
+        timeout_keep_alive=75,
         log_level="info",
     )
 
