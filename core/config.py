@@ -37,7 +37,11 @@ class Settings(BaseSettings):
     query_prompt: str = "query: "
     passage_prompt: str = "passage: "
     max_seq_length: int = 256
-    embedding_backend: str = Field("torch", description="torch | onnx | onnx-int8")
+    embedding_backend: str = Field(
+        "onnx-int8",
+        description="onnx-int8 (default: 4x faster than torch on CPU, same retrieval quality "
+        "on the dev set) | onnx (float32) | torch (needed to fine-tune)",
+    )
     finetuned_adapter: Path | None = Field(
         DEFAULT_ADAPTER,
         description="Fine-tuned layer weights applied on top of the default model "

@@ -166,10 +166,20 @@ def test_adapter_applies_offline_and_changes_model_id(
     assert (target / "model.safetensors").stat().st_mtime_ns == mtime
     assert sorted(p.name for p in tmp_path.iterdir()) == [FINETUNED_DIR_NAME]
 
-    settings = Settings(data_dir=tmp_path, environment="test", embedding_model=str(target))
+    settings = Settings(
+        data_dir=tmp_path,
+        environment="test",
+        embedding_model=str(target),
+        embedding_backend="torch",
+    )
     tuned = load_embedder(settings)
     base_id = load_embedder(
-        Settings(data_dir=tmp_path, environment="test", embedding_model=str(_base))
+        Settings(
+            data_dir=tmp_path,
+            environment="test",
+            embedding_model=str(_base),
+            embedding_backend="torch",
+        )
     ).model_id
     assert "+piu." in tuned.model_id and tuned.model_id != base_id
     assert tuned.encode_queries(["Végétaliser les cours d'école"]).shape == (1, 384)
@@ -192,9 +202,16 @@ def test_shipped_adapter_is_used_by_default_offline(
     model_cache: Path, tmp_path: Path, _no_network: None
 ) -> None:
     clear_embedder_cache()
-    tuned = load_embedder(Settings(data_dir=tmp_path, model_cache_dir=model_cache))
+    tuned = load_embedder(
+        Settings(data_dir=tmp_path, model_cache_dir=model_cache, embedding_backend="torch")
+    )
     base = load_embedder(
-        Settings(data_dir=tmp_path, model_cache_dir=model_cache, use_finetuned=False)
+        Settings(
+            data_dir=tmp_path,
+            model_cache_dir=model_cache,
+            use_finetuned=False,
+            embedding_backend="torch",
+        )
     )
     sha = json.loads(sidecar_path(DEFAULT_ADAPTER).read_text())["adapter_sha256"]
     assert tuned.model_id.startswith("multilingual-e5-small@")

@@ -48,6 +48,7 @@ TRICKY = [
 
 def _settings(tmp_path: Path, model_cache: Path, **overrides: Any) -> Settings:
     overrides.setdefault("use_finetuned", False)  # the base model: it is the reference
+    overrides.setdefault("embedding_backend", "torch")  # the conversion under test
     return Settings(data_dir=tmp_path, model_cache_dir=model_cache, environment="test", **overrides)
 
 
