@@ -36,6 +36,7 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    BaseUpdateProcessor,
     CallbackContext,
     CallbackQueryHandler,
     ContextTypes,
@@ -332,6 +333,43 @@ async def _outbox_job(context: BotContext) -> None:
 
 # --- Wiring -----------------------------------------------------------------------------------
 
+#: Updates processed at once. Each runs the engine in a worker thread, so one user's
+#: search never holds up everybody else's replies (PTB's default is one at a time).
+CONCURRENT_UPDATES = 32
+
+
+class PerChatUpdateProcessor(BaseUpdateProcessor):
+    """Updates of different chats run concurrently; those of one chat run one by one,
+    in the order they arrived (a double tap or two quick messages stay in order)."""
+
+    def __init__(self, max_concurrent_updates: int = CONCURRENT_UPDATES) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._holders: dict[int, int] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        chat = update.effective_chat if isinstance(update, Update) else None
+        if chat is None:
+            await coroutine
+            return
+        key = chat.id
+        lock = self._locks.setdefault(key, asyncio.Lock())  # FIFO: arrival order kept
+        self._holders[key] = self._holders.get(key, 0) + 1
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            self._holders[key] -= 1
+            if not self._holders[key]:  # nobody waits on it: forget the chat
+                del self._holders[key]
+                self._locks.pop(key, None)
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
 
 def rate_limiter() -> AIORateLimiter | None:
     """PTB's AIORateLimiter when the ``rate-limiter`` extra (aiolimiter) is installed."""
@@ -390,7 +428,7 @@ def build_application(
         builder = builder.get_updates_request(get_updates_request)
     if limiter and (rl := rate_limiter()) is not None:
         builder = builder.rate_limiter(rl)
-    application = builder.build()
+    application = builder.concurrent_updates(PerChatUpdateProcessor()).build()
 
     private = filters.ChatType.PRIVATE
     message = filters.UpdateType.MESSAGE & private

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -119,6 +120,7 @@ class EngineDouble:
         self.calls: list[dict[str, Any]] = []
         self.outbox: list[tuple[str, int, OutMessage]] = []
         self.delivered: list[int] = []
+        self.release = threading.Event()
 
     def handle(
         self,
@@ -140,6 +142,8 @@ class EngineDouble:
         )
         if text == "boom":
             raise RuntimeError("engine exploded")
+        if text and text.startswith("slow"):  # a long search: blocks until released
+            assert self.release.wait(10)
         if kind == "other":
             return [OutMessage(t("text_only", "fr"), [])]
         if text == "/start":
@@ -383,6 +387,27 @@ async def test_long_answers_are_split_with_the_keyboard_last(_app, _request) -> 
     assert len(sent) == 3
     assert all(len(p["text"]) <= 4096 for p in sent)
     assert [bool(p.get("reply_markup")) for p in sent] == [False, False, True]
+
+
+async def test_other_chats_are_not_held_up_and_one_chat_stays_in_order(
+    _app, _engine, _request
+) -> None:
+    def feed(update: Update) -> asyncio.Task[None]:  # as the Application's fetcher does
+        return asyncio.ensure_future(
+            _app.update_processor.process_update(update, _app.process_update(update))
+        )
+
+    slow = feed(_message(_app, text="slow search", chat=_chat(1)))
+    after_slow = feed(_message(_app, text="second message", chat=_chat(1)))
+    other = feed(_message(_app, text="hello", chat=_chat(2)))
+    await asyncio.wait_for(other, 5)  # chat 2 answered while chat 1 is still searching
+    assert [p["text"] for p in _request.params("sendMessage")] == ["echo hello"]
+    assert not after_slow.done()  # chat 1's next message waits for its first one
+    _engine.release.set()
+    await asyncio.wait_for(asyncio.gather(slow, after_slow), 5)
+    chat1 = [p["text"] for p in _request.params("sendMessage") if p["chat_id"] == 1]
+    assert chat1 == ["echo slow search", "echo second message"]
+    assert _app.update_processor.max_concurrent_updates > 1
 
 
 async def test_outbox_job_is_scheduled(_app) -> None:
