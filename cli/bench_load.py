@@ -51,6 +51,23 @@ NEEDS = [
     "Nous voulons ouvrir nos données de transport en open data",
     "Accompagner les seniors éloignés du numérique dans leurs démarches en ligne",
 ]
+#: Needs are composed so that nearly every flow sends a different text (a real crowd
+#: does not repeat itself): no query-vector cache hit flatters the figures.
+OPENERS = [
+    "", "Bonjour, ", "Bonjour. ", "Je suis agent à la mairie. ", "Élu d'une petite commune : ",
+    "Pour notre intercommunalité, ", "Au nom du service technique, ", "Question rapide : ",
+]  # fmt: skip
+CLOSERS = [
+    "", ".", " rapidement.", " pour l'an prochain.", " avec un petit budget.",
+    ", si possible avec des références.", " pour un premier test.", " Merci !",
+    " dans deux quartiers.", " sur l'ensemble du territoire.",
+]  # fmt: skip
+
+
+def need_text(rng: random.Random) -> str:
+    """One of 10 x 8 x 10 x 50 phrasings (a number of sites makes most of them unique)."""
+    sites = f" ({rng.randint(2, 51)} sites concernés)" if rng.random() < 0.8 else ""
+    return f"{rng.choice(OPENERS)}{rng.choice(NEEDS)}{sites}{rng.choice(CLOSERS)}".strip()
 
 
 @dataclass
@@ -163,7 +180,7 @@ async def _buyer_flow(
     if role is None:
         raise FlowError("no role button")
     await send("role", choice=role)
-    out = await send("need", text=rng.choice(NEEDS))
+    out = await send("need", text=need_text(rng))
     for _ in range(15):
         if any(b["id"].startswith("res:") for b in buttons(out)):
             break
@@ -198,10 +215,13 @@ async def _run_level(
     ) as client:
         start = time.perf_counter()
         deadline = start + duration
+        ramp = min(duration / 2, max(2.0, 10 * think))
 
         async def user(i: int) -> None:
             rng = random.Random(seed * 100_003 + i)
-            await asyncio.sleep(rng.random() * min(2.0, duration / 10))  # ramp up
+            # Ramp up: arrivals spread over about one flow (ten messages of think time),
+            # so the users are not in lockstep (all confirming at the same instant)
+            await asyncio.sleep(rng.random() * ramp)
             while time.perf_counter() < deadline and result.requests < max_requests:
                 try:
                     await _buyer_flow(client, result, rng, error_texts, think)
@@ -357,8 +377,11 @@ def bench_load(
     seed: Annotated[int, typer.Option(help="Random seed (answers, needs)")] = 0,
     think: Annotated[
         float,
-        typer.Option(help="Mean seconds a simulated person reads before answering (0 = stress)"),
-    ] = 1.0,
+        typer.Option(
+            help="Mean seconds a simulated person reads before answering (0 = stress); "
+            "3 s is already quick for someone reading a scope card or five results"
+        ),
+    ] = 3.0,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Simulated buyers through POST /api/chat: throughput, p50/p95 latency, errors."""
