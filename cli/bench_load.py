@@ -8,11 +8,18 @@ runs full flows through ``POST /api/chat`` (a new session per flow): ``/start`` 
 scope card confirmed → results → "more". Bounded in time and in requests; it stops by
 itself. The per-IP API rate limit is lifted in the server it starts (all the simulated
 users share 127.0.0.1); the per-user chat limit stays on (a flow is ~10 messages).
+
+``--transport telegram`` runs the same flows through Telegram: the Bot API emulator
+(``bot/tg_emulator.py``) in this process, the real ``piu bot`` process polling it, one
+thread per simulated user typing and pressing buttons; a turn's latency runs from the
+user's update to the last message the bot sends for it. The bot's own AIORateLimiter
+(Telegram's 30 messages/s per bot) stays on: it is part of what users would see.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import random
 import shutil
@@ -21,8 +28,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -250,6 +259,153 @@ async def _warm_up(base_url: str, timeout: float) -> None:
                 typer.echo(f"warm-up flow failed: {exc}", err=True)
 
 
+# -- the same flows through the Telegram Bot API emulator -----------------------------------------
+TELEGRAM_TOKEN = "123:LOADTEST"
+#: A turn is over when the bot has sent nothing more for this long (its messages of one
+#: turn follow each other closely, unless the rate limiter spaces them); the wait is
+#: taken out of the next reading time, so users are not slowed down by it.
+TURN_QUIET = 1.0
+_COUNTS = threading.Lock()  # counters shared by the user threads
+
+
+def _telegram_buttons(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
+    return [
+        {"id": b["callback_data"]}
+        for m in messages
+        for row in (m.get("reply_markup") or {}).get("inline_keyboard", [])
+        for b in row
+        if "callback_data" in b
+    ]
+
+
+def _telegram_flow(
+    emu: Any,
+    chat: int,
+    result: LevelResult,
+    rng: random.Random,
+    error_texts: set[str],
+    think: float,
+    timeout: float,
+) -> None:
+    """The buyer flow of :func:`_buyer_flow`, typed into Telegram by one user (a thread)."""
+
+    def turn(step: str, act: Callable[[], Any]) -> list[dict[str, Any]]:
+        if think > 0:
+            time.sleep(max(0.0, think * (0.5 + rng.random()) - TURN_QUIET))
+        after = len(emu.bot_messages(chat))
+        start = time.monotonic()
+        act()
+        with _COUNTS:
+            result.requests += 1
+        try:
+            replies = emu.wait_replies(chat, after, timeout=timeout, quiet=TURN_QUIET)
+        except TimeoutError:
+            with _COUNTS:
+                result.errors += 1
+            result.error_samples.append(f"no reply within {timeout:.0f} s ({step})")
+            raise FlowError("timeout") from None
+        sent = emu.sent_times(chat)[after : after + len(replies)]
+        elapsed = (sent[-1] - start) * 1000
+        result.request_ms.append(elapsed)
+        result.by_step.setdefault(step, []).append(elapsed)
+        if any(m.get("text") in error_texts for m in replies):
+            with _COUNTS:
+                result.errors += 1
+            result.error_samples.append(f"engine error reply ({step})")
+            raise FlowError("engine error")
+        return replies
+
+    start = time.perf_counter()
+    out = turn("start", lambda: emu.send_text(chat, "/start"))
+    role = next((b["id"] for b in _telegram_buttons(out) if b["id"].startswith("role:buyer")), None)
+    if role is None:
+        raise FlowError("no role button")
+    turn("role", lambda: emu.click(chat, role))
+    text = need_text(rng)
+    out = turn("need", lambda: emu.send_text(chat, text))
+    for _ in range(15):
+        buttons = _telegram_buttons(out)
+        if any(b["id"].startswith("res:") for b in buttons):
+            break
+        pick = _pick_answer(buttons, rng)
+        if pick is None:
+            raise FlowError(f"stuck: {[m.get('text', '')[:60] for m in out]}")
+        step = "confirm" if pick.startswith("card:ok") else "answer"
+        out = turn(step, lambda pick=pick: emu.click(chat, pick))
+    more = next((b["id"] for b in _telegram_buttons(out) if b["id"].startswith("res:more")), None)
+    if more is None:
+        raise FlowError("no results")
+    turn("more", lambda: emu.click(chat, more))
+    result.flow_ms.append((time.perf_counter() - start) * 1000)
+    with _COUNTS:
+        result.flows += 1
+
+
+def _run_telegram_level(
+    emu: Any,
+    users: int,
+    duration: float,
+    max_requests: int,
+    seed: int,
+    timeout: float,
+    think: float,
+    first_chat: int,
+) -> LevelResult:
+    """``users`` threads, each a Telegram user running flows (a new chat per flow)."""
+    from bot.messages import t
+
+    error_texts = {t("error", "fr"), t("error", "en")}
+    result = LevelResult(users)
+    lock = threading.Lock()
+    chats = iter(range(first_chat, first_chat + 10_000_000))
+    start = time.perf_counter()
+    deadline = start + duration
+    ramp = min(duration / 2, max(2.0, 10 * think))
+
+    def user(i: int) -> None:
+        rng = random.Random(seed * 100_003 + i)
+        time.sleep(rng.random() * ramp)
+        while time.perf_counter() < deadline and result.requests < max_requests:
+            with lock:
+                chat = next(chats)
+            try:
+                _telegram_flow(emu, chat, result, rng, error_texts, think, timeout)
+            except FlowError:
+                with _COUNTS:
+                    result.flows_failed += 1
+
+    threads = [threading.Thread(target=user, args=(i,), daemon=True) for i in range(users)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _run_telegram(
+    levels: list[int], duration: float, max_requests: int, seed: int, timeout: float, think: float
+) -> list[dict[str, Any]]:
+    from bot.tg_emulator import TelegramEmulator
+
+    rows = []
+    with TelegramEmulator(TELEGRAM_TOKEN) as emu, Server(telegram_base_url=emu.base_url) as bot:
+        emu.wait_until_polling(timeout=bot.startup_timeout)
+        warm = LevelResult(1)
+        for i in range(3):  # not measured: first queries, connections
+            try:
+                _telegram_flow(emu, 900 + i, warm, random.Random(i), set(), 0.0, timeout)
+            except FlowError as exc:
+                typer.echo(f"warm-up flow failed: {exc}", err=True)
+        for n, first_chat in zip(levels, itertools.count(1_000_000, 10_000_000), strict=False):
+            typer.echo(f"load: {n} Telegram users for {duration:.0f} s (emulator) ...", err=True)
+            level = _run_telegram_level(
+                emu, n, duration, max_requests, seed, timeout, think, first_chat
+            )
+            rows.append(level.summary())
+    return rows
+
+
 # -- the server under test -----------------------------------------------------------------------
 def _free_port() -> int:
     with socket.socket() as s:
@@ -270,9 +426,13 @@ def _model_cache() -> str:
 
 
 class Server:
-    """``piu init`` into a temporary PIU_DATA_DIR, then ``piu serve`` on a free loopback port."""
+    """``piu init`` into a temporary PIU_DATA_DIR, then ``piu serve`` on a free loopback port
+    (or, with ``telegram_base_url``, ``piu bot`` polling the Bot API emulator there)."""
 
-    def __init__(self, startup_timeout: float = 600.0) -> None:
+    def __init__(
+        self, startup_timeout: float = 600.0, *, telegram_base_url: str | None = None
+    ) -> None:
+        self.telegram_base_url = telegram_base_url
         self.tmp = Path(tempfile.mkdtemp(prefix="piu-bench-load-"))
         self.port = _free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -289,6 +449,11 @@ class Server:
             "TOKENIZERS_PARALLELISM": "false",
         }
         self.env.pop("PIU_DATABASE_URL", None)
+        if telegram_base_url is not None:
+            self.env["PIU_TELEGRAM_TOKEN"] = TELEGRAM_TOKEN
+            self.env["PIU_TELEGRAM_API_BASE_URL"] = telegram_base_url
+        else:
+            self.env.pop("PIU_TELEGRAM_TOKEN", None)  # serve alone: no bot in-process
         self.log = self.tmp / "server.log"
 
     def __enter__(self) -> Server:
@@ -304,9 +469,14 @@ class Server:
         )
         if init.returncode != 0:
             raise RuntimeError(f"piu init failed:\n{init.stderr.decode()[-2000:]}")
+        command = (
+            ["bot"]
+            if self.telegram_base_url
+            else ["serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        )
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(
-                [*piu, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                [*piu, *command],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -316,6 +486,8 @@ class Server:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited:\n{self.log.read_text()[-2000:]}")
+            if self.telegram_base_url:  # the caller waits for the bot's first getUpdates
+                return self
             try:
                 if httpx.get(f"{self.base_url}/api/health", timeout=2).status_code == 200:
                     return self
@@ -382,9 +554,18 @@ def bench_load(
             "3 s is already quick for someone reading a scope card or five results"
         ),
     ] = 3.0,
+    transport: Annotated[
+        str,
+        typer.Option(
+            help="web: POST /api/chat on `piu serve`; telegram: `piu bot` polling the "
+            "Bot API emulator (bot/tg_emulator.py), latency to the last message of a turn"
+        ),
+    ] = "web",
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Simulated buyers through POST /api/chat: throughput, p50/p95 latency, errors."""
+    """Simulated buyers through the web chat API or Telegram: throughput, p50/p95, errors."""
+    if transport not in ("web", "telegram"):
+        fail(f"--transport: web or telegram, not {transport!r}")
     try:
         levels = [int(x) for x in users.split(",") if x.strip()]
     except ValueError:
@@ -404,12 +585,24 @@ def bench_load(
             )
         return [r.summary() for r in rows]
 
-    if base_url is not None:
+    if transport == "telegram":
+        if base_url is not None:
+            fail("--base-url is for --transport web")
+        rows = _run_telegram(levels, duration, max_requests, seed, timeout, think)
+    elif base_url is not None:
         rows = run(_check_loopback(base_url))
     else:
         with Server() as server:
             rows = run(server.base_url)
     if as_json:
-        print_json({"bench": "load", "duration_s": duration, "levels": rows})
+        print_json(
+            {
+                "bench": "load",
+                "transport": transport,
+                "think_s": think,
+                "duration_s": duration,
+                "levels": rows,
+            }
+        )
     else:
         _print_table(rows)

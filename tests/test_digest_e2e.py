@@ -32,6 +32,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from bot.messages import t
+from bot.tg_emulator import TelegramEmulator
 from core.config import Settings
 from core.db import Database
 from core.domain import NeedStatus, Role, TerritoryKind, TrustLevel, fold
@@ -51,7 +52,6 @@ from digest.run import DigestRunner, RunReport
 from digest.schedule import next_slot, register_digest_jobs
 from digest.sender import TelegramSender
 from tests.test_engine import LONS, SOLUTIONS
-from tests.tg_emulator import TelegramEmulator
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 

@@ -35,8 +35,8 @@ from bot.telegram import (
     keyboard,
     split_text,
 )
+from bot.tg_emulator import TelegramEmulator
 from core.config import Settings
-from tests.tg_emulator import TelegramEmulator
 
 TOKEN = "123:ABC"
 USER = 1001

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from bot.messages import t
+from bot.tg_emulator import TelegramEmulator
 from core.config import Settings
-from tests.tg_emulator import TelegramEmulator
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 

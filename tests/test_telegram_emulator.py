@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.tg_emulator import TelegramEmulator
+from bot.tg_emulator import TelegramEmulator
 
 TOKEN = "123:ABC"
 

@@ -21,7 +21,7 @@ In tests (same process, server on a background thread)::
         first = replies[-1]["reply_markup"]["inline_keyboard"][0][0]
         replies = emu.click_and_wait(1001, first["callback_data"])
 
-By hand: ``python -m tests.tg_emulator --port 8081`` starts it with a console that plays
+By hand: ``python -m bot.tg_emulator --port 8081`` starts it with a console that plays
 one user (see ``--help``); the same control is reachable over HTTP under ``/_emu/``.
 """
 
@@ -104,6 +104,8 @@ class TelegramEmulator:
         self._updates: list[JSON] = []  # unconfirmed, in update_id order
         self._messages: dict[tuple[int, int], JSON] = {}  # (chat_id, message_id) -> message
         self._sent: dict[int, list[JSON]] = {}  # chat_id -> bot messages, in order
+        self._sent_at: dict[int, list[float]] = {}  # chat_id -> time.monotonic() of each
+        self._chat_events: dict[int, threading.Condition] = {}  # woken on a bot message
         self._chats: dict[int, JSON] = {}
         self.blocked: set[int] = set()
         self.calls: list[tuple[str, JSON]] = []
@@ -274,23 +276,30 @@ class TelegramEmulator:
         """Block until the bot has called getUpdates more than ``after`` times."""
         self.wait_for(lambda: self.get_updates_count > after, timeout=timeout, what="getUpdates")
 
+    def _chat_event(self, chat_id: int) -> threading.Condition:
+        with self._lock:
+            return self._chat_events.setdefault(chat_id, threading.Condition(self._lock))
+
     def wait_replies(
         self, chat_id: int, after: int, *, timeout: float = 60.0, quiet: float = 1.0
     ) -> list[JSON]:
         """Bot messages after the first ``after`` ones: at least one, then none for ``quiet`` s."""
-        self.wait_for(
-            lambda: len(self._sent.get(chat_id, [])) > after,
-            timeout=timeout,
-            what=f"a reply in chat {chat_id}",
-        )
+        event = self._chat_event(chat_id)
         deadline = time.monotonic() + timeout
-        last, since = len(self._sent.get(chat_id, [])), time.monotonic()
-        while time.monotonic() - since < quiet and time.monotonic() < deadline:
-            time.sleep(0.05)
-            count = len(self._sent.get(chat_id, []))
-            if count != last:
-                last, since = count, time.monotonic()
+        with event:  # woken by each message the bot sends to this chat: no polling
+            if not event.wait_for(lambda: len(self._sent.get(chat_id, [])) > after, timeout):
+                raise TimeoutError(f"timed out after {timeout:.0f} s waiting for a reply")
+            while time.monotonic() < deadline:
+                count = len(self._sent.get(chat_id, []))
+                event.wait(quiet)
+                if len(self._sent.get(chat_id, [])) == count:
+                    break
         return self.bot_messages(chat_id)[after:]
+
+    def sent_times(self, chat_id: int) -> list[float]:
+        """``time.monotonic()`` at which each bot message to ``chat_id`` was received."""
+        with self._lock:
+            return list(self._sent_at.get(chat_id, []))
 
     def converse(self, chat_id: int, text: str, **wait: Any) -> list[JSON]:
         """Send ``text`` and return the bot's replies."""
@@ -359,7 +368,7 @@ class TelegramEmulator:
             server = self._server
             if time.monotonic() >= deadline or (server is not None and server.should_exit):
                 return []
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.01)
 
     def _m_getme(self, params: JSON) -> JSON:
         return self.bot_user
@@ -426,6 +435,8 @@ class TelegramEmulator:
             message["reply_markup"] = markup
         self._messages[(chat_id, message["message_id"])] = message
         self._sent.setdefault(chat_id, []).append(message)
+        self._sent_at.setdefault(chat_id, []).append(time.monotonic())
+        self._chat_event(chat_id).notify_all()
         return message
 
     def _m_answercallbackquery(self, params: JSON) -> bool:
