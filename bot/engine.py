@@ -88,6 +88,10 @@ _INTRO_ANSWER_KEYS = {
     "not_found": "intro_not_found",
 }
 
+#: How long a processed input id is remembered (Telegram re-delivers within minutes).
+SEQ_MEMORY_SECONDS = 24 * 3600
+
+
 _BUTTON_ID = re.compile(r"^([a-z]{1,8}):([A-Za-z0-9_.:\-]{0,40})(?:@([0-9a-z]{1,10}))?$")
 _COMMAND = re.compile(r"^/([A-Za-z_]{1,32})(?:@\w+)?(?:\s+(.*))?$", re.S)
 
@@ -153,7 +157,7 @@ class Ctx:
         """Leave the current flow; keeps the nonce and the remembered profile."""
         self.state.flow = None
         self.state.step = None
-        keep = {k: self.data[k] for k in ("n", "profile") if k in self.data}
+        keep = {k: self.data[k] for k in ("n", "profile", "seq") if k in self.data}
         self.data.clear()
         self.data.update(keep)
         self.data["n"] = int(self.data.get("n", 0)) + 1
@@ -237,15 +241,24 @@ class ConversationEngine:
         text: str | None = None,
         choice: str | None = None,
         kind: str = "text",
+        seq: int | None = None,
     ) -> list[OutMessage]:
-        """Process one incoming message or button press; return the replies."""
+        """Process one incoming message or button press; return the replies.
+
+        ``seq``: the transport's increasing id of this input (Telegram's ``update_id``).
+        An input at or below the last one processed for this user is a re-delivery (the
+        process died after the step committed, before the transport confirmed it): the
+        step is not run again; the current question is asked again instead.
+        """
         wait = self.rate_limit.retry_after(transport, external_id)
         if wait is not None:  # over the per-user limit: a notice, nothing processed
             lang = self._language_of(transport, external_id)
             return [OutMessage(t("rate_limited", lang, seconds=wait))]
         try:
             out, after = self._transact(
-                transport, external_id, lambda ctx: self._dispatch(ctx, text, choice, kind)
+                transport,
+                external_id,
+                lambda ctx: self._dispatch_once(ctx, seq, text, choice, kind),
             )
         except Exception:
             log.exception("conversation step failed (%s:%s)", transport, external_id)
@@ -444,6 +457,26 @@ class ConversationEngine:
     def reask_or_hint(self, ctx: Ctx) -> None:
         if self.in_flow(ctx):
             ctx.reask()
+
+    def _dispatch_once(
+        self, ctx: Ctx, seq: int | None, text: str | None, choice: str | None, kind: str
+    ) -> None:
+        if seq is not None:
+            last = ctx.data.get("seq")
+            now = int(utcnow().timestamp())
+            # Telegram restarts its numbering at random after a week without updates
+            recent = isinstance(last, list) and now - int(last[1]) < SEQ_MEMORY_SECONDS
+            if recent and seq <= int(last[0]):
+                log.info(
+                    "input %s for %s:%s already processed: re-asking",
+                    seq,
+                    ctx.transport,
+                    ctx.external_id,
+                )
+                self.reask_or_hint(ctx)
+                return
+            ctx.data["seq"] = [seq, now]
+        self._dispatch(ctx, text, choice, kind)
 
     def _dispatch(self, ctx: Ctx, text: str | None, choice: str | None, kind: str) -> None:
         if kind != "text":

@@ -106,6 +106,7 @@ class ChatEngine(Protocol):
         text: str | None = None,
         choice: str | None = None,
         kind: str = "text",
+        seq: int | None = None,
     ) -> list[OutMessage]: ...
 
     def outbox_for_transport(
@@ -275,7 +276,11 @@ async def _reply(update: Update, context: BotContext, **engine_input: Any) -> No
     chat = update.effective_chat
     if chat is None:  # pragma: no cover - filtered out by the handlers
         return
-    out = await asyncio.to_thread(context.engine.handle, TRANSPORT, str(chat.id), **engine_input)
+    # update_id: Telegram delivers an update again if the bot died before confirming it;
+    # the engine then re-asks the current question instead of running the step twice
+    out = await asyncio.to_thread(
+        context.engine.handle, TRANSPORT, str(chat.id), seq=update.update_id, **engine_input
+    )
     await send_messages(context.bot, chat.id, out, context.long_button_ids)
 
 

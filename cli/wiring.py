@@ -37,11 +37,8 @@ class Services:
     engine: ConversationEngine
 
     def close(self) -> None:
-        """Index and save what the chat queued, then release the database."""
-        try:
-            self.service.close()
-        finally:
-            self.db.dispose()
+        """Index and save what the chat queued (MatchService.close), release the database."""
+        self.db.dispose()
 
 
 def build_services(

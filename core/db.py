@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ from sqlalchemy import Engine, Integer, String, cast, create_engine, event, sele
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.models import Meta
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -67,6 +70,7 @@ class Database:
             upgrade(url)
         self.engine = make_engine(url)
         self.sessions = make_sessionmaker(self.engine)
+        self._before_dispose: list[Callable[[], None]] = []
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -79,7 +83,17 @@ class Database:
                 session.rollback()
                 raise
 
+    def before_dispose(self, action: Callable[[], None]) -> None:
+        """Run ``action`` when the database is disposed, first (e.g. drain a background writer)."""
+        self._before_dispose.append(action)
+
     def dispose(self) -> None:
+        actions, self._before_dispose = self._before_dispose, []
+        for action in actions:
+            try:
+                action()
+            except Exception:
+                log.exception("could not finish %r before closing the database", action)
         self.engine.dispose()
 
 

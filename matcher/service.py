@@ -136,6 +136,7 @@ class MatchService:
         self._rankings: OrderedDict[tuple[object, ...], list[tuple[float, SolutionCard, Any]]]
         self._rankings = OrderedDict()
         self._indexer = BackgroundIndexer(self._apply_batch, self._save_kinds)
+        db.before_dispose(self.close)  # what is queued is indexed while the database is open
         self._lexical_built = dict.fromkeys(KINDS, 0.0)
 
     # -- lifecycle ------------------------------------------------------------

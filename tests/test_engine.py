@@ -338,6 +338,23 @@ def test_restart_resumes_same_step(_db: Database, settings: Settings) -> None:
         restarted.dispose()
 
 
+def test_a_redelivered_input_is_not_processed_twice(_engine: ConversationEngine) -> None:
+    """Telegram re-sends an update the bot did not confirm before dying (kill -9 after the
+    commit): the need must not be taken again as the answer to the next question."""
+    need = "Nous cherchons une solution de covoiturage pour nos agents"
+    first = _engine.handle(T, "u1", text=f"/besoin {need}", seq=41)
+    asked = _state(_engine.db)[1]
+    again = _engine.handle(T, "u1", text=f"/besoin {need}", seq=41)
+    assert _state(_engine.db)[1] == asked  # same step: nothing ran
+    assert again[-1].text == first[-1].text  # the question is asked again
+    assert [b.label for b in again[-1].buttons] == [b.label for b in first[-1].buttons]
+    skip = next(b.id for b in again[-1].buttons if "Passer" in b.label)
+    _engine.handle(T, "u1", choice=skip, seq=42)
+    assert _state(_engine.db)[1] != asked  # the next input goes on as usual
+    with _engine.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Need)) == 0  # no double need
+
+
 def test_english_detection_and_language_switch(_engine: ConversationEngine) -> None:
     chat = Chat(_engine)
     chat.say("We are looking for a solution to reduce food waste in school canteens")

@@ -121,6 +121,7 @@ class EngineDouble:
         self.outbox: list[tuple[str, int, OutMessage]] = []
         self.delivered: list[int] = []
         self.release = threading.Event()
+        self.seqs: list[int | None] = []
 
     def handle(
         self,
@@ -130,7 +131,9 @@ class EngineDouble:
         text: str | None = None,
         choice: str | None = None,
         kind: str = "text",
+        seq: int | None = None,
     ) -> list[OutMessage]:
+        self.seqs.append(seq)
         self.calls.append(
             {
                 "transport": transport,
@@ -265,11 +268,12 @@ def _buttons(params: dict[str, Any]) -> list[list[str]]:
 
 
 async def test_start_answers_with_inline_buttons(_app, _engine, _request) -> None:
-    await _app.process_update(_command(_app, "/start"))
-
+    update = _command(_app, "/start")
+    await _app.process_update(update)
     assert _engine.calls == [
         {"transport": "telegram", "id": str(USER), "text": "/start", "choice": None, "kind": "text"}
     ]
+    assert _engine.seqs[-1] == update.update_id  # lets the engine spot a re-delivery
     (sent,) = _request.params("sendMessage")
     assert sent["chat_id"] == USER
     assert sent["text"] == t("welcome", "fr")
