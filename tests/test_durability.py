@@ -34,7 +34,8 @@ from core.db import Database
 from core.models import ChatIdentity, ConversationState, Meta, Person, Solution
 from tests.test_engine import _territories
 
-pytestmark = pytest.mark.e2e
+# real subprocesses killed with SIGKILL; runs on SQLite and on PostgreSQL
+pytestmark = pytest.mark.slow
 
 SEED = 9
 USER = "kill9"
@@ -105,7 +106,9 @@ def snapshot(db: Database, user: str = USER) -> tuple[str | None, str | None, st
 def _reference(tmp: Path, model_cache: Path, cycles: int) -> tuple[list[dict], list, list]:
     """Run the script once in-process: resolved inputs, state and replies after each step."""
     db_url = f"sqlite:///{tmp / 'reference.sqlite3'}"
-    _seed(Database(db_url))
+    seeded = Database(db_url)
+    _seed(seeded)
+    seeded.dispose()
     engine = build_engine(db_url, str(tmp / "ref"), str(model_cache))
     script: list[dict] = []
     states: list = []
@@ -322,13 +325,17 @@ def test_index_rebuild_killed_midway(
             assert index.count() == meta.count
     assert path.read_bytes() == old or unpack(path.read_bytes())[0].count == unpack(old)[0].count
     # the next start loads (or rebuilds) and serves searches
-    fresh = MatchService(Database(settings.db_url), settings, embedder)
-    reports = {r.kind: r for r in fresh.ensure_ready()}
-    assert reports["solution"].count == 200
-    assert fresh.search_solutions(Scope(text="stage pour les collégiens"), top=3)
-    # a damaged file (truncated, as a crash without atomic writes would leave) is rebuilt
-    path.write_bytes(path.read_bytes()[: len(old) // 2])
-    again = MatchService(Database(settings.db_url), settings, embedder)
-    report = {r.kind: r for r in again.ensure_ready()}["solution"]
-    assert not report.loaded and report.count == 200
-    unpack(path.read_bytes())
+    restarted = Database(settings.db_url)
+    try:
+        fresh = MatchService(restarted, settings, embedder)
+        reports = {r.kind: r for r in fresh.ensure_ready()}
+        assert reports["solution"].count == 200
+        assert fresh.search_solutions(Scope(text="stage pour les collégiens"), top=3)
+        # a damaged file (truncated, as a crash without atomic writes would leave) is rebuilt
+        path.write_bytes(path.read_bytes()[: len(old) // 2])
+        again = MatchService(restarted, settings, embedder)
+        report = {r.kind: r for r in again.ensure_ready()}["solution"]
+        assert not report.loaded and report.count == 200
+        unpack(path.read_bytes())
+    finally:
+        restarted.dispose()
