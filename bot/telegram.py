@@ -45,13 +45,13 @@ from telegram.ext import (
     filters,
 )
 
+from bot.engine import OutMessage
 from bot.messages import LANGUAGES, MESSAGES, t
 
 if TYPE_CHECKING:
     from telegram import Bot
     from telegram.request import BaseRequest
 
-    from bot.engine import OutMessage
     from core.config import Settings
 
 __all__ = [
@@ -202,6 +202,32 @@ def bilingual(key: str) -> str:
 # --- Sending -----------------------------------------------------------------------------------
 
 
+def merge_messages(out: Sequence[OutMessage]) -> list[OutMessage]:
+    """Fold each message without buttons into the message after it (blank line between).
+
+    A turn such as "need saved / results / peers / what next?" becomes one or two Telegram
+    messages instead of four: fewer notifications for the user, and fewer calls against
+    Telegram's ~30 messages per second per bot (the bot's AIORateLimiter enforces it).
+    """
+    merged: list[OutMessage] = []
+    pending: str | None = None
+    for msg in out:
+        if not msg.text:
+            continue
+        text = msg.text if pending is None else f"{pending}\n\n{msg.text}"
+        if pending is not None and len(text) > MAX_TEXT:
+            merged.append(OutMessage(pending))
+            text = msg.text
+        if msg.buttons:
+            merged.append(OutMessage(text, list(msg.buttons)))
+            pending = None
+        else:
+            pending = text
+    if pending is not None:
+        merged.append(OutMessage(pending))
+    return merged
+
+
 async def send_messages(
     bot: Bot,
     chat_id: int,
@@ -281,7 +307,7 @@ async def _reply(update: Update, context: BotContext, **engine_input: Any) -> No
     out = await asyncio.to_thread(
         context.engine.handle, TRANSPORT, str(chat.id), seq=update.update_id, **engine_input
     )
-    await send_messages(context.bot, chat.id, out, context.long_button_ids)
+    await send_messages(context.bot, chat.id, merge_messages(out), context.long_button_ids)
 
 
 async def on_text(update: Update, context: BotContext) -> None:

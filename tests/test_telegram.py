@@ -33,6 +33,7 @@ from bot.telegram import (
     build_application,
     deliver_outbox,
     keyboard,
+    merge_messages,
     split_text,
 )
 from bot.tg_emulator import TelegramEmulator
@@ -466,6 +467,20 @@ async def test_outbox_delivery_marks_only_what_telegram_accepted(_app, _engine, 
 
 
 # --- pure rendering ------------------------------------------------------------------------------
+
+
+def test_messages_without_buttons_fold_into_the_next_one() -> None:
+    saved, results = OutMessage("Besoin enregistré."), OutMessage("1. A", [Button("res:more", "+")])
+    peers, nxt = OutMessage("Pairs : X"), OutMessage("Et maintenant ?", [Button("res:new", "N")])
+    merged = merge_messages([saved, results, peers, nxt, OutMessage("Fin.")])
+    assert [(m.text, [b.id for b in m.buttons]) for m in merged] == [
+        ("Besoin enregistré.\n\n1. A", ["res:more"]),
+        ("Pairs : X\n\nEt maintenant ?", ["res:new"]),
+        ("Fin.", []),
+    ]
+    big = OutMessage("x" * 3000)
+    assert [len(m.text) for m in merge_messages([big, big])] == [3000, 3000]  # over 4096: apart
+    assert merge_messages([]) == []
 
 
 def test_keyboard_pairs_short_labels_only() -> None:
