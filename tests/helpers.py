@@ -65,3 +65,14 @@ def admin_key(db: Any, name: str) -> str:
 
     with db.session() as s:
         return str(create_key(s, name=name)[1])
+
+
+def add_solution(db: Any, ext: str, title: str, mission: str) -> int:
+    """Insert a bare catalogue solution and return its id."""
+    from core.models import Solution
+
+    with db.session() as session:
+        sol = Solution(external_id=ext, title=title, mission=mission, description="")
+        session.add(sol)
+        session.flush()
+        return int(sol.id)

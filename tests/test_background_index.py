@@ -17,6 +17,7 @@ from index.store import IndexStore
 from matcher.indexer import BackgroundIndexer
 from matcher.service import MatchService
 from matcher.types import Scope
+from tests.helpers import add_solution
 
 
 def _need(db: Database, text: str, status: NeedStatus = NeedStatus.OPEN) -> int:
@@ -25,14 +26,6 @@ def _need(db: Database, text: str, status: NeedStatus = NeedStatus.OPEN) -> int:
         session.add(need)
         session.flush()
         return need.id
-
-
-def _solution(db: Database, ext: str, title: str, mission: str) -> int:
-    with db.session() as session:
-        sol = Solution(external_id=ext, title=title, mission=mission, description="")
-        session.add(sol)
-        session.flush()
-        return sol.id
 
 
 def _saved_ids(settings, embedder, kind: str) -> set[int]:  # type: ignore[no-untyped-def]
@@ -162,7 +155,7 @@ def test_more_results_page_through_one_ranking_and_edits_show(
     db: Database, settings, embedder
 ) -> None:  # type: ignore[no-untyped-def]
     ids = [
-        _solution(db, f"s{i}", f"Vélos partagés {i}", f"Vélos en libre-service, station {i}")
+        add_solution(db, f"s{i}", f"Vélos partagés {i}", f"Vélos en libre-service, station {i}")
         for i in range(8)
     ]
     service = MatchService(db, settings, embedder)

@@ -1,4 +1,4 @@
-"""kill -9 with real subprocesses: a conversation, an import, an index rebuild.
+"""kill -9 with real subprocesses: a conversation, an import, an index rebuild, a digest run.
 
 (a) A child process runs a long scripted conversation against the database and is
     SIGKILLed at a random moment (between two messages or inside a step), several times
@@ -11,6 +11,10 @@
 (c) ``piu index build`` killed mid-way (real model, slow): each index file is the old
     complete one or a new complete one (``unpack`` succeeds), the next start loads or
     rebuilds it, and a truncated file is rebuilt.
+(d) A digest run (36 subscribers, some digests in 2 parts or more) killed after a random
+    number of messages, 5 times: the next worker takes over once the dead one's lease
+    expires, every part reaches its subscriber, and the only repeats are messages in flight
+    at a kill (accepted by Telegram, not yet committed), at most once each.
 """
 
 from __future__ import annotations
@@ -339,3 +343,127 @@ def test_index_rebuild_killed_midway(
         unpack(path.read_bytes())
     finally:
         restarted.dispose()
+
+
+# -- (d) a digest run killed mid-way -------------------------------------------------------------
+DIGEST_CHILD = """
+import asyncio, datetime as dt, json, os, sys
+from pathlib import Path
+from core.config import Settings
+from core.db import Database
+from digest.run import DigestRunner
+from tests.test_digest import _KeywordMatcher
+
+args = json.loads(sys.argv[1])
+settings = Settings(
+    data_dir=Path(args["data_dir"]), database_url=args["db_url"], environment="test",
+    _env_file=None,
+)
+db = Database(args["db_url"])
+now = dt.datetime.fromisoformat(args["now"])
+
+
+class LoggingSender:
+    # What Telegram accepted: one fsynced line per message, written before the runner commits.
+    def __init__(self, path):
+        self.fh = open(path, "a", encoding="utf-8")
+
+    async def send(self, chat_id, text, buttons):
+        await asyncio.sleep(0.005)  # the network round trip: a window to be killed in
+        self.fh.write(json.dumps([chat_id, text], ensure_ascii=False) + "\\n")
+        self.fh.flush()
+        os.fsync(self.fh.fileno())
+        print("sent", flush=True)
+
+
+runner = DigestRunner(
+    db, settings, LoggingSender(args["log"]), _KeywordMatcher(db), now=lambda: now,
+    concurrency=args["concurrency"], owner=args["owner"],
+)
+report = asyncio.run(runner.run())
+print("report", json.dumps(report.summary()), flush=True)
+"""
+
+
+def _digest_subscribers(db: Database) -> None:
+    from core.domain import Role
+    from tests.test_digest import _long_buyer, _need, _person, _solution, paris
+
+    start = paris(2026, 1, 11, 12)
+    for i in range(12):  # 14 needs each: a digest in 2 parts
+        _long_buyer(db, f"long{i}", start)
+    for i in range(24):  # one need: 1 part
+        buyer = _person(db, f"short{i}", Role.BUYER, at=start)
+        _need(db, buyer, f"Compostage collectif biodéchets quartier {i}", start)
+    for i in range(3):
+        _solution(db, f"compost{i}", f"Compostage biodéchets n°{i}", start + dt.timedelta(hours=2))
+
+
+def test_digest_run_killed_midway_resumes_without_losing_or_repeating(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    from core.models import DigestDelivery, Subscription
+    from tests.test_digest import paris
+
+    _digest_subscribers(db)
+    log_path = tmp_path / "telegram.log"
+    concurrency = 2
+    rng = random.Random(SEED)
+    now = paris(2026, 1, 12, 9, 5)
+    kills, in_flight = 0, []  # the messages logged just before each kill
+    for round_ in range(KILLS + 1):  # the last round runs to the end
+        args = {
+            "db_url": settings.db_url,
+            "data_dir": str(settings.data_dir),
+            "log": str(log_path),
+            "now": now.isoformat(),
+            "owner": f"worker{round_}",
+            "concurrency": concurrency,
+        }
+        child = subprocess.Popen(
+            [sys.executable, "-c", DIGEST_CHILD, json.dumps(args)],
+            cwd=REPO_ROOT, env=_child_env(settings.db_url),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert child.stdout is not None
+        read = ""
+        for _ in range(rng.randint(1, 8) if round_ < KILLS else 10**6):  # then kill
+            line = child.stdout.readline()
+            read += line
+            if not line.startswith("sent"):
+                break
+        else:
+            time.sleep(rng.uniform(0.0, 0.01))  # between two sends, or inside one
+            child.send_signal(signal.SIGKILL)
+        out, err = child.communicate(timeout=60)
+        out = read + out
+        if child.returncode == 0:
+            break
+        assert child.returncode == -signal.SIGKILL, err[-2000:]
+        kills += 1
+        in_flight += log_path.read_text(encoding="utf-8").splitlines()[-concurrency:]
+        now += dt.timedelta(minutes=16)  # the dead worker's lease (15 min) has expired
+    assert child.returncode == 0 and kills == KILLS, f"{kills} kills: the run finished too soon"
+    assert json.loads(out.split("report ", 1)[1])["messages_sent"] > 0
+
+    sent = log_path.read_text(encoding="utf-8").splitlines()
+    with db.session() as session:
+        deliveries = session.execute(
+            select(DigestDelivery, ChatIdentity.external_id)
+            .join(Subscription, Subscription.id == DigestDelivery.subscription_id)
+            .join(ChatIdentity, ChatIdentity.person_id == Subscription.person_id)
+        ).all()
+    expected = {
+        json.dumps([chat, part["text"]], ensure_ascii=False)
+        for d, chat in deliveries
+        for part in d.payload
+    }
+    assert len(deliveries) == 36 and len(expected) >= 12 * 2 + 24
+    assert set(sent) == expected  # nothing lost
+    assert all(d.status == "sent" and d.parts_sent == len(d.payload) for d, _ in deliveries)
+    repeated = [m for m in set(sent) if sent.count(m) > 1]
+    # only a message in flight at a kill (accepted by Telegram, not yet committed) may be
+    # sent again, and only once per kill
+    assert all(m in in_flight and sent.count(m) == 2 for m in repeated), repeated
+    assert len(sent) - len(expected) <= kills * concurrency
+    print(f"digest kill -9: {kills} kills, {len(sent)} messages for {len(expected)}")

@@ -14,6 +14,7 @@ from core.db import Database
 from core.models import Solution
 from index.faiss_index import FaissIndex, atomic_write_bytes
 from index.store import IndexStore, pack, unpack
+from tests.helpers import add_solution
 
 
 def _unit(rng: np.random.Generator, n: int, dim: int = 8) -> np.ndarray:
@@ -83,18 +84,10 @@ def test_reader_never_sees_a_partial_index_file(tmp_path: Path) -> None:
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
 
 
-def _add_solution(db: Database, ext: str, title: str, mission: str) -> int:
-    with db.session() as session:
-        sol = Solution(external_id=ext, title=title, mission=mission, description="")
-        session.add(sol)
-        session.flush()
-        return sol.id
-
-
 @pytest.mark.slow
 def test_store_survives_restart_and_syncs_only_changes(db: Database, settings, embedder) -> None:  # type: ignore[no-untyped-def]
-    a = _add_solution(db, "a", "Vélos partagés", "Location de vélos en libre-service")
-    b = _add_solution(db, "b", "Cantine", "Réduire le gaspillage alimentaire à la cantine")
+    a = add_solution(db, "a", "Vélos partagés", "Location de vélos en libre-service")
+    b = add_solution(db, "b", "Cantine", "Réduire le gaspillage alimentaire à la cantine")
     store = IndexStore(settings.index_dir, embedder)
     with db.session() as s:
         first = {r.kind: r for r in store.sync(s)}
@@ -124,7 +117,7 @@ def test_store_survives_restart_and_syncs_only_changes(db: Database, settings, e
 
 @pytest.mark.slow
 def test_model_change_triggers_a_rebuild(db: Database, settings, embedder) -> None:  # type: ignore[no-untyped-def]
-    _add_solution(db, "a", "Vélos partagés", "Location de vélos en libre-service")
+    add_solution(db, "a", "Vélos partagés", "Location de vélos en libre-service")
     with db.session() as s:
         IndexStore(settings.index_dir, embedder).sync(s)
 
@@ -144,7 +137,7 @@ def test_model_change_triggers_a_rebuild(db: Database, settings, embedder) -> No
 
 @pytest.mark.slow
 def test_damaged_index_file_is_rebuilt(db: Database, settings, embedder) -> None:  # type: ignore[no-untyped-def]
-    _add_solution(db, "a", "Vélos partagés", "Location de vélos en libre-service")
+    add_solution(db, "a", "Vélos partagés", "Location de vélos en libre-service")
     store = IndexStore(settings.index_dir, embedder)
     with db.session() as s:
         store.sync(s)
