@@ -16,6 +16,8 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlparse
@@ -24,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from telegram import (
     BotCommand,
+    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     LinkPreviewOptions,
@@ -326,12 +329,26 @@ async def on_choice(update: Update, context: BotContext) -> None:
         log.debug("could not answer the callback query: %s", exc)
     data = query.data or ""
     choice = context.long_button_ids.get(data, data)
-    if query.message is not None and isinstance(query.message, Message):
-        try:
-            await query.edit_message_reply_markup(reply_markup=None)
-        except BadRequest as exc:  # too old, already cleared: harmless
-            log.debug("could not clear the keyboard: %s", exc)
-    await _reply(update, context, choice=choice)
+    # Clearing the old keyboard is a nicety (a stale button is answered by the engine): it
+    # runs while the engine works, and is skipped when the bot is near Telegram's rate
+    # limit, where it would cost a reply's place in the queue.
+    clearing = None
+    limiter = context.bot.rate_limiter
+    busy = isinstance(limiter, PiuRateLimiter) and limiter.busy()
+    if query.message is not None and isinstance(query.message, Message) and not busy:
+        clearing = asyncio.create_task(_clear_keyboard(query))
+    try:
+        await _reply(update, context, choice=choice)
+    finally:
+        if clearing is not None:
+            await clearing
+
+
+async def _clear_keyboard(query: CallbackQuery) -> None:
+    try:
+        await query.edit_message_reply_markup(reply_markup=None)
+    except BadRequest as exc:  # too old, already cleared: harmless
+        log.debug("could not clear the keyboard: %s", exc)
 
 
 async def on_other(update: Update, context: BotContext) -> None:
@@ -402,10 +419,51 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         pass
 
 
-def rate_limiter() -> AIORateLimiter | None:
-    """PTB's AIORateLimiter when the ``rate-limiter`` extra (aiolimiter) is installed."""
+class PiuRateLimiter(AIORateLimiter):
+    """PTB's limiter (~30 calls/s per bot, 1/s per chat) that also counts the demand, so
+    optional calls (clearing an old keyboard) can be shed when the bot is busy.
+
+    Only calls to a chat count, as in the limiter itself; a call counts when it is asked
+    for, queued or not, so a growing queue reads as demand above the budget.
+    """
+
+    BUSY_PER_SECOND = 20  # two thirds of Telegram's ~30 messages/s
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._asked: deque[float] = deque()
+
+    def asked_last_second(self, now: float | None = None) -> int:
+        now = time.monotonic() if now is None else now
+        while self._asked and self._asked[0] <= now - 1.0:
+            self._asked.popleft()
+        return len(self._asked)
+
+    def busy(self) -> bool:
+        return self.asked_last_second() >= self.BUSY_PER_SECOND
+
+    async def process_request(
+        self,
+        callback: Any,
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> Any:
+        if data.get("chat_id") is not None:
+            now = time.monotonic()
+            self.asked_last_second(now)  # prunes: the deque holds one second at most
+            self._asked.append(now)
+        return await super().process_request(
+            callback, args, kwargs, endpoint, data, rate_limit_args
+        )
+
+
+def rate_limiter() -> PiuRateLimiter | None:
+    """The bot's rate limiter when the ``rate-limiter`` extra (aiolimiter) is installed."""
     try:
-        return AIORateLimiter(max_retries=2)
+        return PiuRateLimiter(max_retries=2)
     except RuntimeError:
         log.info("aiolimiter not installed: no rate limiter (messages are sent sequentially)")
         return None

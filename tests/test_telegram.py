@@ -29,6 +29,7 @@ from bot.messages import t
 from bot.telegram import (
     MAX_CALLBACK_DATA,
     TRANSPORT,
+    PiuRateLimiter,
     bilingual,
     build_application,
     deliver_outbox,
@@ -310,6 +311,22 @@ async def test_stale_keyboard_edit_failure_is_harmless(_app, _engine, _request) 
     await _app.process_update(_callback(_app, "role:buyer"))
     assert _engine.calls[-1]["choice"] == "role:buyer"
     assert _request.params("sendMessage")[0]["text"] == "choice role:buyer"
+
+
+async def test_keyboard_is_left_when_the_bot_is_near_its_rate_limit(
+    _app, _engine, _request
+) -> None:
+    limiter = _app.bot.rate_limiter
+    assert isinstance(limiter, PiuRateLimiter)  # the rate-limiter extra is a dependency
+    now = time.monotonic()
+    assert limiter.asked_last_second(now) == 0
+    limiter._asked.extend([now] * PiuRateLimiter.BUSY_PER_SECOND)  # a busy second
+    await _app.process_update(_callback(_app, "role:buyer"))
+    assert not _request.params("editMessageReplyMarkup")  # shed: a stale press is handled
+    assert _request.params("sendMessage")[0]["text"] == "choice role:buyer"
+    assert limiter.asked_last_second(now + 1.5) == 0  # the window is one second
+    await _app.process_update(_callback(_app, "role:startup"))
+    assert len(_request.params("editMessageReplyMarkup")) == 1  # calm again: cleared
 
 
 @pytest.mark.parametrize(
