@@ -20,7 +20,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from langdetect import DetectorFactory, detect_langs
 from langdetect.lang_detect_exception import LangDetectException
@@ -37,13 +37,9 @@ from core.domain import clean_text
 from core.models import ChatIdentity, ConversationState, Outbox, Person, utcnow
 
 if TYPE_CHECKING:
+    from matcher.peers import PeerService
     from matcher.service import MatchService
     from matcher.territories import TerritoryResolver
-
-    try:
-        from matcher.peers import PeerService
-    except ImportError:  # pragma: no cover - written concurrently
-        PeerService = Any
 
 __all__ = ["Button", "ConversationEngine", "Ctx", "OutMessage", "detect_language"]
 
@@ -51,6 +47,14 @@ log = logging.getLogger(__name__)
 
 DetectorFactory.seed = 0
 _DETECT_LOCK = threading.Lock()
+
+
+class IntroTarget(TypedDict, total=False):
+    """Whom to be introduced to: one of these ids (see matcher.introductions)."""
+
+    experience_id: int | None
+    need_id: int | None
+    solution_id: int | None
 
 
 @dataclass
@@ -157,7 +161,7 @@ class Ctx:
         """Leave the current flow; keeps the nonce and the remembered profile."""
         self.state.flow = None
         self.state.step = None
-        keep = {k: self.data[k] for k in ("n", "profile", "seq") if k in self.data}
+        keep: dict[str, Any] = {k: self.data[k] for k in ("n", "profile", "seq") if k in self.data}
         self.data.clear()
         self.data.update(keep)
         self.data["n"] = int(self.data.get("n", 0)) + 1
@@ -339,7 +343,7 @@ class ConversationEngine:
         return OutMessage(text, buttons)
 
     # -- introductions (double opt-in, matcher.introductions) -------------------------------
-    def request_introduction(self, requester_id: int, **target: int | None) -> Any:
+    def request_introduction(self, requester_id: int, **target: Unpack[IntroTarget]) -> Any:
         """Ask for an introduction; returns an ``IntroResult`` (see matcher.introductions)."""
         if self.peers is not None and hasattr(self.peers, "request_introduction"):
             return self.peers.request_introduction(requester_id, **target)
@@ -462,7 +466,7 @@ class ConversationEngine:
         self, ctx: Ctx, seq: int | None, text: str | None, choice: str | None, kind: str
     ) -> None:
         if seq is not None:
-            last = ctx.data.get("seq")
+            last: Any = ctx.data.get("seq")  # [seq, timestamp] once stored
             now = int(utcnow().timestamp())
             # Telegram restarts its numbering at random after a week without updates
             recent = isinstance(last, list) and now - int(last[1]) < SEQ_MEMORY_SECONDS

@@ -163,7 +163,7 @@ def _outcome_label(outcome: str, lang: str) -> str:
 def _peer_who(peer: PeerMatch, lang: str) -> str:
     """ "Pontarlier, Doubs (commune, 17 000 habitants)": public facts only, never a contact."""
     profile = next((r.params for r in peer.reasons if r.code == "peer_profile"), {})
-    territory = {
+    territory: dict[str, Any] = {
         "name": profile.get("name") or peer.territory_name or "?",
         "kind": profile.get("kind") or peer.territory_kind,
         "population": profile.get("population") or peer.population,

@@ -150,8 +150,8 @@ def gap(
     typer.echo(f"relevant answer among the candidates: {len(all_gaps)} of {len(ids)} entries")
     typer.echo(f"  it shares a word with the need: {shared}; it shares none: {len(gaps)}")
     typer.echo("gap between the best dense score and the relevant answer's (all / no shared word):")
-    for q in (50, 90, 95, 98, 100):
-        typer.echo(f"  p{q}: {percentile(all_gaps, q):.4f} / {percentile(gaps, q):.4f}")
+    for pct in (50, 90, 95, 98, 100):
+        typer.echo(f"  p{pct}: {percentile(all_gaps, pct):.4f} / {percentile(gaps, pct):.4f}")
 
 
 def _rss_mb() -> float:

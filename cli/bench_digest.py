@@ -89,7 +89,7 @@ def populate(db: Any, n: int, *, week_start: dt.datetime, seed: int = 7) -> dict
     rng = random.Random(seed)
     old = week_start - dt.timedelta(days=30)
     roles = [Role.BUYER] * 6 + [Role.STARTUP] * 3 + [Role.FACILITATOR]
-    people = [
+    people: list[dict[str, Any]] = [
         {"id": i + 1, "role": roles[i % 10], "language": "fr" if i % 3 else "en"} for i in range(n)
     ]
     with db.session() as s:

@@ -19,6 +19,7 @@ user's update to the last message the bot sends for it. The bot's own AIORateLim
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import os
 import random
@@ -252,7 +253,11 @@ async def _warm_up(base_url: str, timeout: float) -> None:
     async with httpx.AsyncClient(base_url=base_url, timeout=timeout, trust_env=False) as client:
         for i in range(len(NEEDS)):
             rng = random.Random(i)
-            rng.choice = lambda seq, i=i: seq[i % len(seq)]  # type: ignore[method-assign]
+
+            def nth(seq: Any, i: int = i) -> Any:
+                return seq[i % len(seq)]
+
+            rng.choice = nth  # type: ignore[method-assign]
             try:
                 await _buyer_flow(client, result, rng, {t("error", "fr"), t("error", "en")})
             except FlowError as exc:
@@ -331,7 +336,7 @@ def _telegram_flow(
         if pick is None:
             raise FlowError(f"stuck: {[m.get('text', '')[:60] for m in out]}")
         step = "confirm" if pick.startswith("card:ok") else "answer"
-        out = turn(step, lambda pick=pick: emu.click(chat, pick))
+        out = turn(step, functools.partial(emu.click, chat, pick))
     more = next((b["id"] for b in _telegram_buttons(out) if b["id"].startswith("res:more")), None)
     if more is None:
         raise FlowError("no results")

@@ -6,7 +6,7 @@ import json
 import logging
 import statistics
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 
@@ -37,7 +37,7 @@ def match_service(s: Settings | None = None, db: Database | None = None, *, prog
     return service
 
 
-def fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = 1) -> NoReturn:
     typer.echo(message, err=True)
     raise typer.Exit(code)
 

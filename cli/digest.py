@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -54,7 +54,9 @@ def run(
             fail("PIU_TELEGRAM_TOKEN is not set: cannot send (use --dry-run to preview).")
         from telegram import Bot
 
-        kwargs = {"base_url": s.telegram_api_base_url} if s.telegram_api_base_url else {}
+        kwargs: dict[str, Any] = (
+            {"base_url": s.telegram_api_base_url} if s.telegram_api_base_url else {}
+        )
         async with Bot(s.telegram_token.get_secret_value(), **kwargs) as bot:
             runner = DigestRunner(db, s, TelegramSender(bot), matcher)
             report = await runner.run(force=now)

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import typing
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import String, cast, delete, func, or_, select, update
+from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -122,6 +124,11 @@ def _row(obj: Any, *, skip: Iterable[str] = ()) -> dict[str, Any]:
     return {
         c.key: _jsonable(getattr(obj, c.key)) for c in obj.__table__.columns if c.key not in skipped
     }
+
+
+def _rowcount(result: Result[Any]) -> int:
+    """Rows hit by an UPDATE or DELETE (``Session.execute`` types its result as ``Result``)."""
+    return typing.cast("CursorResult[Any]", result).rowcount
 
 
 def _json_fragment(text: str) -> str:
@@ -281,9 +288,9 @@ def delete_person(session: Session, person_id: int, *, now: dt.datetime) -> Dele
             )
         ).all()
         if linked:
-            report.outbox_deleted += session.execute(
-                delete(Outbox).where(Outbox.id.in_(linked))
-            ).rowcount
+            report.outbox_deleted += _rowcount(
+                session.execute(delete(Outbox).where(Outbox.id.in_(linked)))
+            )
 
     # -- needs (and the links other rows keep to them) ----------------------------------
     need_ids = list(session.scalars(select(Need.id).where(Need.owner_id == person_id)))
@@ -302,38 +309,46 @@ def delete_person(session: Session, person_id: int, *, now: dt.datetime) -> Dele
     report.needs = len(need_ids)
 
     # -- solutions stay as organisation data; REX lose their contact --------------------
-    report.solutions_kept = session.execute(
-        update(Solution)
-        .where(Solution.submitted_by_id == person_id)
-        .values(contact=None, submitted_by_id=None, updated_at=now)
-    ).rowcount
-    report.experiences_unlinked = session.execute(
-        update(Experience)
-        .where(Experience.contact_person_id == person_id)
-        .values(contact_person_id=None, contact_consent=False, contact_role=None, updated_at=now)
-    ).rowcount
+    report.solutions_kept = _rowcount(
+        session.execute(
+            update(Solution)
+            .where(Solution.submitted_by_id == person_id)
+            .values(contact=None, submitted_by_id=None, updated_at=now)
+        )
+    )
+    report.experiences_unlinked = _rowcount(
+        session.execute(
+            update(Experience)
+            .where(Experience.contact_person_id == person_id)
+            .values(
+                contact_person_id=None, contact_consent=False, contact_role=None, updated_at=now
+            )
+        )
+    )
 
     # -- rows that belong to the person ----------------------------------------------------
     sub_ids = list(
         session.scalars(select(Subscription.id).where(Subscription.person_id == person_id))
     )
     if sub_ids:
-        report.digest_deliveries = session.execute(
-            delete(DigestDelivery).where(DigestDelivery.subscription_id.in_(sub_ids))
-        ).rowcount
-    report.subscriptions = session.execute(
-        delete(Subscription).where(Subscription.person_id == person_id)
-    ).rowcount
-    report.outbox_deleted += session.execute(
-        delete(Outbox).where(Outbox.person_id == person_id)
-    ).rowcount
+        report.digest_deliveries = _rowcount(
+            session.execute(
+                delete(DigestDelivery).where(DigestDelivery.subscription_id.in_(sub_ids))
+            )
+        )
+    report.subscriptions = _rowcount(
+        session.execute(delete(Subscription).where(Subscription.person_id == person_id))
+    )
+    report.outbox_deleted += _rowcount(
+        session.execute(delete(Outbox).where(Outbox.person_id == person_id))
+    )
     session.execute(delete(ConversationState).where(ConversationState.person_id == person_id))
-    report.consents = session.execute(
-        delete(ConsentRecord).where(ConsentRecord.person_id == person_id)
-    ).rowcount
-    report.identities = session.execute(
-        delete(ChatIdentity).where(ChatIdentity.person_id == person_id)
-    ).rowcount
+    report.consents = _rowcount(
+        session.execute(delete(ConsentRecord).where(ConsentRecord.person_id == person_id))
+    )
+    report.identities = _rowcount(
+        session.execute(delete(ChatIdentity).where(ChatIdentity.person_id == person_id))
+    )
     session.flush()
     session.execute(delete(Person).where(Person.id == person_id))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import cast
 
 import faiss
 import numpy as np
@@ -89,7 +90,9 @@ class FaissIndex:
         out: dict[int, Vectors] = {}
         for i in ids:
             try:
-                out[i] = self._index.reconstruct(int(i))
+                # the stubs' first overload is the torch one (faiss.contrib.torch_utils,
+                # never imported here): without a buffer, faiss returns a numpy array
+                out[i] = cast(Vectors, self._index.reconstruct(int(i)))
             except RuntimeError:
                 continue
         return out

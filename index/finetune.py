@@ -201,7 +201,8 @@ def train(
         _seed_everything(config.seed)
         model, tokenizer = load_base(base_folder)
         model.train()  # dropout on, as sentence-transformers' fit
-        decay, no_decay = [], []
+        decay: list[torch.nn.Parameter] = []
+        no_decay: list[torch.nn.Parameter] = []
         trainable = 0
         for name, param in model.named_parameters():
             if not is_trainable(name):

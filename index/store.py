@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
@@ -48,6 +48,7 @@ def indexable_documents(
 ) -> dict[int, str]:
     """The texts that must be searchable for ``kind`` (among ``ids`` if given), by id."""
     model: Any
+    query: Select[Any]
     if kind == "solution":
         model = Solution
         query = select(Solution).where(

@@ -12,9 +12,9 @@ import json
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
@@ -229,7 +229,7 @@ def _upsert_territories(
     session: Session, rows: list[dict[str, Any]], *, progress: bool
 ) -> ImportSummary:
     summary = ImportSummary(kind="territories")
-    table = Territory.__table__
+    table = cast(Table, Territory.__table__)  # declared as FromClause; a mapped class has a Table
     existing: dict[tuple[str, str], tuple[int, tuple[Any, ...]]] = {}
     cols = [table.c.id, table.c.kind, table.c.code] + [table.c[f] for f in _T_FIELDS]
     for rec in session.execute(select(*cols)):

@@ -116,6 +116,12 @@ def _period(exp: Experience) -> tuple[int | None, str | None]:
     return year, (str(year) if year else None)
 
 
+def _band(population: int | None) -> str | None:
+    """The size band value of a population, ``None`` if unknown (or negative)."""
+    band = size_band(population)
+    return band.value if band is not None else None
+
+
 # --------------------------------------------------------------------------- service
 
 
@@ -201,9 +207,7 @@ class PeerService:
         hits = [(i, s) for i, s in hits if dense.get(i, 0.0) >= w.min_rex_dense]
         if not hits:
             return []
-        asker_band = scope.size_band or (
-            size_band(scope.population).value if scope.population is not None else None
-        )
+        asker_band = scope.size_band or _band(scope.population)
         this_year = dt.date.today().year
         query_terms = stem_map(scope.text)
         with self.db.session() as session:
@@ -263,7 +267,7 @@ class PeerService:
         reasons: list[Reason] = []
         factor = 1.0
 
-        peer_band = size_band(exp.population).value if exp.population is not None else None
+        peer_band = _band(exp.population)
         distance = band_distance(asker_band, peer_band)
         if distance is None:
             factor *= w.band_unknown
@@ -364,9 +368,7 @@ class PeerService:
         need_id: int | None,
         requester_id: int | None,
     ) -> list[PeerMatch]:
-        asker_band = scope.size_band or (
-            size_band(scope.population).value if scope.population is not None else None
-        )
+        asker_band = scope.size_band or _band(scope.population)
         try:
             hits = self.service.search_needs(
                 scope.text, top=self.weights.candidates, language=scope.language
@@ -411,9 +413,7 @@ class PeerService:
                     continue
                 if scope.territory_code and need.territory_code == scope.territory_code:
                     continue
-                need_band = need.size_band or (
-                    size_band(need.population).value if need.population is not None else None
-                )
+                need_band = need.size_band or _band(need.population)
                 if asker_band is not None and need_band != asker_band:
                     continue
                 seen_owners.add(need.owner_id)

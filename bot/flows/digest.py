@@ -231,11 +231,11 @@ def _on_settings(ctx: Ctx, value: str) -> None:
         if status is not None:
             _confirm(ctx, status)
     elif verb == "t":
-        chosen = toggle_theme(subscription_status(ctx.session, ctx.person.id).themes, arg)
-        if chosen is None:
+        toggled = toggle_theme(subscription_status(ctx.session, ctx.person.id).themes, arg)
+        if toggled is None:
             ctx.say("unexpected")
         else:
-            status = _save(ctx, cadence="weekly", themes=chosen)
+            status = _save(ctx, cadence="weekly", themes=toggled)
             if status is not None:
                 shown = _themes(status.themes, ctx.lang) or ctx.t("digest_all_themes")
                 ctx.send(
