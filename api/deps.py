@@ -13,7 +13,7 @@ from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
 
 from api.schemas import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
-from api.security import AuthError, KeyRing, Principal
+from api.security import AuthError, KeyRing, Principal, session_principal
 from core.config import Settings
 from core.db import Database
 from matcher.service import MatchService
@@ -113,9 +113,9 @@ def require_admin(
     key: Annotated[str | None, Depends(api_key_header)],
 ) -> Principal:
     """The calling facilitator. The login cookie is accepted for reads only (no CSRF)."""
-    if not key and request.method in ("GET", "HEAD"):
-        key = request.cookies.get(ADMIN_COOKIE)
     try:
+        if not key and request.method in ("GET", "HEAD") and ADMIN_COOKIE in request.cookies:
+            return session_principal(session, services.keyring, request.cookies[ADMIN_COOKIE])
         return services.keyring.authenticate(session, key)
     except AuthError as exc:
         raise HTTPException(

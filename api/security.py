@@ -8,28 +8,32 @@ and never stored.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
 
 from pydantic import SecretStr
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from core.config import Settings
-from core.models import ApiKey, utcnow
+from core.models import AdminSession, ApiKey, utcnow
 
 __all__ = [
     "KEY_PREFIX",
     "AuthError",
     "KeyRing",
     "Principal",
+    "close_session",
     "create_key",
     "generate_key",
     "hash_key",
     "list_keys",
+    "open_session",
     "revoke_key",
+    "session_principal",
 ]
 
 KEY_PREFIX = "piu_"
@@ -120,7 +124,10 @@ class KeyRing:
             raise AuthError("missing API key (header X-API-Key)")
         if len(key) > MAX_KEY_CHARS:
             raise AuthError("invalid API key")
-        digest = hash_key(key)
+        return self.authenticate_digest(session, hash_key(key))
+
+    def authenticate_digest(self, session: Session, digest: str) -> Principal:
+        """The principal behind a key's hash (a login session keeps only that)."""
         matched_env = None
         for index, env_hash in enumerate(self._env_hashes, start=1):
             # compare with every configured key: time does not depend on which matched
@@ -134,3 +141,52 @@ class KeyRing:
         if row.revoked_at is not None:
             raise AuthError("API key revoked")
         return Principal(name=row.name, key_id=row.id)
+
+
+# -- browser login sessions (the analytics page) -------------------------------------------
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def open_session(
+    session: Session, keyring: KeyRing, key: str | None, *, seconds: int
+) -> tuple[str, Principal]:
+    """Check ``key`` and open a login session; returns the token for the cookie.
+
+    The cookie never holds the key itself: a random token (256 bits) whose SHA-256 is
+    stored with the key's hash, so logging out, expiry or revoking the key ends it.
+    Expired sessions are purged on the way.
+    """
+    principal = keyring.authenticate(session, key)
+    assert key is not None  # authenticate refused an empty key
+    now = utcnow()
+    session.execute(delete(AdminSession).where(AdminSession.expires_at < now))
+    token = secrets.token_urlsafe(32)
+    session.add(
+        AdminSession(
+            token_hash=hash_key(token),
+            key_hash=hash_key(key),
+            created_at=now,
+            expires_at=now + dt.timedelta(seconds=seconds),
+        )
+    )
+    session.flush()
+    return token, principal
+
+
+def session_principal(session: Session, keyring: KeyRing, token: str | None) -> Principal:
+    """The principal of a login session token; :class:`AuthError` if it is not valid now."""
+    if not token or len(token) > MAX_KEY_CHARS:
+        raise AuthError("not logged in")
+    row = session.scalar(select(AdminSession).where(AdminSession.token_hash == hash_key(token)))
+    if row is None or _utc(row.expires_at) <= utcnow():
+        raise AuthError("login session expired or closed")
+    return keyring.authenticate_digest(session, row.key_hash)
+
+
+def close_session(session: Session, token: str | None) -> bool:
+    """End a login session (logout); True if there was one."""
+    if not token or len(token) > MAX_KEY_CHARS:
+        return False
+    done = session.execute(delete(AdminSession).where(AdminSession.token_hash == hash_key(token)))
+    return bool(getattr(done, "rowcount", 0))

@@ -397,6 +397,20 @@ class ApiKey(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column()
 
 
+class AdminSession(Base):
+    """A facilitator's browser login (analytics page): the cookie holds a random token,
+    only its SHA-256 is stored, with the hash of the key that opened it, so revoking the
+    key or logging out ends the session on every worker."""
+
+    __tablename__ = "admin_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
 class AuditLog(Base):
     __tablename__ = "audit_log"
 

@@ -22,11 +22,12 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from api.deps import Services
-from api.security import create_key, revoke_key
+from api.security import KeyRing, create_key, open_session, revoke_key
 from core.config import Settings
 from core.db import Database, catalogue_version
 from core.domain import IntroStatus, Moderation, NeedStatus, Role, SolutionStatus
 from core.models import (
+    AdminSession,
     AuditLog,
     ChatIdentity,
     Experience,
@@ -128,8 +129,15 @@ def test_admin_requires_a_valid_unrevoked_key(settings: Settings, db: Database) 
         revoked = client.get(url, headers={"X-API-Key": key})
         assert revoked.status_code == 401
         assert revoked.json() == {"detail": "API key revoked"}
-        # a write with the cookie only is refused (cookies are for reads)
+        # the login cookie holds a session token, never a key: a key there is refused
         client.cookies.set("piu_admin", _key(db, "cookie"))
+        assert client.get(url).status_code == 401
+        # a session opens reads; a write with the cookie only is refused (no CSRF)
+        with db.session() as session:
+            keyring = KeyRing(env_settings)
+            token, principal = open_session(session, keyring, _key(db, "web"), seconds=60)
+        assert principal.name == "web"
+        client.cookies.set("piu_admin", token)
         assert client.get(url).status_code == 200
         assert client.post("/api/admin/solutions", json={}).status_code == 401
 
@@ -633,10 +641,39 @@ def test_analytics_login_cookie(_api) -> None:  # type: ignore[no-untyped-def]
     assert logged.status_code == 303
     cookie = logged.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie
+    token = client.cookies["piu_admin"]
+    assert token and headers["X-API-Key"] not in cookie  # the key never leaves the form
     assert client.get("/admin/analytics").status_code == 200
     assert client.get("/api/admin/analytics/funnel.csv").status_code == 200
     client.get("/admin/logout")
     assert client.get("/admin/analytics").status_code == 401
+    # logging out ends the session on the server: the old cookie, replayed, is refused
+    client.cookies.set("piu_admin", token)
+    assert client.get("/admin/analytics").status_code == 401
+    assert client.get("/api/admin/analytics/funnel.csv").status_code == 401
+
+
+def test_login_session_ends_with_its_key_and_its_time(_api, db: Database) -> None:  # type: ignore[no-untyped-def]
+    client, headers = _api
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    client.post("/admin/login", content=f"key={headers['X-API-Key']}".encode(), headers=form)
+    assert client.get("/admin/analytics").status_code == 200
+    with db.session() as session:  # the key is revoked: its sessions end with it
+        revoke_key(session, name_or_prefix="incubateur-test")
+    assert client.get("/admin/analytics").status_code == 401
+    assert client.get("/api/admin/moderation").status_code == 401
+    key = _key(db, "second")
+    client.post("/admin/login", content=f"key={key}".encode(), headers=form)
+    assert client.get("/api/admin/moderation").status_code == 200
+    with db.session() as session:  # 8 hours later
+        stored = session.scalars(select(AdminSession)).all()
+        assert [len(s.token_hash) for s in stored] == [64, 64]  # only hashes are stored
+        for row in stored:
+            row.expires_at = utcnow() - dt.timedelta(seconds=1)
+    assert client.get("/api/admin/moderation").status_code == 401
+    client.post("/admin/login", content=f"key={key}".encode(), headers=form)
+    with db.session() as session:  # logging in again purged the expired sessions
+        assert session.scalar(select(func.count()).select_from(AdminSession)) == 1
 
 
 def test_health_without_loaded_indexes(_api, db: Database) -> None:  # type: ignore[no-untyped-def]

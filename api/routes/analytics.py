@@ -1,8 +1,9 @@
 """Facilitators' analytics: the HTML page with inline SVG charts, and the funnel data.
 
 Access: header ``X-API-Key``, or the login form at ``/admin/login`` (the key is POSTed,
-never put in a URL) which sets an HttpOnly, SameSite=Lax cookie accepted for GET
-requests only.
+never put in a URL) which opens a server-side login session: an HttpOnly, SameSite=Lax
+cookie holding a random token (not the key), accepted for GET requests only, valid
+8 hours, ended by ``/admin/logout`` or by revoking the key.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api import analytics, charts
 from api.deps import ADMIN_COOKIE, AdminDep, Services, ServicesDep, SessionDep
 from api.schemas import Funnel, FunnelStage
-from api.security import AuthError
+from api.security import AuthError, close_session, open_session, session_principal
 from core.models import utcnow
 
 router = APIRouter(tags=["analytics"])
@@ -122,18 +123,18 @@ def login_form() -> HTMLResponse:
 
 @router.post("/admin/login", include_in_schema=False)
 async def login(request: Request, services: ServicesDep) -> Response:
-    """Check the POSTed key and keep it in an HttpOnly cookie."""
+    """Check the POSTed key and open a login session (HttpOnly cookie, never the key)."""
     raw = await request.body()
     key = parse_qs(raw[:MAX_LOGIN_BODY].decode("utf-8", "replace")).get("key", [""])[0].strip()
     try:
         with services.db.session() as session:
-            services.keyring.authenticate(session, key)
+            token, _ = open_session(session, services.keyring, key, seconds=COOKIE_MAX_AGE)
     except AuthError:
         return _login_page(error=True, status_code=401)
     response = RedirectResponse("/admin/analytics", status_code=303)
     response.set_cookie(
         ADMIN_COOKIE,
-        key,
+        token,
         max_age=COOKIE_MAX_AGE,
         httponly=True,
         samesite="lax",
@@ -144,7 +145,10 @@ async def login(request: Request, services: ServicesDep) -> Response:
 
 
 @router.get("/admin/logout", include_in_schema=False)
-def logout() -> Response:
+def logout(request: Request, services: ServicesDep) -> Response:
+    """End the login session on the server (the cookie alone is not enough to log out)."""
+    with services.db.session() as session:
+        close_session(session, request.cookies.get(ADMIN_COOKIE))
     response = RedirectResponse("/admin/login", status_code=303)
     response.delete_cookie(ADMIN_COOKIE, path="/")
     return response
@@ -156,11 +160,15 @@ async def analytics_page(
     services: ServicesDep,
     weeks: Annotated[int, Query(ge=2, le=104)] = 12,
 ) -> Response:
-    """The dashboard; without a valid key or cookie, the login form (401)."""
-    key = request.headers.get("x-api-key") or request.cookies.get(ADMIN_COOKIE)
+    """The dashboard; without a valid key or login session, the login form (401)."""
+    key = request.headers.get("x-api-key")
+    token = request.cookies.get(ADMIN_COOKIE)
     try:
         with services.db.session() as session:
-            services.keyring.authenticate(session, key)
+            if key or not token:
+                services.keyring.authenticate(session, key)
+            else:
+                session_principal(session, services.keyring, token)
     except AuthError:
         return _login_page(error=bool(key), status_code=401)
     page = await run_in_threadpool(render_page, services, weeks, utcnow())
