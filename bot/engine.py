@@ -207,7 +207,7 @@ class ConversationEngine:
         resolver: TerritoryResolver | None = None,
         peers: PeerService | None = None,
     ) -> None:
-        from bot.flows import buyer, common, startup
+        from bot.flows import buyer, common, contact, startup
 
         self.db = db
         self.service = service
@@ -219,7 +219,7 @@ class ConversationEngine:
         self.steps: dict[str, Step] = {}
         self.commands: dict[str, CommandHandler] = {}
         self.choices: dict[str, ChoiceHandler] = {}
-        for module in (common, buyer, startup):
+        for module in (common, contact, buyer, startup):
             module.install(self)
         self.register_choice("intro", self._on_intro_answer)
 

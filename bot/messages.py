@@ -40,6 +40,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "/annuler — abandonner l'étape en cours\n"
         "/langue — changer de langue\n"
         "/digest — la lettre hebdomadaire : jour, heure, thèmes\n"
+        "/contact — l'adresse transmise lors d'une mise en relation acceptée\n"
         "/confidentialite — vos données et vos droits (/mesdonnees, /supprimer)\n"
         "Vous pouvez aussi écrire directement votre besoin, avec vos mots.",
         "en": "Here is what I can do:\n"
@@ -49,6 +50,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "/cancel — leave the current step\n"
         "/language — change language\n"
         "/digest — the weekly digest: day, time, themes\n"
+        "/contact — the address passed on when an introduction is accepted\n"
         "/privacy — your data and your rights (/mydata, /delete)\n"
         "You can also simply write your need in your own words.",
     },
@@ -572,6 +574,60 @@ MESSAGES: dict[str, dict[str, str]] = {
         "consent at any time.\n\nDo you agree? Without consent, no address is kept: you can "
         "continue without a contact (a facilitator will relay requests) or cancel.",
     },
+    # a buyer's contact, before an introduction request or with /contact (bot/flows/contact.py)
+    "contact_offer": {
+        "fr": "Pour que votre interlocuteur puisse vous répondre, PIU peut conserver une "
+        "adresse e-mail de contact et la lui transmettre s'il accepte la mise en relation "
+        "(jamais avant, jamais à d'autres).\nFinalité : mises en relation entre "
+        "collectivités et porteurs de solutions.\nPolitique de confidentialité, version "
+        "{version} (/confidentialite). Vous pourrez retirer votre accord à tout moment "
+        "(/retrait) ou tout supprimer (/supprimer).\n\nSans adresse, votre interlocuteur "
+        "ne connaîtra que le nom de votre collectivité.",
+        "en": "So that the other side can answer you, PIU can keep a contact e-mail "
+        "address and pass it on if they accept the introduction (never before, never to "
+        "anyone else).\nPurpose: introductions between local authorities and solution "
+        "providers.\nPrivacy policy, version {version} (/privacy). You can withdraw your "
+        "consent at any time (/withdraw) or delete everything (/delete).\n\nWithout an "
+        "address, the other side will only know the name of your local authority.",
+    },
+    "contact_current": {
+        "fr": "Adresse de contact enregistrée : {email}",
+        "en": "Contact address on file: {email}",
+    },
+    "contact_give": {"fr": "J'accepte et je la donne", "en": "I agree and give it"},
+    "contact_skip": {"fr": "Continuer sans", "en": "Continue without"},
+    "contact_email": {
+        "fr": "Quelle adresse e-mail de contact ?",
+        "en": "Which contact e-mail address?",
+    },
+    "contact_share": {
+        "fr": "Merci. Acceptez-vous aussi que d'autres collectivités ayant un besoin proche "
+        "du vôtre puissent vous demander une mise en relation ? Votre adresse ne leur est "
+        "jamais affichée : elle n'est transmise que si vous acceptez leur demande.",
+        "en": "Thank you. Do you also agree that other local authorities with a similar "
+        "need may ask to be introduced to you? Your address is never shown to them: it is "
+        "only passed on if you accept their request.",
+    },
+    "contact_share_yes": {"fr": "Oui", "en": "Yes"},
+    "contact_share_no": {"fr": "Non", "en": "No"},
+    "contact_saved": {
+        "fr": "C'est noté. Votre adresse ne sera transmise que lors d'une mise en relation "
+        "que vous avez demandée ou acceptée.",
+        "en": "Noted. Your address will only be passed on for an introduction you asked "
+        "for or accepted.",
+    },
+    "contact_saved_shared": {
+        "fr": "C'est noté : des collectivités au besoin proche pourront vous demander une "
+        "mise en relation, que vous accepterez ou non.",
+        "en": "Noted: local authorities with a similar need may ask to be introduced to "
+        "you; you will accept or decline each request.",
+    },
+    "contact_missing_hint": {
+        "fr": "Vous n'avez pas laissé d'adresse : votre interlocuteur ne connaîtra que le "
+        "nom de votre collectivité. /contact pour en laisser une.",
+        "en": "You left no address: the other side will only know the name of your local "
+        "authority. /contact to leave one.",
+    },
     "reg_consent_yes": {"fr": "J'accepte", "en": "I agree"},
     "reg_consent_no": {"fr": "Continuer sans contact", "en": "Continue without contact"},
     "reg_consent_cancel": {"fr": "Annuler l'inscription", "en": "Cancel registration"},
@@ -985,6 +1041,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "cmd_cancel": {"fr": "Annuler la démarche en cours", "en": "Cancel the current step"},
     "cmd_language": {"fr": "Changer de langue", "en": "Change language"},
     "cmd_digest": {"fr": "Lettre hebdomadaire", "en": "Weekly digest"},
+    "cmd_contact": {
+        "fr": "Votre adresse de contact pour les mises en relation",
+        "en": "Your contact address for introductions",
+    },
     "edited_ignored": {
         "fr": "Je ne tiens pas compte des messages modifiés : renvoyez plutôt un nouveau message.",
         "en": "I do not read edited messages: please send a new message instead.",

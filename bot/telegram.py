@@ -95,6 +95,7 @@ COMMANDS: dict[str, str] = {
     "annuler": "cmd_cancel",
     "langue": "cmd_language",
     "digest": "cmd_digest",
+    "contact": "cmd_contact",
 }
 
 

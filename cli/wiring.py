@@ -55,14 +55,9 @@ def build_services(
     service.ensure_ready(progress=progress)
     with db.session() as session:
         resolver = TerritoryResolver.from_session(session)
-    peers: Any | None
-    try:
-        from matcher.peers import PeerService
-    except ImportError:  # optional piece, written separately
-        log.warning("matcher.peers is not available: no peer contacts")
-        peers = None
-    else:
-        peers = PeerService(db, service, settings)
+    from matcher.peers import PeerService
+
+    peers = PeerService(db, service, settings)
     engine = ConversationEngine(db, service, settings, resolver=resolver, peers=peers)
     from bot.flows.digest import register_digest
     from bot.flows.privacy import register_privacy

@@ -308,7 +308,9 @@ def test_rex_card_labels_failures_and_offers_an_introduction(
                  "Résultat : ⚠ échec", "Enseignements : Associer les riverains"):  # fmt: skip
         assert part in text, part
     assert "Chargée de mission" not in text
-    chat.press("mise en relation")  # no chat user behind it: queued for a facilitator
+    chat.press("mise en relation")
+    assert "PIU peut conserver une adresse e-mail" in chat.text  # no contact yet: offered
+    chat.press("Continuer sans")  # no chat user behind it: queued for a facilitator
     assert "facilitat" in chat.text.lower() or "relai" in chat.text.lower(), chat.text
     with db.session() as s:
         intro = s.scalar(select(Introduction).where(Introduction.experience_id == ids["failed"]))
@@ -334,6 +336,8 @@ def test_need_card_has_no_personal_data_and_requests_an_introduction(
         assert secret not in text
     meet = startup.button("introduction")
     startup.choose(meet)
+    assert "PIU can keep a contact e-mail address" in startup.text
+    startup.press("Continue without")
     assert "sent" in startup.text.lower() or "envoy" in startup.text.lower(), startup.text
     with db.session() as s:
         intro = s.scalar(select(Introduction).where(Introduction.need_id == ids["need"]))

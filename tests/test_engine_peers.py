@@ -14,13 +14,21 @@ import pytest
 from sqlalchemy import select
 
 from bot.engine import ConversationEngine, OutMessage
-from bot.flows.buyer import intro_result_text
+from bot.flows.contact import intro_result_text
 from bot.messages import MESSAGES
 from bot.render import render_peer, render_reason
 from core.config import Settings
 from core.db import Database
 from core.domain import IntroStatus, Outcome, Role, TrustLevel
-from core.models import ChatIdentity, Experience, Introduction, Person, Solution, utcnow
+from core.models import (
+    ChatIdentity,
+    ConsentRecord,
+    Experience,
+    Introduction,
+    Person,
+    Solution,
+    utcnow,
+)
 from matcher.introductions import IntroResult
 from matcher.types import PeerMatch, Reason
 from tests.test_engine import LONS, Chat, T, _make_engine, _territories
@@ -104,15 +112,20 @@ def _person_id(db: Database, user: str) -> int:
         return ident.person_id
 
 
-def _buyer_with_results(engine: ConversationEngine) -> Chat:
-    """A buyer of Lons-le-Saunier confirms a scope and gets results with peers."""
+def _buyer_with_results(engine: ConversationEngine, *, contact: bool = True) -> Chat:
+    """A buyer of Lons-le-Saunier confirms a scope and gets results with peers; with
+    ``contact``, it already left an e-mail address with consent (``/contact``)."""
     buyer = Chat(engine, "buyer")
+    if contact:
+        buyer.say("/contact")
+        assert "Sans adresse, votre interlocuteur" in _flat(buyer.text)
+        buyer.press("J'accepte et je la donne")
+        buyer.say(BUYER_EMAIL)
+        buyer.press("Non")
+        assert "C'est noté" in _flat(buyer.text)
     buyer.say(LONS)
     buyer.press("Terminé")
     buyer.press("Confirmer")
-    # the buyer gave an e-mail with consent elsewhere (registration / privacy flows)
-    with engine.db.session() as session:
-        session.get(Person, _person_id(engine.db, "buyer")).email = BUYER_EMAIL  # type: ignore[union-attr]
     return buyer
 
 
@@ -181,6 +194,81 @@ def test_peer_reasons_intro_then_accept_exchanges_contacts(_live: ConversationEn
     with _live.db.session() as session:
         statuses = sorted(str(i.status) for i in session.scalars(select(Introduction)))
     assert statuses == [IntroStatus.ACCEPTED.value, IntroStatus.QUEUED.value]
+
+
+@pytest.mark.slow
+def test_a_buyer_without_contact_is_offered_one_before_the_request(
+    _live: ConversationEngine,
+) -> None:
+    buyer = _buyer_with_results(_live, contact=False)
+    _ask_intro_to_dole(buyer)
+    offer = _flat(buyer.text)
+    assert "PIU peut conserver une adresse e-mail" in offer and "version" in offer
+    assert "/retrait" in offer and "/supprimer" in offer
+    assert _live.pending_outbox(T, "peer") == []  # nothing sent before the answer
+    buyer.say("pas une adresse")
+    assert "choisir" in _flat(buyer.text).lower() or "bouton" in _flat(buyer.text).lower()
+    buyer.press("J'accepte et je la donne")
+    buyer.say("adjointe@")  # invalid: asked again, nothing stored
+    assert "ne semble pas valide" in _flat(buyer.text)
+    buyer.say(BUYER_EMAIL.upper())
+    assert "besoin proche" in _flat(buyer.text)
+    buyer.press("Oui")
+    text = _flat(buyer.text)
+    assert "pourront vous demander une mise en relation" in text
+    assert "Demande envoyée" in text and "Et maintenant" in text
+    assert "/contact pour en laisser une" not in text
+    with _live.db.session() as session:
+        person = session.get(Person, _person_id(_live.db, "buyer"))
+        assert person is not None and person.email == BUYER_EMAIL and person.share_contact
+        (consent,) = session.scalars(
+            select(ConsentRecord).where(ConsentRecord.person_id == person.id)
+        )
+        assert consent.purpose == "contact" and consent.policy_version
+    # the peer accepts: it receives the buyer's address
+    request = _peer_request(_live)
+    assert BUYER_EMAIL not in request.text
+    peer = Chat(_live, "peer")
+    peer.choose(next(b.id for b in request.buttons if b.label == "Accepter"))
+    assert BUYER_EMAIL in _flat(peer.text)
+
+
+@pytest.mark.slow
+def test_a_buyer_may_go_on_without_contact_and_is_not_asked_twice(
+    _live: ConversationEngine,
+) -> None:
+    buyer = _buyer_with_results(_live, contact=False)
+    buyer.press("mise en relation")
+    buyer.press("Cantine zéro gaspi")
+    buyer.press("Continuer sans")
+    text = _flat(buyer.text)
+    assert "transmise à un facilitateur PIU" in text
+    assert "/contact pour en laisser une" in text and "Et maintenant" in text
+    _ask_intro_to_dole(buyer)  # no second offer: the request goes at once
+    assert "Demande envoyée" in _flat(buyer.text)
+    assert "PIU peut conserver" not in _flat(buyer.text)
+    with _live.db.session() as session:
+        person = session.get(Person, _person_id(_live.db, "buyer"))
+        assert person is not None and person.email is None and not person.share_contact
+        assert session.scalars(select(ConsentRecord)).all() == []
+    # /contact from the results: given, then back to the results' actions
+    buyer.say("/contact")
+    buyer.press("J'accepte")
+    buyer.say(BUYER_EMAIL)
+    buyer.press("Oui")
+    assert "Et maintenant" in _flat(buyer.text)
+    buyer.say("/contact")  # the address on file is shown
+    assert f"Adresse de contact enregistrée : {BUYER_EMAIL}" in _flat(buyer.text)
+    buyer.press("Continuer sans")
+    # /retrait erases the address and the sharing again
+    from bot.flows.privacy import register_privacy
+
+    register_privacy(_live)
+    buyer.say("/retrait")
+    assert "Votre consentement est retiré" in _flat(buyer.text)
+    with _live.db.session() as session:
+        person = session.get(Person, _person_id(_live.db, "buyer"))
+        assert person is not None and person.email is None and not person.share_contact
 
 
 @pytest.mark.slow

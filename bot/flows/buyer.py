@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from bot.engine import Ctx, OutMessage, Step
+from bot.flows.contact import request_introduction
 from bot.render import render_card, render_peers, render_solutions, render_territory, shorten
 from core.domain import Cadence, NeedStatus, Role, size_band
 from core.models import MatchEvent, Need, Subscription
@@ -680,47 +681,8 @@ def _c_intro(ctx: Ctx, action: str, value: str) -> bool:
         target = {"experience_id": item["experience_id"]}
     else:
         target = {"need_id": item.get("need_id")}
-    engine, requester = ctx.engine, ctx.person.id
-    lang = ctx.lang
-    ctx.ask("b_results", flow=FLOW)
-    prompt = ctx.out.pop()  # re-show the actions after the result
-
-    def request() -> list[OutMessage]:
-        from bot.messages import t
-
-        try:
-            result = engine.request_introduction(requester, **target)
-        except Exception:
-            log.exception("introduction request failed")
-            return [OutMessage(t("intro_failed", lang)), prompt]
-        return [OutMessage(intro_result_text(result, lang)), prompt]
-
-    ctx.defer(request)
+    request_introduction(ctx, target, then="b_results")
     return True
-
-
-#: request_introduction result code -> the message saying so.
-_INTRO_RESULT_KEYS = {
-    "sent": "intro_sent",
-    "queued": "intro_queued",  # nobody to ask in chat: a facilitator relays
-    "already_requested": "intro_already_requested",
-    "not_found": "intro_entry_not_found",
-}
-#: Codes refused politely: ``intro_refused`` with ``intro_<code>`` as the reason.
-_INTRO_REFUSALS = ("cap_reached", "no_contact", "self")
-
-
-def intro_result_text(result: Any, lang: str) -> str:
-    """Words for an ``IntroResult`` of :func:`matcher.introductions.request_introduction`."""
-    from bot.messages import t
-
-    code = str(getattr(result, "code", "") or "")
-    params = dict(getattr(result, "params", {}) or {})
-    if code in _INTRO_RESULT_KEYS:
-        return t(_INTRO_RESULT_KEYS[code], lang, **params)
-    if code in _INTRO_REFUSALS:
-        return t("intro_refused", lang, reason=t(f"intro_{code}", lang, **params))
-    return t("intro_failed", lang)
 
 
 def install(engine: ConversationEngine) -> None:

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from bot.engine import Button, Ctx, OutMessage
-from bot.flows.buyer import intro_result_text, toggle_theme
+from bot.flows.buyer import toggle_theme
+from bot.flows.contact import request_introduction
 from bot.messages import t
 from bot.render import _label, _outcome_label, shorten
 from core.domain import IntroStatus, Moderation, NeedStatus, SolutionStatus, size_band
@@ -339,21 +340,10 @@ def _show_intro(ctx: Ctx, intro_id: int) -> None:
 
 
 def _meet(ctx: Ctx, kind: str, entity_id: int) -> None:
-    """Ask for an introduction (deferred: it runs in its own transaction)."""
-    target = _MEET_TARGETS[kind]
-    engine, requester, lang = ctx.engine, ctx.person.id, ctx.lang
-    transport, external_id = ctx.transport, ctx.external_id
-
-    def request() -> list[OutMessage]:
-        try:
-            result = engine.request_introduction(requester, **{target: entity_id})
-            out = [OutMessage(intro_result_text(result, lang))]
-        except Exception:
-            log.exception("introduction request failed")
-            out = [OutMessage(t("intro_failed", lang))]
-        return out + engine.in_context(transport, external_id, engine.reask_or_hint)
-
-    ctx.defer(request)
+    """Ask for an introduction (offering to leave a contact first if there is none); the
+    question the person was at, if any, is asked again after the outcome."""
+    then = ctx.step if ctx.engine.in_flow(ctx) else None
+    request_introduction(ctx, {_MEET_TARGETS[kind]: entity_id}, then=then)
 
 
 def _on_digest(ctx: Ctx, value: str) -> None:
