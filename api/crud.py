@@ -34,6 +34,7 @@ from core.models import (
     Solution,
     utcnow,
 )
+from matcher.introductions import relay_outcome
 
 __all__ = [
     "Conflict",
@@ -479,9 +480,16 @@ RELAY_OUTCOMES = (IntroStatus.ACCEPTED, IntroStatus.DECLINED, IntroStatus.EXPIRE
 
 
 def relay_introduction(
-    session: Session, *, intro_id: int, status: IntroStatus, note: str | None, actor: str
+    session: Session,
+    *,
+    intro_id: int,
+    status: IntroStatus,
+    note: str | None,
+    actor: str,
+    message: str | None = None,
 ) -> Introduction:
-    """A facilitator records the answer to a queued introduction they relayed."""
+    """A facilitator records the answer to a queued introduction they relayed; the
+    requester is told (with ``message``, the facilitator's words to them, if given)."""
     intro = session.get(Introduction, intro_id)
     if intro is None:
         raise NotFound(f"no introduction {intro_id}")
@@ -494,6 +502,7 @@ def relay_introduction(
     intro.responded_at = now
     text = f"relayed by {actor}" + (f": {note}" if note else "")
     session.add(IntroductionEvent(introduction_id=intro.id, status=status, at=now, note=text))
+    relay_outcome(session, intro, message=message, now=now)
     audit(
         session,
         actor=actor,

@@ -336,7 +336,9 @@ class IntroductionPatch(_In):
     """A facilitator relays the answer to a queued introduction."""
 
     status: IntroStatus
-    note: Str(1000) | None = None  # type: ignore[valid-type]
+    note: Str(1000) | None = None  # type: ignore[valid-type]  # internal: the audit trail
+    #: Sent to the requester in chat with the outcome (e.g. how to reach the peer).
+    message: Str(1000) | None = None  # type: ignore[valid-type]
 
 
 class ImportResult(BaseModel):

@@ -722,6 +722,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": 'Introduction accepted about "{about}". Your details were shared; here are '
         "the other side's: {contact}",
     },
+    "intro_relayed_accepted": {
+        "fr": "Bonne nouvelle : un facilitateur PIU a transmis votre demande au sujet de "
+        "« {about} », et votre interlocuteur ({who}) accepte d'échanger avec vous.",
+        "en": 'Good news: a PIU facilitator passed on your request about "{about}", and '
+        "the other side ({who}) agreed to talk with you.",
+    },
+    "intro_facilitator_message": {
+        "fr": "Message du facilitateur PIU : {message}",
+        "en": "Message from the PIU facilitator: {message}",
+    },
     "intro_declined": {
         "fr": "Votre interlocuteur n'est pas disponible pour échanger au sujet de « {about} » "
         "pour le moment. Aucune coordonnée n'a été transmise. Un facilitateur PIU peut vous "

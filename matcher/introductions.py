@@ -58,6 +58,7 @@ __all__ = [
     "expire_stale",
     "parse_button",
     "queued_introductions",
+    "relay_outcome",
     "request_introduction",
     "respond",
 ]
@@ -391,6 +392,30 @@ def respond(
                     now,
                 )
         return IntroResult("accepted", IntroStatus.ACCEPTED, intro.id)
+
+
+#: Outcome of a facilitator's relay -> what the requester is told.
+RELAY_KEYS = {
+    IntroStatus.ACCEPTED: "intro_relayed_accepted",
+    IntroStatus.DECLINED: "intro_declined",
+    IntroStatus.EXPIRED: "intro_expired",
+}
+
+
+def relay_outcome(
+    session: Session, intro: Introduction, *, message: str | None, now: dt.datetime
+) -> None:
+    """Tell the requester what a facilitator's relay of a queued request came to, with
+    the facilitator's message to them, if any (outbox; the bot delivers it)."""
+    key = RELAY_KEYS.get(IntroStatus(intro.status))
+    if key is None or intro.requester_id is None:
+        return
+    params = {"who": intro.target_label or "", "about": _about(session, intro)}
+    _outbox(session, intro.requester_id, key, params, intro.id, now)
+    if message:
+        note = " ".join(message.split())[:MAX_MESSAGE_CHARS]
+        _outbox(session, intro.requester_id, "intro_facilitator_message", {"message": note},
+                intro.id, now)  # fmt: skip
 
 
 def expire_stale(

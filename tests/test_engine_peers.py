@@ -247,6 +247,25 @@ def test_a_buyer_may_go_on_without_contact_and_is_not_asked_twice(
     _ask_intro_to_dole(buyer)  # no second offer: the request goes at once
     assert "Demande envoyée" in _flat(buyer.text)
     assert "PIU peut conserver" not in _flat(buyer.text)
+    # a facilitator relays the queued request (PATCH /api/admin/introductions/{id}): the
+    # buyer is told, with the facilitator's message
+    from api.crud import relay_introduction
+
+    with _live.db.session() as session:
+        queued = session.scalar(
+            select(Introduction).where(Introduction.status == IntroStatus.QUEUED)
+        )
+        assert queued is not None
+        relay_introduction(
+            session, intro_id=queued.id, status=IntroStatus.ACCEPTED, note="appel le 3/11",
+            actor="incubateur", message="Écrivez à contact@zero-gaspi.example",
+        )  # fmt: skip
+    told = [_flat(m.text) for m in _live.pending_outbox(T, "buyer")]
+    assert len(told) == 2, told
+    assert "un facilitateur PIU a transmis votre demande" in told[0]
+    assert "« Cantine zéro gaspi »" in told[0]
+    assert told[1] == "Message du facilitateur PIU : Écrivez à contact@zero-gaspi.example"
+    assert "appel le 3/11" not in " ".join(told)  # the internal note stays internal
     with _live.db.session() as session:
         person = session.get(Person, _person_id(_live.db, "buyer"))
         assert person is not None and person.email is None and not person.share_contact

@@ -469,7 +469,12 @@ def relay_introduction(
 ) -> IntroductionOut:
     """Record the answer to a queued introduction relayed by a facilitator."""
     intro = crud.relay_introduction(
-        session, intro_id=intro_id, status=body.status, note=body.note, actor=admin.name
+        session,
+        intro_id=intro_id,
+        status=body.status,
+        note=body.note,
+        message=body.message,
+        actor=admin.name,
     )
     return _intro_items(session, [intro])[0]
 
