@@ -1,4 +1,5 @@
-"""Web chat adapter: ``POST /api/chat``, ``GET /api/chat/inbox`` and the page at ``/``.
+"""Web chat adapter: ``POST /api/chat``, ``POST /api/chat/resume``, ``GET /api/chat/inbox``
+and the page at ``/``.
 
 The app stores the engine on ``app.state.engine``; the engine is synchronous, so
 each call runs in the thread pool.
@@ -93,6 +94,24 @@ async def post_chat(body: ChatRequest, engine: EngineDep) -> ChatReply:
 
     def run() -> list[OutMessage]:
         out = engine.handle(TRANSPORT, body.session_id, text=body.text, choice=body.choice)
+        return out + engine.pending_outbox(TRANSPORT, body.session_id)
+
+    return _reply(await anyio.to_thread.run_sync(run, limiter=_chat_limiter()))
+
+
+class ResumeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    session_id: str = Field(pattern=SESSION_PATTERN)
+
+
+@router.post("/api/chat/resume", response_model=ChatReply)
+async def resume_chat(body: ResumeRequest, engine: EngineDep) -> ChatReply:
+    """When the page opens (or reloads): the question the session was at, with its
+    buttons, or the welcome for a new session; then any pending outbox messages."""
+
+    def run() -> list[OutMessage]:
+        out = engine.resume(TRANSPORT, body.session_id)
         return out + engine.pending_outbox(TRANSPORT, body.session_id)
 
     return _reply(await anyio.to_thread.run_sync(run, limiter=_chat_limiter()))

@@ -379,6 +379,17 @@ class ConversationEngine:
         ctx.defer(answer)
 
     # -- transactions -------------------------------------------------------------------------
+    def resume(self, transport: str, external_id: str) -> list[OutMessage]:
+        """What to show someone coming back (a restarted terminal chat): the question
+        they were at, buttons included, or the welcome if they were at none."""
+
+        def pending_question(ctx: Ctx) -> None:
+            if self.current(ctx) is not None:
+                ctx.reask()
+
+        shown = self.in_context(transport, external_id, pending_question)
+        return shown or self.handle(transport, external_id, text="/start")
+
     def in_context(
         self, transport: str, external_id: str, step: Callable[[Ctx], None]
     ) -> list[OutMessage]:

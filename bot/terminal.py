@@ -40,7 +40,7 @@ def run_terminal(
         if new_buttons:
             buttons = new_buttons
 
-    show(engine.handle(TRANSPORT, user_id, text="/start"))
+    show(engine.resume(TRANSPORT, user_id))  # the welcome, or where the user left off
     while True:
         show(engine.pending_outbox(TRANSPORT, user_id))
         try:

@@ -405,6 +405,14 @@ def test_terminal_numbers_pick_buttons(_engine: ConversationEngine) -> None:
     assert "Pour quelle collectivité" in text
     assert "[1] Passer" in text
     assert "Où en êtes-vous" in text  # "1" pressed the skip button
+    # the terminal is closed and opened again: the same question, not the welcome
+    state = _state(_engine.db, "term")
+    inputs = iter(["2"])
+    shown.clear()
+    run_terminal(_engine, input_fn=fake_input, output_fn=shown.append, user_id="term")
+    text = "\n".join(shown)
+    assert "Une collectivité" not in text and text.startswith("Où en êtes-vous")
+    assert _state(_engine.db, "term")[1] != state[1]  # "2" answered that question
 
 
 # --- slow: real model --------------------------------------------------------------------------

@@ -31,6 +31,7 @@ def test_page_is_served(_client: TestClient) -> None:
     assert '<html lang="fr">' in page.text
     assert "innerHTML" not in page.text and "textContent" in page.text
     assert "http://" not in page.text and "https://" not in page.text  # no CDN
+    assert "/api/chat/resume" in page.text  # a reload resumes the conversation
 
 
 def test_chat_text_and_choice(_client: TestClient) -> None:
@@ -46,6 +47,25 @@ def test_chat_text_and_choice(_client: TestClient) -> None:
     reply = _client.post("/api/chat", json={"session_id": SID, "choice": buyer["id"]})
     texts = [m["text"] for m in reply.json()["messages"]]
     assert "étape précédente" in texts[0]
+
+
+def test_a_reload_resumes_where_the_session_was(_client: TestClient, db: Database) -> None:
+    first = _client.post("/api/chat/resume", json={"session_id": SID})
+    assert first.status_code == 200
+    assert "Vous êtes" in first.json()["messages"][-1]["text"]  # a new session: welcome
+    buyer = first.json()["messages"][-1]["buttons"][0]["id"]
+    _client.post("/api/chat", json={"session_id": SID, "choice": buyer})
+    need = "Nous voulons réduire le gaspillage alimentaire dans nos cantines scolaires"
+    asked = _client.post("/api/chat", json={"session_id": SID, "text": need}).json()
+    question = asked["messages"][-1]
+    # the page is reloaded: the same question with working buttons, nothing reset
+    again = _client.post("/api/chat/resume", json={"session_id": SID}).json()["messages"]
+    assert [m["text"] for m in again] == [question["text"]]
+    skip = next(b["id"] for b in again[0]["buttons"] if b["label"] == "Passer")
+    after = _client.post("/api/chat", json={"session_id": SID, "choice": skip}).json()
+    assert "étape précédente" not in after["messages"][0]["text"]
+    assert _client.post("/api/chat/resume", json={"session_id": "bad id"}).status_code == 422
+    assert _client.post("/api/chat/resume", json={}).status_code == 422
 
 
 @pytest.mark.parametrize(

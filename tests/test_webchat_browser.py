@@ -1,6 +1,7 @@
 """The web chat in headless Chromium (selenium + /usr/bin/chromedriver): a real server with
 the demo data and the real model, a buyer typing a need and clicking through to the
-results; a screenshot is saved to ``artifacts/webchat.png``."""
+results, then reloading the page (the conversation resumes); a screenshot is saved to
+``artifacts/webchat.png``."""
 
 from __future__ import annotations
 
@@ -117,5 +118,11 @@ def test_webchat_buyer_flow_in_chromium(_server: str, tmp_path: Path) -> None:
         driver.execute_script("var l=document.getElementById('log'); l.scrollTop=l.scrollHeight;")
         assert driver.save_screenshot(str(shot))
         assert shot.stat().st_size > 20_000
+        # a reload keeps the conversation: the results' actions come back, with buttons
+        driver.refresh()
+        wait.until(lambda d: any("Et maintenant" in x for x in bot_texts()))
+        assert not any("Vous êtes" in x for x in bot_texts())
+        click("Nouveau besoin")
+        assert any("Décrivez votre besoin" in x for x in bot_texts()[-2:])
     finally:
         driver.quit()
