@@ -14,7 +14,7 @@
 (d) A digest run (36 subscribers, some digests in 2 parts or more) killed after a random
     number of messages, 5 times: the next worker takes over once the dead one's lease
     expires, every part reaches its subscriber, and the only repeats are messages in flight
-    at a kill (accepted by Telegram, not yet committed), at most once each.
+    at a kill (accepted by Telegram, not yet committed), once per such kill.
 """
 
 from __future__ import annotations
@@ -463,7 +463,7 @@ def test_digest_run_killed_midway_resumes_without_losing_or_repeating(
     assert all(d.status == "sent" and d.parts_sent == len(d.payload) for d, _ in deliveries)
     repeated = [m for m in set(sent) if sent.count(m) > 1]
     # only a message in flight at a kill (accepted by Telegram, not yet committed) may be
-    # sent again, and only once per kill
-    assert all(m in in_flight and sent.count(m) == 2 for m in repeated), repeated
+    # sent again, once per kill it was in flight at (it can be caught by two kills in a row)
+    assert all(sent.count(m) - 1 <= in_flight.count(m) for m in repeated), repeated
     assert len(sent) - len(expected) <= kills * concurrency
     print(f"digest kill -9: {kills} kills, {len(sent)} messages for {len(expected)}")
