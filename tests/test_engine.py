@@ -454,6 +454,9 @@ def test_buyer_confirm_results_more_and_actions(_live: ConversationEngine) -> No
 
 @pytest.mark.slow
 def test_registration_full_flow_with_consent(_live: ConversationEngine) -> None:
+    from bot.flows.digest import register_digest
+
+    register_digest(_live)  # as in the wiring: the digest can be offered at the end
     # an open need that the new solution answers
     buyer = Chat(_live, "buyer")
     for need in (
@@ -497,6 +500,11 @@ def test_registration_full_flow_with_consent(_live: ConversationEngine) -> None:
     chat.say("Contact@Silence-Logistique.fr")
     assert "est au catalogue" in chat.text
     assert "livraisons nocturnes" in chat.text  # the buyer's open need
+    chat.press("Recevoir la lettre hebdo")  # the next matching needs, every week
+    assert "lettre" in chat.text.lower()
+    with _live.db.session() as session:
+        sub = session.scalars(select(Subscription)).one()
+        assert sub.cadence == "weekly"
     with _live.db.session() as session:
         sol = session.scalars(select(Solution).where(Solution.source == "chat")).one()
         assert sol.external_id == f"chat-livraison-silencieuse-{sol.id}"

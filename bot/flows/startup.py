@@ -9,12 +9,15 @@ import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from bot.engine import Ctx, OutMessage, Step
+from sqlalchemy import select
+
+from bot.engine import Button, Ctx, OutMessage, Step
 from bot.flows.buyer import theme_buttons, toggle_theme
 from bot.render import render_need_matches, shorten
 from core.db import bump_catalogue_version
 from core.domain import (
     SIZE_BAND_ORDER,
+    Cadence,
     Maturity,
     Moderation,
     OrgKind,
@@ -23,7 +26,7 @@ from core.domain import (
     TrustLevel,
     fold,
 )
-from core.models import ConsentRecord, Organisation, Solution, utcnow
+from core.models import ConsentRecord, Organisation, Solution, Subscription, utcnow
 from matcher.scope import extract_themes, find_theme
 
 if TYPE_CHECKING:
@@ -377,6 +380,15 @@ def _save(ctx: Ctx, *, email: str | None) -> None:
     ctx.say("reg_saved", title=title)
     engine, lang = ctx.engine, ctx.lang
 
+    # new matching needs come in the weekly digest: offer it unless already subscribed
+    from bot.flows.digest import SETTINGS_ACTION
+
+    subscribe = (
+        [Button(f"{SETTINGS_ACTION}:on", ctx.t("subscribe_digest"))]
+        if SETTINGS_ACTION in engine.choices and not _subscribed(ctx)
+        else []
+    )
+
     def index_and_match() -> list[OutMessage]:
         from bot.messages import t
 
@@ -384,17 +396,25 @@ def _save(ctx: Ctx, *, email: str | None) -> None:
             engine.service.index_solution(solution_id)
         except Exception:
             log.exception("could not index solution %s", solution_id)
-            return [OutMessage(t("reg_index_later", lang))]
+            return [OutMessage(t("reg_index_later", lang), subscribe)]
         try:
             needs = engine.service.needs_for_solution(solution_id, top=5)
         except Exception:
             log.exception("needs_for_solution failed for %s", solution_id)
             needs = []
         if not needs:
-            return [OutMessage(t("reg_needs_none", lang))]
-        return [OutMessage(t("reg_needs_header", lang) + "\n" + render_need_matches(needs, lang))]
+            return [OutMessage(t("reg_needs_none", lang), subscribe)]
+        text = t("reg_needs_header", lang) + "\n" + render_need_matches(needs, lang)
+        return [OutMessage(text, subscribe)]
 
     ctx.defer(index_and_match)
+
+
+def _subscribed(ctx: Ctx) -> bool:
+    cadence = ctx.session.scalar(
+        select(Subscription.cadence).where(Subscription.person_id == ctx.person.id)
+    )
+    return cadence is not None and cadence != Cadence.OFF
 
 
 def install(engine: ConversationEngine) -> None:
