@@ -515,10 +515,7 @@ class ConversationEngine:
             self._on_command(ctx, cleaned)
             return
         step = self.current(ctx)
-        if not ctx.person.language_locked and (step is None or step.prose or step.resting):
-            detected = detect_language(cleaned)
-            if detected:
-                ctx.person.language = detected
+        self._follow_language(ctx, cleaned)
         if step is None or step.resting or step.on_text is None:
             if step is not None and not step.resting:
                 ctx.say("unexpected")
@@ -527,6 +524,15 @@ class ConversationEngine:
             self.idle_text(ctx, cleaned)
             return
         step.on_text(ctx, cleaned)
+
+    def _follow_language(self, ctx: Ctx, prose: str) -> None:
+        """Answer in the language of free prose (not of a one-word answer to a question),
+        unless the person chose one with /langue."""
+        step = self.current(ctx)
+        if not ctx.person.language_locked and (step is None or step.prose or step.resting):
+            detected = detect_language(prose)
+            if detected:
+                ctx.person.language = detected
 
     def idle_text(self, ctx: Ctx, text: str) -> None:
         handler = self.commands.get("__text__")
@@ -544,7 +550,10 @@ class ConversationEngine:
             else:
                 ctx.say("help")
             return
-        handler(ctx, (match.group(2) or "").strip() if match else "")
+        args = (match.group(2) or "").strip() if match else ""
+        if args:  # "/need We want to …": the words after the command are prose too
+            self._follow_language(ctx, args)
+        handler(ctx, args)
 
     def _on_choice(self, ctx: Ctx, choice: str) -> None:
         match = _BUTTON_ID.match(choice or "")

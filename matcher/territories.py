@@ -102,6 +102,36 @@ _STRONG_CUES = [
     "in",
 ]
 _WEAK_CUES = {"de", "d", "a", "au", "en", "du", "sur", "pres", "vers", "dans", "at"}
+#: English cues are followed by determiners far more often than by names: "in our
+#: canteens" must not find the commune of Our (Jura).
+_EN_CUES = {"in", "from"}
+_EN_FUNCTION_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "our",
+        "my",
+        "your",
+        "their",
+        "his",
+        "her",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "we",
+        "they",
+        "all",
+        "some",
+        "each",
+        "every",
+        "both",
+        "other",
+        "such",
+    ]
+)
 _KIND_CUES: list[tuple[tuple[str, ...], str]] = [
     (("communaute", "d", "agglomeration"), "epci"),
     (("communaute", "de", "communes"), "epci"),
@@ -491,6 +521,8 @@ class TerritoryResolver:
         words = [t.folded for t in toks[max(0, i - 3) : i]]
         tail = " ".join(words)
         strong = any(tail == c or tail.endswith(" " + c) for c in _STRONG_CUES)
+        if strong and words[-1] in _EN_CUES and i < len(toks):
+            strong = toks[i].folded not in _EN_FUNCTION_WORDS
         weak = bool(words) and words[-1] in _WEAK_CUES
         return strong, weak
 

@@ -376,6 +376,15 @@ def test_english_detection_and_language_switch(_engine: ConversationEngine) -> N
     assert "Fiche besoin" in chat.text
 
 
+def test_the_text_after_a_command_sets_the_language(_engine: ConversationEngine) -> None:
+    chat = Chat(_engine, "cmd-en")
+    chat.say("/need We are looking for a way to reduce food waste in our school canteens")
+    assert "Where are you at?" in chat.text or "For which local authority" in chat.text
+    chat = Chat(_engine, "cmd-fr")
+    chat.say("/besoin Nous cherchons à réduire le gaspillage dans nos cantines scolaires")
+    assert "Où en êtes-vous" in chat.text or "Pour quelle collectivité" in chat.text
+
+
 def test_registration_pending_and_validation(_engine: ConversationEngine) -> None:
     chat = Chat(_engine)
     chat.say("/inscrire")

@@ -142,6 +142,22 @@ def test_no_false_positive(resolver: TerritoryResolver, text: str) -> None:
     assert resolver.find_in_text(text).status == "none"
 
 
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("We want to reduce food waste in our school canteens in Besançon", "Besançon"),
+        ("A request from the town of Dole about street lighting", "Dole"),
+        ("We are in Dole, Jura", "Dole"),
+    ],
+)
+def test_english_determiners_are_not_communes(
+    resolver: TerritoryResolver, text: str, name: str
+) -> None:
+    # "in our" once found the commune of Our (Jura, 147 inhabitants)
+    found = resolver.find_in_text(text)
+    assert found.status == "found" and found.candidate.name == name, found
+
+
 def test_common_word_with_cue(resolver: TerritoryResolver) -> None:
     assert resolver.find_in_text("je suis maire de Eu").candidate.code == "76255"
     assert resolver.find_in_text("la mairie de Sion").candidate.code == "32434"
