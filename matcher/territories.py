@@ -102,6 +102,8 @@ _STRONG_CUES = [
     "in",
 ]
 _WEAK_CUES = {"de", "d", "a", "au", "en", "du", "sur", "pres", "vers", "dans", "at"}
+#: Weak cues that say "where" (not "of"): enough for a name that is also a common word.
+_LOCATIVE_CUES = {"a", "au", "en", "pres", "vers", "dans", "at"}
 #: English cues are followed by determiners far more often than by names: "in our
 #: canteens" must not find the commune of Our (Jura).
 _EN_CUES = {"in", "from"}
@@ -206,6 +208,7 @@ class _Tok:
     capital: bool
     sentence_start: bool
     joined_prev: bool  # attached to the previous token by "-" or "'"
+    broken: bool = False  # punctuation (",", "(", ";"…) between it and the previous token
 
 
 @dataclass(slots=True)
@@ -494,31 +497,43 @@ class TerritoryResolver:
     def _tokens(self, text: str) -> list[_Tok]:
         toks: list[_Tok] = []
         prev_end = -1
+        # in mixed-case text, a word in capitals is an acronym or a brand ("COEX", "ESCALE")
+        shouting = not any(c.islower() for c in text)
         for m in _TOKEN.finditer(text):
             raw = m.group(0)
             folded = fold(raw)
             if not folded:
                 continue
             between = text[prev_end : m.start()] if prev_end >= 0 else ""
-            sentence_start = prev_end < 0 or bool(re.search(r"[.!?:\n]", between))
+            # a list item ("; Charge mentale", "• Plan …") starts like a sentence
+            sentence_start = prev_end < 0 or bool(re.search(r"[.!?:;\n•→·]", between))
             joined = prev_end >= 0 and between in ("-", "'", "’")
+            broken = prev_end >= 0 and not joined and bool(between.strip())
             for i, part in enumerate(folded.split()):
                 toks.append(
                     _Tok(
                         folded=_ABBREV.get(part, part),
                         start=m.start(),
                         end=m.end(),
-                        capital=raw[:1].isupper(),
+                        capital=raw[:1].isupper()
+                        and (shouting or not raw.isupper() or len(raw) < 3),
                         sentence_start=sentence_start and i == 0,
                         joined_prev=joined or i > 0,
+                        broken=broken and i == 0,
                     )
                 )
             prev_end = m.end()
         return toks
 
     def _cue_before(self, toks: list[_Tok], i: int) -> tuple[bool, bool]:
-        """(strong cue, weak cue) right before token i."""
-        words = [t.folded for t in toks[max(0, i - 3) : i]]
+        """(strong cue, weak cue) right before token i, in the same clause: "la région…),
+        contre 24 %" has no cue for "contre"."""
+        first = max(0, i - 3)
+        for k in range(i, first, -1):
+            if k < len(toks) and toks[k].broken:
+                first = k
+                break
+        words = [t.folded for t in toks[first:i]]
         tail = " ".join(words)
         strong = any(tail == c or tail.endswith(" " + c) for c in _STRONG_CUES)
         if strong and words[-1] in _EN_CUES and i < len(toks):
@@ -541,6 +556,8 @@ class TerritoryResolver:
         if span[0].joined_prev or (end < len(toks) and toks[end].joined_prev):
             return False
         words = [t for t in key.split() if t not in _ARTICLES]
+        if (end < len(toks) and toks[end].folded.startswith("europ")) and key.endswith("union"):
+            return False  # "l'Union européenne" is not L'Union (Haute-Garonne)
         strong, weak = self._cue_before(toks, start)
         if strong:
             return True
@@ -552,18 +569,26 @@ class TerritoryResolver:
         hyphenated = end - start > 1 and all(t.joined_prev for t in span[1:])
         if hyphenated and capital:  # "Fort-de-France", "Plan-de-Cuques"
             return True
+        # Without a cue, a capital alone is weak evidence: titles, first names, brands and
+        # list items are capitalised too ("le Plan France Très Haut Débit", "Pierre
+        # Morel", "un partenariat avec Orange"): small places need a cue.
         if all(w in COMMON for w in words) or len(key) <= 2:
-            return mid_capital or whole
+            # "à Orange", "de La Réunion": yes; "la mesure 50 du Plan Eau": no
+            prev = toks[start - 1].folded if start > 0 and not span[0].broken else ""
+            located = prev in _LOCATIVE_CUES or (weak and pop >= 50_000)
+            return (mid_capital and located) or whole
         if key in self.alias_keys and len(words) == 1:
             # "Havre" for "Le Havre": capitalised, or after a contracted article ("au havre")
             contracted = start > 0 and toks[start - 1].folded in ("au", "du", "aux", "des")
-            return mid_capital or whole or (contracted and pop >= 20_000)
-        if len(words) > 1:
-            return True
+            return (
+                (mid_capital and (weak or pop >= 5_000)) or whole or (contracted and pop >= 20_000)
+            )
+        if len(words) > 1:  # "trois domaines", "savoir faire": a cue or a capital, please
+            return capital or weak or pop >= 20_000
         if mid_capital:
-            return weak or pop >= 1_000
+            return weak or pop >= 5_000
         if capital:
-            return whole or pop >= 1_000
+            return whole or pop >= 5_000
         return (weak and pop >= 5_000) or pop >= 50_000
 
     def _scan(self, toks: list[_Tok]) -> list[_Match]:
@@ -587,6 +612,8 @@ class TerritoryResolver:
             strong, weak = self._cue_before(toks, i)
             whole = i == 0 and j == n
             eligible = toks[i].capital and (j - i > 1 or whole)
+            if j - i == 2 and toks[i].folded in _ARTICLES and not toks[i + 1].capital:
+                eligible = False  # "L'offre" is not a misspelt Loffre; "L'Isle" may be
             key = " ".join(t.folded for t in toks[i:j])
             if all(w in COMMON for w in key.split()):
                 eligible = strong = False

@@ -136,6 +136,17 @@ def test_mulhouse_commune_vs_epci(resolver: TerritoryResolver) -> None:
         "je suis maire d'une commune de 2000 habitants",
         "Bonjour",
         "nous sommes une orange",
+        # seen in the development texts (catalogue descriptions), each once a "territory":
+        "Désorganisation du service ; Charge mentale et hausse des accidents",
+        "Cette plateforme répond à la mesure 50 du Plan Eau.",
+        "Les intrapreneuses ont investigué trois domaines simultanément.",
+        "L'offre est peu lisible car il existe un grand nombre d'acteurs.",
+        "le rapport remis par Valérie Petit et Pierre Morel sur les dispositifs",
+        "les citoyens et les entreprises de l’Union Européenne doivent fournir",
+        "un accès pour les membres du COEX et du CESAR",
+        "elle leur confère des savoir-faire appréciés par les entreprises",
+        "sur le sud de la région), contre 24,71 % en milieu rural",
+        "Etape 1 : Levier restrictif",
     ],
 )
 def test_no_false_positive(resolver: TerritoryResolver, text: str) -> None:
@@ -154,6 +165,22 @@ def test_english_determiners_are_not_communes(
     resolver: TerritoryResolver, text: str, name: str
 ) -> None:
     # "in our" once found the commune of Our (Jura, 147 inhabitants)
+    found = resolver.find_in_text(text)
+    assert found.status == "found" and found.candidate.name == name, found
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Nous sommes à Orange et voulons tester des capteurs", "Orange"),
+        ("La commune de Louvres (10557 habitants) veut", "Louvres"),
+        ("dans la ville de Pau, un grand débat", "Pau"),
+        ("Bonjour, je suis agent à Levier dans le Doubs", "Levier"),
+    ],
+)
+def test_places_with_a_cue_are_still_found(
+    resolver: TerritoryResolver, text: str, name: str
+) -> None:
     found = resolver.find_in_text(text)
     assert found.status == "found" and found.candidate.name == name, found
 
