@@ -544,6 +544,25 @@ _AMOUNT = re.compile(
 )
 
 
+_MONEY_BEFORE = re.compile(
+    r"(budget|enveloppe|montant|co[uû]t|prix|financ|invest|subvention|tarif|d[ée]pense|"
+    r"march[ée] de|jusqu|maximum|max\b|environ|around|about|up to|cost|price|fund)",
+    re.IGNORECASE,
+)
+_MONEY_AFTER = re.compile(
+    r"\s*(€|eur|euros?|ht\b|ttc\b|de budget|d['’ ]?euros|of budget|budget|\)|[.,;!?]|$)",
+    re.IGNORECASE,
+)
+
+
+def _money_context(text: str, start: int, end: int) -> bool:
+    """Whether "50k" at ``text[start:end]`` reads as money: a money word shortly before, or
+    nothing but money words or punctuation right after ("50k", "50k HT", "50k de budget")."""
+    if _MONEY_BEFORE.search(text[max(0, start - 40) : start]):
+        return True
+    return bool(_MONEY_AFTER.match(text[end : end + 15]))
+
+
 def extract_amount(text: str) -> int | None:
     """The largest amount in euros mentioned in ``text`` (``None`` if none)."""
     best: int | None = None
@@ -558,6 +577,8 @@ def extract_amount(text: str) -> int | None:
                 continue
         if scale == "m" and not currency:
             continue  # "3 m" may be metres: only "M" (upper case) counts without a currency
+        if scale and not currency and not _money_context(text, match.start(), match.end()):
+            continue  # "714k patients", "2 M d'habitants": a count, not a budget
         digits = re.sub(r"[  \u202f]", "", number)
         if re.fullmatch(r"\d{1,3}(\.\d{3})+", digits):
             digits = digits.replace(".", "")
@@ -706,19 +727,15 @@ def extract_timing(text: str, *, today: dt.date | None = None) -> tuple[str, str
         n_raw = m.group(2)
         n = int(n_raw) if n_raw.isdigit() else _NUMBER_WORDS[n_raw]
         months, phrase = n * _UNIT_MONTHS[m.group(3)], m.group(0)
-    elif m := re.search(
-        r"\b" + _DEADLINE_PREFIX + r"\s+(?:la |l |le |the )?(fin )?(" + "|".join(_MONTHS) + r")\b",
-        folded,
-    ):
-        months, phrase = _months_until(_MONTHS[m.group(2)], today), m.group(0)
+    elif dated := _future_month(folded, today):
+        months, phrase = dated
     elif m := re.search(
         r"\b" + _DEADLINE_PREFIX + r"\s+(?:la |l |le |the )?(" + "|".join(_SEASONS) + r")\b",
         folded,
     ):
         months, phrase = _months_until(_SEASONS[m.group(1)], today), m.group(0)
-    elif m := re.search(r"\b(?:en|d ici|avant|pour|in|by|before)\s+(20[2-4]\d)\b", folded):
-        year = int(m.group(1))
-        months, phrase = (year - today.year) * 12 + 6 - today.month, m.group(0)
+    elif dated := _future_year(folded, today):
+        months, phrase = dated
     elif m := re.search(
         r"\b(urgent|urgence|rapidement|au plus vite|asap|as soon as possible|quickly|"
         r"tout de suite|immediatement)\b",
@@ -728,6 +745,32 @@ def extract_timing(text: str, *, today: dt.date | None = None) -> tuple[str, str
     if months is None or phrase is None:
         return None
     return timing_band(months), _original_span(text, phrase)
+
+
+def _future_month(folded: str, today: dt.date) -> tuple[float, str] | None:
+    """ "d'ici juin", "avant la fin mars 2027": months until then; a month of a past year
+    ("en décembre 2023, nous avons…") is history, not a deadline."""
+    pattern = (
+        r"\b" + _DEADLINE_PREFIX + r"\s+(?:la |l |le |the )?(fin )?("
+        + "|".join(_MONTHS) + r")\b(?:\s+(20\d\d)\b)?"
+    )  # fmt: skip
+    for m in re.finditer(pattern, folded):
+        month = _MONTHS[m.group(2)]
+        if m.group(3) is None:
+            return _months_until(month, today), m.group(0)
+        months = (int(m.group(3)) - today.year) * 12 + month - today.month
+        if months >= 0:
+            return months, m.group(0)
+    return None
+
+
+def _future_year(folded: str, today: dt.date) -> tuple[float, str] | None:
+    """ "d'ici 2028": months until mid-year; "en 2021, nous avons testé…" is history."""
+    for m in re.finditer(r"\b(?:en|d ici|avant|pour|in|by|before)\s+(20[2-4]\d)\b", folded):
+        year = int(m.group(1))
+        if year >= today.year:
+            return max(0, (year - today.year) * 12 + 6 - today.month), m.group(0)
+    return None
 
 
 def timing_band(months: float) -> str:

@@ -35,6 +35,12 @@ TODAY = dt.date(2026, 11, 15)
         ("budget: €40k", 40_000),
         ("une commune de 16 618 habitants", None),
         ("en 2027", None),
+        ("50k", 50_000),  # the answer to the budget question
+        ("50k HT", 50_000),
+        ("une enveloppe d'environ 2 M pour trois ans", 2_000_000),
+        ("30k de budget", 30_000),
+        ("plus de 714k patients en affection longue durée", None),  # a count, not money
+        ("une région de 6 M d'habitants", None),
     ],
 )
 def test_amounts(text: str, amount: int | None) -> None:
@@ -59,14 +65,24 @@ def test_budget_bands_follow_thresholds() -> None:
         ("avant décembre", "lt3m", "avant décembre"),
         ("c'est urgent", "lt3m", "urgent"),
         ("within 3 weeks", "lt3m", "within 3 weeks"),
+        ("d'ici mars 2027", "3-12m", "d'ici mars 2027"),
+        ("en 2021 nous avons testé, nous voulons recommencer d'ici juin", "3-12m", "d'ici juin"),
     ],
 )
 def test_deadlines(text: str, band: str, phrase: str) -> None:
     assert extract_timing(text, today=TODAY) == (band, phrase)
 
 
-def test_no_deadline() -> None:
-    assert extract_timing("nous cherchons une solution", today=TODAY) is None
+@pytest.mark.parametrize(
+    "text",
+    [
+        "nous cherchons une solution",
+        "En 2021, l'équipe a constaté que les parcours étaient longs",  # history
+        "En décembre 2023, l'agence a réalisé une enquête auprès de 3000 ménages",
+    ],
+)
+def test_no_deadline(text: str) -> None:
+    assert extract_timing(text, today=TODAY) is None
 
 
 def test_themes_fr_en() -> None:
