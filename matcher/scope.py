@@ -810,7 +810,8 @@ _STAGE_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         Stage.BUY.value,
         re.compile(
-            r"\b(achet\w*|acqu\w*|deploy\w*|deploi\w*|generalis\w*|marche public|"
+            r"\b(achet\w*|acquer\w*|acquier\w*|acquisition|deploy\w*|deploi\w*|generalis\w*|"
+            r"marche public|"
             r"passer (un )?marche|buy\w*|purchas\w*|procure\w*|roll out|rollout|"
             r"s equiper|equiper)\b"
         ),
@@ -818,8 +819,8 @@ _STAGE_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         Stage.EXPLORE.value,
         re.compile(
-            r"\b(explor\w*|decouvr\w*|idees?|inspiration|benchmark|veille|s informer|panorama|"
-            r"ideas?|discover\w*|what exists|ce qui existe|comprendre)\b"
+            r"\b(explor\w*|decouvr\w*|idees|inspiration|benchmark|veille|s informer|panorama|"
+            r"ideas|discover\w*|what exists|ce qui existe)\b"
         ),
     ),
 )

@@ -107,6 +107,12 @@ def test_themes_fr_en() -> None:
         ("explorer des idées", "explore"),
         ("we would like to buy sensors", "buy"),
         ("rien de particulier", None),
+        ("nous voulons acquérir des capteurs", "buy"),
+        ("nous cherchons des idées pour nos cantines", "explore"),
+        # a problem statement is not a stage (the question would be skipped)
+        ("les usagers ont du mal à comprendre leurs droits", None),
+        ("L'idée derrière ce service est de fournir un outil", None),
+        ("valoriser les compétences acquises par les apprentis", None),
     ],
 )
 def test_stage(text: str, stage: str | None) -> None:
