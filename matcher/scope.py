@@ -737,8 +737,10 @@ def extract_timing(text: str, *, today: dt.date | None = None) -> tuple[str, str
     elif dated := _future_year(folded, today):
         months, phrase = dated
     elif m := re.search(
-        r"\b(urgent|urgence|rapidement|au plus vite|asap|as soon as possible|quickly|"
-        r"tout de suite|immediatement)\b",
+        # about when, not about what: "hébergement d'urgence", "évaluer rapidement la
+        # conformité" are part of the problem, not a deadline
+        r"\b(urgent|urgently|en urgence|au plus vite|des que possible|asap|as soon as possible|"
+        r"(?:le plus |aussi )?rapidement possible|tout de suite|immediatement disponible)\b",
         folded,
     ):
         months, phrase = 1, m.group(0)
@@ -810,7 +812,7 @@ _STAGE_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         Stage.BUY.value,
         re.compile(
-            r"\b(achet\w*|acquer\w*|acquier\w*|acquisition|deploy\w*|deploi\w*|generalis\w*|"
+            r"\b(achet\w*|acquer\w*|acquier\w*|acquisition|deploy\w*|deploi\w*|generalis(?:er|ation|ons|ez)|"
             r"marche public|"
             r"passer (un )?marche|buy\w*|purchas\w*|procure\w*|roll out|rollout|"
             r"s equiper|equiper)\b"
@@ -819,7 +821,8 @@ _STAGE_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         Stage.EXPLORE.value,
         re.compile(
-            r"\b(explor\w*|decouvr\w*|idees|inspiration|benchmark|veille|s informer|panorama|"
+            r"\b(explor\w*|decouvr\w*|idees|inspiration|benchmark|veille (?:technologique|"
+            r"strategique|concurrentielle)|faire de la veille|s informer|panorama|"
             r"ideas|discover\w*|what exists|ce qui existe)\b"
         ),
     ),

@@ -64,6 +64,8 @@ def test_budget_bands_follow_thresholds() -> None:
         ("dans deux ans", "gt1y", "dans deux ans"),
         ("avant décembre", "lt3m", "avant décembre"),
         ("c'est urgent", "lt3m", "urgent"),
+        ("le plus rapidement possible", "lt3m", "le plus rapidement possible"),
+        ("au plus vite", "lt3m", "au plus vite"),
         ("within 3 weeks", "lt3m", "within 3 weeks"),
         ("d'ici mars 2027", "3-12m", "d'ici mars 2027"),
         ("en 2021 nous avons testé, nous voulons recommencer d'ici juin", "3-12m", "d'ici juin"),
@@ -79,6 +81,8 @@ def test_deadlines(text: str, band: str, phrase: str) -> None:
         "nous cherchons une solution",
         "En 2021, l'équipe a constaté que les parcours étaient longs",  # history
         "En décembre 2023, l'agence a réalisé une enquête auprès de 3000 ménages",
+        "trouver une place en hébergement d'urgence pour les familles",
+        "les bailleurs doivent évaluer rapidement la conformité des logements",
     ],
 )
 def test_no_deadline(text: str) -> None:
@@ -113,6 +117,10 @@ def test_themes_fr_en() -> None:
         ("les usagers ont du mal à comprendre leurs droits", None),
         ("L'idée derrière ce service est de fournir un outil", None),
         ("valoriser les compétences acquises par les apprentis", None),
+        ("les patients cherchent un médecin généraliste", None),
+        ("les usagers sont appelés la veille de leur rendez-vous", None),
+        ("généraliser le dispositif à toute la ville", "buy"),
+        ("faire de la veille sur les solutions de mobilité", "explore"),
     ],
 )
 def test_stage(text: str, stage: str | None) -> None:
