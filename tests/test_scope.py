@@ -41,6 +41,9 @@ TODAY = dt.date(2026, 11, 15)
         ("30k de budget", 30_000),
         ("plus de 714k patients en affection longue durée", None),  # a count, not money
         ("une région de 6 M d'habitants", None),
+        ("environ 2 kilos de papier par dossier", None),
+        ("environ 2 kEUR", 2_000),
+        ("5 € par dossier", 5),
     ],
 )
 def test_amounts(text: str, amount: int | None) -> None:
