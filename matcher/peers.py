@@ -22,6 +22,7 @@ matcher cannot import the bot, so its few strings live in ``PEER_TEXTS`` below.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Iterable
@@ -34,7 +35,7 @@ from core.db import Database
 from core.domain import NeedStatus, Outcome, TerritoryKind, band_distance, fold, size_band
 from core.models import ChatIdentity, Experience, Need, Person, Territory
 from matcher.service import MatchService, QueryError
-from matcher.text import stem_map, tokenize
+from matcher.text import stem_map, tokenize, without_place
 from matcher.types import PeerMatch, Reason, Scope
 
 __all__ = [
@@ -176,6 +177,8 @@ class PeerService:
         ``need_id`` is the asker's own need (never proposed back, nor REX created from
         it); ``requester_id`` the asker (their own needs are skipped).
         """
+        # the asker's own place is in the scope; as words it would only find its namesakes
+        scope = dataclasses.replace(scope, text=without_place(scope.text, scope.territory_name))
         try:
             hits = self.service.search_experiences(
                 scope.text, top=self.weights.candidates, language=scope.language

@@ -539,7 +539,8 @@ def extract_themes(text: str, *, limit: int = 4) -> list[str]:
 
 _AMOUNT = re.compile(
     r"(?<![\w.,])(\d{1,3}(?:[  \u202f.]\d{3})+|\d+(?:[.,]\d+)?)\s*"
-    r"(?:(k|K|m|M|md|Md|mille|millions?|milliards?)(?!(?!eur|EUR|Eur)[A-Za-zÀ-ÿ]))?\s*"  # "2 k€", "2 kEUR"; not "2 kilos"
+    # a scale ends the word: "2 k€", "2 kEUR", not "2 kilos"
+    r"(?:(k|K|m|M|md|Md|mille|millions?|milliards?)(?!(?!eur|EUR|Eur)[A-Za-zÀ-ÿ]))?\s*"
     r"(€|eur\b|euros?\b|EUR\b)?"
 )
 

@@ -26,7 +26,7 @@ from index.store import KINDS, IndexStore, SyncReport, indexable_documents
 from matcher.bm25 import LexicalIndex
 from matcher.indexer import BackgroundIndexer
 from matcher.ranking import FusionParams, fuse, scope_fit
-from matcher.text import stem_map, tokenize
+from matcher.text import stem_map, tokenize, without_place
 from matcher.types import NeedMatch, Reason, Scope, SolutionMatch
 
 log = logging.getLogger(__name__)
@@ -332,7 +332,7 @@ class MatchService:
 
     # -- solutions ------------------------------------------------------------
     def search(self, scope: Scope, *, top: int = 5, offset: int = 0) -> SearchResult:
-        text, notices = prepare_query(scope.text)
+        text, notices = prepare_query(without_place(scope.text, scope.territory_name))
         if self._version < 0:
             self.ensure_ready()
         else:

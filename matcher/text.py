@@ -67,3 +67,36 @@ def stem_map(text: str) -> dict[str, str]:
         for token in tokenize(word):
             mapping.setdefault(token, word)
     return mapping
+
+
+def without_place(text: str, place: str | None) -> str:
+    """``text`` without the name of the buyer's own territory.
+
+    The scope carries the place (size band, département, peers); left in the text, "Saint-
+    Denis" would only match catalogue entries that mention Saint-Denis and show
+    « saint », « denis » as shared words. Matching ignores case, accents, hyphens and
+    apostrophes. ``text`` is returned unchanged when nothing else would be left.
+    """
+    if not place:
+        return text
+    target = [_fold_word(w) for w in _WORD.findall(place.lower())]
+    if not target:
+        return text
+    found = [(m.start(), m.end(), _fold_word(m.group(0).lower())) for m in _WORD.finditer(text)]
+    spans: list[tuple[int, int]] = []
+    i = 0
+    while i <= len(found) - len(target):
+        if [f for _, _, f in found[i : i + len(target)]] == target:
+            spans.append((found[i][0], found[i + len(target) - 1][1]))
+            i += len(target)
+        else:
+            i += 1
+    if not spans:
+        return text
+    out, last = [], 0
+    for start, end in spans:
+        out.append(text[last:start])
+        last = end
+    out.append(text[last:])
+    stripped = " ".join("".join(out).split())
+    return stripped if tokenize(stripped) else text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from matcher.service import QueryError, prepare_query
+from matcher.text import without_place
 from matcher.types import Scope
 
 pytestmark = pytest.mark.slow
@@ -100,6 +101,42 @@ def test_degenerate_queries_are_best_effort_with_a_notice(service) -> None:  # t
     assert "truncated" in huge.notices and huge.matches
     binary = service.search(Scope(text="cantine \x07\x1b[31m scolaire \ufeff gaspillage"))
     assert binary.matches
+
+
+@pytest.mark.parametrize(
+    ("text", "place", "expected"),
+    [
+        ("Des capteurs de bruit près des bars à Saint-Denis", "Saint-Denis",
+         "Des capteurs de bruit près des bars à"),
+        ("Réduire le gaspillage à Besancon et à BESANÇON", "Besançon",
+         "Réduire le gaspillage à et à"),
+        ("cantines de Lons le Saunier, rapidement", "Lons-le-Saunier", "cantines de , rapidement"),
+        ("Saint-Denis", "Saint-Denis", "Saint-Denis"),  # nothing else: unchanged
+        ("Des vélos à Dole", None, "Des vélos à Dole"),
+        ("Des vélos à Dolet", "Dole", "Des vélos à Dolet"),  # whole words only
+    ],
+)  # fmt: skip
+def test_the_buyers_own_place_is_not_searched_as_words(
+    text: str, place: str | None, expected: str
+) -> None:
+    assert without_place(text, place) == expected
+
+
+def test_a_place_in_the_need_does_not_pull_its_namesakes(service) -> None:  # type: ignore[no-untyped-def]
+    text = "Nous voulons installer des capteurs de bruit près des bars à Saint-Denis"
+    named = {"saint", "denis"}
+    cited = [  # without the place in the scope, its namesakes come up (the test can fail)
+        set(r.params["terms"]) & named
+        for m in service.search(Scope(text=text), top=10).matches
+        for r in m.reasons
+        if r.code == "words"
+    ]
+    assert any(cited)
+    scope = Scope(text=text, territory_name="Saint-Denis", size_band="50k-200k")
+    for m in service.search(scope, top=10).matches:
+        for r in m.reasons:
+            if r.code == "words":
+                assert not {"saint", "denis"} & {t.lower() for t in r.params["terms"]}, m.title
 
 
 def test_prepare_query_strips_control_characters() -> None:
