@@ -54,6 +54,7 @@ __all__ = [
     "CAP_WINDOW_DAYS",
     "IntroResult",
     "accept_button_id",
+    "can_reach",
     "decline_button_id",
     "expire_stale",
     "parse_button",
@@ -150,6 +151,25 @@ def _resolve_target(
         label = sol.organisation_name or sol.title
         return _Target(person, label, sol.title, reachable=bool(sol.contact or sol.website))
     return None
+
+
+def can_reach(
+    session: Session,
+    *,
+    experience_id: int | None = None,
+    need_id: int | None = None,
+    solution_id: int | None = None,
+) -> bool:
+    """Whether a request to this target can be passed on: a chat user agreed to be asked,
+    or a facilitator may relay it (a contact given with consent, a website)."""
+    target = _resolve_target(
+        session, experience_id=experience_id, need_id=need_id, solution_id=solution_id
+    )
+    if target is None:
+        return False
+    return target.reachable or (
+        target.person is not None and _is_chat_user(session, target.person.id)
+    )
 
 
 def _is_chat_user(session: Session, person_id: int) -> bool:

@@ -134,6 +134,8 @@ def _ask_intro_to_dole(buyer: Chat) -> None:
     assert "Avec qui souhaitez-vous être mis en relation" in _flat(buyer.text)
     labels = buyer.labels()
     assert "Cantine zéro gaspi" in labels and "Dole" in labels and "Retour" in labels
+    # the région's REX has no contact anyone agreed to give: it is not offered
+    assert not any("Bourgogne" in label for label in labels)
     buyer.press("Dole")
 
 
@@ -155,6 +157,7 @@ def test_peer_reasons_intro_then_accept_exchanges_contacts(_live: ConversationEn
     assert "même strate : 10 000 à 50 000 habitants" in line
     assert "enseignements : Sans implication des cuisiniers" in line
     assert "autre critère" not in text  # every peer reason code has its own words
+    assert "Bourgogne-Franche-Comté (région" in text  # shown as a peer, not offered to meet
     assert PEER_EMAIL not in text and PEER_PHONE not in text  # never a contact directly
 
     # a solution whose carrier is not a chat user: a facilitator relays, and we say so

@@ -22,6 +22,7 @@ from core.models import (
     Territory,
 )
 from matcher.introductions import (
+    can_reach,
     expire_stale,
     parse_button,
     queued_introductions,
@@ -328,3 +329,20 @@ def test_expire_stale(db: Database, world: dict[str, int]) -> None:
     late = respond(db, introduction_id=old.introduction_id, responder_id=world["peer"], accept=True)
     assert late.code == "already_answered"
     assert expire_stale(db, NOW, days=14) == 0
+
+
+def test_can_reach_says_whether_a_request_could_be_passed_on(
+    db: Database, world: dict[str, int]
+) -> None:
+    with db.session() as session:
+        assert can_reach(session, experience_id=world["rex"])  # a chat user who agreed
+        assert can_reach(session, experience_id=world["rex_import"])  # a facilitator relays
+        assert not can_reach(session, experience_id=world["rex_no_consent"])
+        assert can_reach(session, need_id=world["need_shared"])
+        assert not can_reach(session, need_id=world["need_private"])  # owner shares nothing
+        assert can_reach(session, solution_id=world["solution"])  # its start-up is in chat
+        assert not can_reach(session, experience_id=10**9)
+    # and request_introduction agrees
+    refused = request_introduction(db, requester_id=world["requester"],
+                                   experience_id=world["rex_no_consent"], now=NOW)  # fmt: skip
+    assert refused.code == "no_contact"

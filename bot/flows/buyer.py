@@ -654,9 +654,10 @@ def _p_intro(ctx: Ctx) -> None:
         ctx.btn("meet", f"s{i}", shorten(s["title"], 48))
         for i, s in enumerate((b.get("shown") or [])[:PAGE])
     ]
-    buttons += [
+    buttons += [  # only peers someone can pass a request to
         ctx.btn("meet", f"p{i}", shorten(p.get("label") or "?", 48))
         for i, p in enumerate(b.get("peers") or [])
+        if p.get("contact", True)
     ]
     buttons.append(ctx.btn("meet", "back", ctx.t("back")))
     ctx.send(ctx.t("intro_pick"), buttons)

@@ -47,7 +47,14 @@ def request_introduction(ctx: Ctx, target: dict[str, int | None], *, then: str |
     """Ask for an introduction to ``target``, first offering to leave a contact if the
     person has none and never declined. ``then``: the step of the current flow to ask
     after the request (``None``: stay where the person is)."""
-    if ctx.person.email is None and not _profile(ctx).get(SKIPPED_KEY):
+    from matcher.introductions import can_reach
+
+    # no offer when nobody could receive the request: the refusal comes at once
+    if (
+        ctx.person.email is None
+        and not _profile(ctx).get(SKIPPED_KEY)
+        and can_reach(ctx.session, **target)
+    ):
         ctx.data["k"] = {"target": target, "back": [ctx.flow, then or ctx.step]}
         ctx.ask(STEP_OFFER)
         return
