@@ -477,6 +477,22 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "{n}. {text} — {status}, {date}",
         "en": "{n}. {text} — {status}, {date}",
     },
+    "myneeds_close": {"fr": "Clore le n°{n}", "en": "Close no. {n}"},
+    "myneeds_reopen": {"fr": "Rouvrir le n°{n}", "en": "Reopen no. {n}"},
+    "myneeds_closed": {
+        "fr": "Besoin clos : « {text} ». Il n'est plus proposé aux start-up ni aux autres "
+        "collectivités, et ne figure plus dans votre lettre. /mesbesoins pour le rouvrir.",
+        "en": 'Need closed: "{text}". It is no longer shown to start-ups or other local '
+        "authorities, nor in your digest. /myneeds to reopen it.",
+    },
+    "myneeds_reopened": {
+        "fr": "Besoin rouvert : « {text} ».",
+        "en": 'Need reopened: "{text}".',
+    },
+    "myneeds_not_found": {
+        "fr": "Ce besoin n'existe plus ou n'est pas le vôtre.",
+        "en": "This need no longer exists or is not yours.",
+    },
     "myneeds_none": {
         "fr": "Vous n'avez pas encore de besoin enregistré. Tapez /besoin pour en décrire un.",
         "en": "You have no saved need yet. Type /need to describe one.",

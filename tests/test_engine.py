@@ -385,6 +385,36 @@ def test_the_text_after_a_command_sets_the_language(_engine: ConversationEngine)
     assert "Où en êtes-vous" in chat.text or "Pour quelle collectivité" in chat.text
 
 
+def test_a_buyer_closes_and_reopens_a_need_from_my_needs(_engine: ConversationEngine) -> None:
+    from core.domain import NeedStatus
+    from core.models import ChatIdentity
+
+    chat = Chat(_engine, "closer")
+    chat.say("/mesbesoins")
+    assert "pas encore de besoin" in chat.text
+    with _engine.db.session() as session:
+        ident = session.scalar(select(ChatIdentity).where(ChatIdentity.external_id == "closer"))
+        need = Need(owner_id=ident.person_id, raw_text="Réduire les biodéchets des cantines",
+                    status=NeedStatus.OPEN)  # fmt: skip
+        session.add(need)
+        session.flush()
+        need_id = need.id
+    chat.say("/mesbesoins")
+    assert "1. Réduire les biodéchets des cantines — ouvert" in chat.text
+    close = chat.button("Clore le n°1")
+    assert Chat(_engine, "intruder").choose(close)[0].text.startswith("Ce besoin n'existe plus")
+    chat.choose(close)
+    assert "Besoin clos" in chat.text
+    with _engine.db.session() as session:
+        assert session.get(Need, need_id).status == NeedStatus.CLOSED
+    chat.say("/mesbesoins")
+    assert "— clos" in chat.text
+    chat.press("Rouvrir le n°1")
+    assert "Besoin rouvert" in chat.text
+    with _engine.db.session() as session:
+        assert session.get(Need, need_id).status == NeedStatus.OPEN
+
+
 def test_registration_pending_and_validation(_engine: ConversationEngine) -> None:
     chat = Chat(_engine)
     chat.say("/inscrire")

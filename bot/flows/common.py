@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from bot.engine import Ctx, Step
+from bot.engine import Button, Ctx, Step
 from bot.render import shorten
-from core.domain import Role
+from core.domain import NeedStatus, Role
 from core.models import Need
 
 if TYPE_CHECKING:
@@ -108,6 +108,7 @@ def cmd_my_needs(ctx: Ctx, args: str) -> None:
         ctx.say("myneeds_none")
     else:
         lines = [ctx.t("myneeds_header")]
+        buttons: list[Button] = []
         for n, need in enumerate(needs, start=1):
             date = need.created_at.strftime("%d/%m/%Y" if ctx.lang == "fr" else "%Y-%m-%d")
             lines.append(
@@ -119,7 +120,34 @@ def cmd_my_needs(ctx: Ctx, args: str) -> None:
                     date=date,
                 )
             )
-        ctx.send("\n".join(lines))
+            # a need met (or abandoned) is closed: no more start-ups, peers or digests on it
+            if need.status == NeedStatus.OPEN:
+                buttons.append(
+                    Button(f"{NEEDS_ACTION}:close:{need.id}", ctx.t("myneeds_close", n=n))
+                )
+            elif need.status == NeedStatus.CLOSED:
+                buttons.append(
+                    Button(f"{NEEDS_ACTION}:open:{need.id}", ctx.t("myneeds_reopen", n=n))
+                )
+        ctx.send("\n".join(lines), buttons)
+    if ctx.engine.in_flow(ctx):
+        ctx.reask()
+
+
+#: Global button action of /mesbesoins (valid at any step, it never moves the conversation).
+NEEDS_ACTION = "needs"
+
+
+def _on_needs(ctx: Ctx, value: str) -> None:
+    """``needs:close:<id>`` / ``needs:open:<id>``: only the owner may change a need."""
+    verb, _, raw_id = value.partition(":")
+    need = ctx.session.get(Need, int(raw_id)) if raw_id.isdigit() and len(raw_id) < 19 else None
+    if verb not in ("close", "open") or need is None or need.owner_id != ctx.person.id:
+        ctx.say("myneeds_not_found")
+    else:
+        need.status = NeedStatus.CLOSED if verb == "close" else NeedStatus.OPEN
+        key = "myneeds_closed" if verb == "close" else "myneeds_reopened"
+        ctx.say(key, text=shorten(need.raw_text, 80))
     if ctx.engine.in_flow(ctx):
         ctx.reask()
 
@@ -148,3 +176,4 @@ def install(engine: ConversationEngine) -> None:
     engine.register_command(("mesbesoins", "myneeds"), cmd_my_needs)
     engine.register_command("__text__", idle_text)
     engine.register_choice("lang", _set_language)
+    engine.register_choice(NEEDS_ACTION, _on_needs)
