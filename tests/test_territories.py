@@ -156,31 +156,18 @@ def test_no_false_positive(resolver: TerritoryResolver, text: str) -> None:
 @pytest.mark.parametrize(
     ("text", "name"),
     [
+        # "in our" once found the commune of Our (Jura, 147 inhabitants)
         ("We want to reduce food waste in our school canteens in Besançon", "Besançon"),
         ("A request from the town of Dole about street lighting", "Dole"),
         ("We are in Dole, Jura", "Dole"),
-    ],
-)
-def test_english_determiners_are_not_communes(
-    resolver: TerritoryResolver, text: str, name: str
-) -> None:
-    # "in our" once found the commune of Our (Jura, 147 inhabitants)
-    found = resolver.find_in_text(text)
-    assert found.status == "found" and found.candidate.name == name, found
-
-
-@pytest.mark.parametrize(
-    ("text", "name"),
-    [
+        # a cue still makes a place of a small town or a common word
         ("Nous sommes à Orange et voulons tester des capteurs", "Orange"),
         ("La commune de Louvres (10557 habitants) veut", "Louvres"),
         ("dans la ville de Pau, un grand débat", "Pau"),
         ("Bonjour, je suis agent à Levier dans le Doubs", "Levier"),
     ],
 )
-def test_places_with_a_cue_are_still_found(
-    resolver: TerritoryResolver, text: str, name: str
-) -> None:
+def test_the_place_named_in_a_sentence(resolver: TerritoryResolver, text: str, name: str) -> None:
     found = resolver.find_in_text(text)
     assert found.status == "found" and found.candidate.name == name, found
 
