@@ -101,9 +101,15 @@ _STRONG_CUES = [
     "from",
     "in",
 ]
-_WEAK_CUES = {"de", "d", "a", "au", "en", "du", "sur", "pres", "vers", "dans", "at"}
+_WEAK_CUES = {"de", "d", "a", "au", "en", "du", "sur", "vers", "dans", "at"}
 #: Weak cues that say "where" (not "of"): enough for a name that is also a common word.
-_LOCATIVE_CUES = {"a", "au", "en", "pres", "vers", "dans", "at"}
+_LOCATIVE_CUES = {"a", "au", "en", "vers", "dans", "at"}
+#: "une commune près de Lyon": a landmark, not the asker's territory.
+_NEAR_CUES = (
+    "pres de", "pres d", "a cote de", "a cote d", "proche de", "proche d", "non loin de",
+    "non loin d", "autour de", "autour d", "alentours de", "alentours d", "environs de",
+    "environs d", "near", "close to", "next to", "outside", "around",
+)  # fmt: skip
 #: English cues are followed by determiners far more often than by names: "in our
 #: canteens" must not find the commune of Our (Jura).
 _EN_CUES = {"in", "from"}
@@ -541,6 +547,26 @@ class TerritoryResolver:
         weak = bool(words) and words[-1] in _WEAK_CUES
         return strong, weak
 
+    @staticmethod
+    def _near_phrases(toks: list[_Tok]) -> set[int]:
+        """Indices of the tokens that make up a "près de", "à côté de"… phrase."""
+        folded = [t.folded for t in toks]
+        inside: set[int] = set()
+        for cue in _NEAR_CUES:
+            words = cue.split()
+            for i in range(len(folded) - len(words) + 1):
+                if folded[i : i + len(words)] == words:
+                    inside.update(range(i, i + len(words)))
+        return inside
+
+    @staticmethod
+    def _near_before(toks: list[_Tok], i: int) -> bool:
+        """Whether token i follows "près de", "near"…: a place to situate the asker's one."""
+        if i < len(toks) and toks[i].broken:
+            return False
+        tail = " ".join(t.folded for t in toks[max(0, i - 4) : i])
+        return any(tail == c or tail.endswith(" " + c) for c in _NEAR_CUES)
+
     def _kind_cue(self, toks: list[_Tok], i: int) -> str | None:
         words = [t.folded for t in toks[max(0, i - 4) : i]]
         while words and words[-1] in ("de", "du", "des", "d", "l", "la", "le", "les"):
@@ -668,6 +694,14 @@ class TerritoryResolver:
             chosen.append(m)
             used.update(range(m.start, m.end))
         chosen.sort(key=lambda m: m.start)
+        near = self._near_phrases(toks)  # "à côté de" is not La Côte
+        chosen = [
+            m
+            for m in chosen
+            if not near.intersection(range(m.start, m.end)) and not self._near_before(toks, m.start)
+        ]
+        if not chosen:
+            return Resolution("none")
 
         deps = {h.upper().lstrip("0").zfill(2) for h in self._dep_hints(text)}
         context_deps: set[str] = set()

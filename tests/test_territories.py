@@ -147,6 +147,10 @@ def test_mulhouse_commune_vs_epci(resolver: TerritoryResolver) -> None:
         "elle leur confère des savoir-faire appréciés par les entreprises",
         "sur le sud de la région), contre 24,71 % en milieu rural",
         "Etape 1 : Levier restrictif",
+        # a landmark, not the asker's territory: the question is asked instead
+        "We are a town of about 20,000 people near Lyon and want to test smart bins",
+        "une petite commune près de Besançon",
+        "nous sommes à côté de Dijon",
     ],
 )
 def test_no_false_positive(resolver: TerritoryResolver, text: str) -> None:
