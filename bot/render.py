@@ -248,6 +248,13 @@ def _budget_value(scope: Scope, lang: str) -> str:
     return t("not_specified", lang)
 
 
+def _size_only(scope: Scope, lang: str) -> str:
+    """No territory named: "not specified", with the size the need gave, if any."""
+    band = _label("size", scope.size_band, lang)
+    unset = t("not_specified", lang)
+    return f"{unset} ({band})" if band else unset
+
+
 def render_card(
     scope: Scope, lang: str, *, territory: dict[str, Any] | None, timing_text: str | None
 ) -> str:
@@ -265,7 +272,11 @@ def render_card(
         "",
         t("card_need", lang, value=shorten(scope.text, 300)),
         t("card_themes", lang, value=themes),
-        t("card_territory", lang, value=render_territory(territory, lang) or unset),
+        t(
+            "card_territory",
+            lang,
+            value=render_territory(territory, lang) or _size_only(scope, lang),
+        ),
         t("card_stage", lang, value=_label("stage", scope.stage, lang) or unset),
         t("card_budget", lang, value=_budget_value(scope, lang)),
         t("card_timing", lang, value=timing),

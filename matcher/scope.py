@@ -602,6 +602,32 @@ def extract_amount(text: str) -> int | None:
     return best
 
 
+_POPULATION = re.compile(
+    r"\b(?:commune|ville|village|bourg|town|city|municipality|collectivit\w*|"
+    r"intercommunalit\w*|communaut\w*|agglom\w*|epci|territoire|d[ée]partement|r[ée]gion)\b"
+    r"[^.;:!?\n]{0,40}?"
+    r"(\d{1,3}(?:[  \u202f.,]\d{3})+|\d+(?:[.,]\d+)?)\s*(k|000)?\s*"
+    r"(?:habitants|hab\b|inhabitants|residents|people)",
+    re.IGNORECASE,
+)
+
+
+def extract_population(text: str) -> int | None:
+    """The asker's population when they give a size instead of a name ("une commune de
+    2 000 habitants", "a town of about 20,000 people"); ``None`` otherwise, and for figures
+    not tied to a collectivité ("une enquête auprès de 3 000 habitants")."""
+    match = _POPULATION.search(text)
+    if match is None:
+        return None
+    digits = re.sub(r"[  \u202f.,]", "", match.group(1))
+    if not digits.isdigit():
+        return None
+    value = int(digits) * (1000 if (match.group(2) or "").lower() == "k" else 1)
+    if (match.group(2) or "") == "000":
+        value *= 1000
+    return value if 10 <= value <= 15_000_000 else None
+
+
 #: Budget bands (ids stored in Need.budget_band), around French procurement thresholds.
 BUDGET_BANDS = ("lt40k", "40-100k", "100-215k", "gt215k", "unknown")
 

@@ -385,6 +385,18 @@ def test_the_text_after_a_command_sets_the_language(_engine: ConversationEngine)
     assert "Où en êtes-vous" in chat.text or "Pour quelle collectivité" in chat.text
 
 
+def test_a_size_without_a_name_sets_the_size_band(_engine: ConversationEngine) -> None:
+    chat = Chat(_engine, "anonymous-town")
+    chat.say("/besoin Nous sommes une commune de 2 000 habitants et voulons tester un composteur")
+    assert "Pour quelle collectivité" in chat.text  # the name is still asked
+    while "Passer" in chat.labels():
+        chat.press("Passer")
+    chat.press("Terminé")
+    flat = chat.text.replace("\u202f", " ").replace("\xa0", " ")
+    assert "Territoire : non précisé (2 000 à 10 000 habitants)" in flat
+    assert _state(_engine.db, "anonymous-town")[2]["b"]["scope"]["size_band"] == "2k-10k"
+
+
 def test_a_buyer_closes_and_reopens_a_need_from_my_needs(_engine: ConversationEngine) -> None:
     from core.domain import NeedStatus
     from core.models import ChatIdentity

@@ -12,6 +12,7 @@ from matcher.scope import (
     extract,
     extract_amount,
     extract_constraints,
+    extract_population,
     extract_stage,
     extract_themes,
     extract_timing,
@@ -161,3 +162,19 @@ def test_procurement_routes() -> None:
     assert suggest_route(500_000, None, "buy")[0] == "formal"
     assert suggest_route(None, None, "explore") == ["sourcing", "unknown", "central"]
     assert suggest_route(None, "unknown", None) == ["unknown", "central"]
+
+
+@pytest.mark.parametrize(
+    ("text", "population"),
+    [
+        ("une commune de 2 000 habitants", 2_000),
+        ("We are a town of about 20,000 people near Lyon", 20_000),
+        ("notre village de 350 habitants", 350),
+        ("ville de 20k habitants", 20_000),
+        ("une communauté de communes de 25 communes et 30 000 habitants", 30_000),
+        ("une enquête auprès de 3000 habitants", None),  # not the asker's size
+        ("78 % des habitants", None),
+    ],
+)
+def test_population_given_instead_of_a_name(text: str, population: int | None) -> None:
+    assert extract_population(text) == population

@@ -22,6 +22,7 @@ from matcher.scope import (
     extract,
     extract_amount,
     extract_constraints,
+    extract_population,
     extract_stage,
     extract_timing,
     find_theme,
@@ -140,6 +141,12 @@ def _take_need_text(ctx: Ctx, text: str) -> None:
         territory = (ctx.data.get("profile") or {}).get("territory")
     if territory is not None:
         _apply_territory(ctx, territory)
+    elif population := extract_population(text):
+        # a size without a name ("une commune de 2 000 habitants"): peers of that size
+        scope = _scope(ctx)
+        band = size_band(population)
+        scope.population, scope.size_band = population, (band.value if band else None)
+        _set_scope(ctx, scope)
     if not editing and _missing(ctx):
         ctx.say("need_understood")
     _next(ctx)
