@@ -36,7 +36,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "Voici ce que je sais faire :\n"
         "/besoin — décrire un besoin et trouver des solutions\n"
         "/inscrire — inscrire la solution de votre start-up\n"
-        "/mesbesoins — revoir vos besoins enregistrés\n"
+        "/mesbesoins — revoir vos besoins enregistrés (et les clore)\n"
+        "/messolutions — vos solutions inscrites, leur relecture\n"
         "/annuler — abandonner l'étape en cours\n"
         "/langue — changer de langue\n"
         "/digest — la lettre hebdomadaire : jour, heure, thèmes\n"
@@ -46,7 +47,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Here is what I can do:\n"
         "/need — describe a need and find solutions\n"
         "/register — register your start-up's solution\n"
-        "/myneeds — see your saved needs\n"
+        "/myneeds — see your saved needs (and close them)\n"
+        "/mysolutions — your registered solutions and their review\n"
         "/cancel — leave the current step\n"
         "/language — change language\n"
         "/digest — the weekly digest: day, time, themes\n"
@@ -477,6 +479,38 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "{n}. {text} — {status}, {date}",
         "en": "{n}. {text} — {status}, {date}",
     },
+    "mysolutions_header": {"fr": "Vos solutions au catalogue :", "en": "Your solutions:"},
+    "mysolutions_line": {
+        "fr": "{n}. {title} — fiche {trust}, {review}",
+        "en": "{n}. {title} — {trust}, {review}",
+    },
+    "mysolutions_none": {
+        "fr": "Vous n'avez pas de solution au catalogue. Tapez /inscrire pour en inscrire une.",
+        "en": "You have no solution in the catalogue. Type /register to add one.",
+    },
+    "mysolutions_withdraw": {"fr": "Retirer le n°{n}", "en": "Withdraw no. {n}"},
+    "mysolutions_confirm": {
+        "fr": "Retirer « {title} » du catalogue ? Elle ne sera plus proposée aux "
+        "collectivités. Un facilitateur pourra la rétablir si vous le lui demandez.",
+        "en": 'Withdraw "{title}" from the catalogue? It will no longer be shown to local '
+        "authorities. A facilitator can restore it if you ask.",
+    },
+    "mysolutions_confirm_yes": {"fr": "Oui, retirer", "en": "Yes, withdraw"},
+    "mysolutions_confirm_no": {"fr": "Non, la garder", "en": "No, keep it"},
+    "mysolutions_kept": {"fr": "D'accord, elle reste au catalogue.", "en": "Fine, it stays."},
+    "mysolutions_withdrawn": {
+        "fr": "« {title} » est retirée du catalogue.",
+        "en": '"{title}" is withdrawn from the catalogue.',
+    },
+    "mysolutions_not_found": {
+        "fr": "Cette solution n'est plus au catalogue ou n'est pas la vôtre.",
+        "en": "This solution is no longer in the catalogue or is not yours.",
+    },
+    "review_none": {"fr": "chargée par un facilitateur", "en": "loaded by a facilitator"},
+    "review_pending": {"fr": "en attente de relecture", "en": "waiting for review"},
+    "review_approved": {"fr": "relue et validée", "en": "reviewed and approved"},
+    "review_rejected": {"fr": "non retenue", "en": "not accepted"},
+    "review_merged": {"fr": "fusionnée avec une fiche existante", "en": "merged"},
     "myneeds_close": {"fr": "Clore le n°{n}", "en": "Close no. {n}"},
     "myneeds_reopen": {"fr": "Rouvrir le n°{n}", "en": "Reopen no. {n}"},
     "myneeds_closed": {
@@ -1067,6 +1101,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "cmd_cancel": {"fr": "Annuler la démarche en cours", "en": "Cancel the current step"},
     "cmd_language": {"fr": "Changer de langue", "en": "Change language"},
     "cmd_digest": {"fr": "Lettre hebdomadaire", "en": "Weekly digest"},
+    "cmd_mysolutions": {"fr": "Mes solutions inscrites", "en": "My registered solutions"},
     "cmd_contact": {
         "fr": "Votre adresse de contact pour les mises en relation",
         "en": "Your contact address for introductions",

@@ -92,6 +92,7 @@ COMMANDS: dict[str, str] = {
     "besoin": "cmd_need",
     "inscrire": "cmd_register",
     "mesbesoins": "cmd_myneeds",
+    "messolutions": "cmd_mysolutions",
     "annuler": "cmd_cancel",
     "langue": "cmd_language",
     "digest": "cmd_digest",

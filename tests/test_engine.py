@@ -508,6 +508,7 @@ def test_registration_full_flow_with_consent(_live: ConversationEngine) -> None:
     from bot.flows.digest import register_digest
 
     register_digest(_live)  # as in the wiring: the digest can be offered at the end
+    _live.rate_limit.limit = 0  # a scripted conversation types faster than 20 messages/min
     # an open need that the new solution answers
     buyer = Chat(_live, "buyer")
     for need in (
@@ -566,13 +567,30 @@ def test_registration_full_flow_with_consent(_live: ConversationEngine) -> None:
         consent = session.scalars(select(ConsentRecord)).one()
         assert consent.policy_version == _live.settings.privacy_policy_version
     # the buyer can now find it
-    assert (
-        _live.service.search_solutions(
-            __import__("matcher.types", fromlist=["Scope"]).Scope(text="livraison silencieuse"),
-            top=3,
-        )[0].title
-        == "Livraison silencieuse"
-    )
+    from matcher.types import Scope
+
+    def top_titles() -> list[str]:
+        _live.service.flush_indexing()
+        return [m.title for m in _live.service.search_solutions(Scope(text=need), top=3)]
+
+    need = "livraison silencieuse"
+    assert top_titles()[0] == "Livraison silencieuse"
+    # /messolutions: its review status, and a withdrawal only its owner can confirm
+    chat.say("/messolutions")
+    assert "1. Livraison silencieuse — fiche déclarée, en attente de relecture" in chat.text
+    chat.press("Retirer le n°1")
+    assert "Retirer «\xa0Livraison silencieuse\xa0» du catalogue" in chat.text
+    confirm = chat.button("Oui, retirer")
+    assert "n'est pas la vôtre" in Chat(_live, "buyer").choose(confirm)[0].text
+    chat.press("Non, la garder")
+    assert "Livraison silencieuse" in top_titles()
+    chat.choose(confirm)
+    assert "est retirée du catalogue" in chat.text
+    assert "Livraison silencieuse" not in top_titles()
+    with _live.db.session() as session:
+        assert str(session.get(Solution, sol.id).status) == "archived"
+    chat.say("/messolutions")
+    assert "pas de solution au catalogue" in chat.text
 
 
 @pytest.mark.slow

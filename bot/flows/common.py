@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from bot.engine import Button, Ctx, Step
+from bot.engine import Button, Ctx, OutMessage, Step
 from bot.render import shorten
 from core.domain import NeedStatus, Role
 from core.models import Need
@@ -134,6 +134,17 @@ def cmd_my_needs(ctx: Ctx, args: str) -> None:
         ctx.reask()
 
 
+def reindex_later(ctx: Ctx, kind: str, doc_id: int) -> None:
+    """Once this step commits, bring ``kind``/``doc_id`` in or out of the search index."""
+    service = ctx.engine.service
+
+    def reindex() -> list[OutMessage]:
+        service.index_later(kind, doc_id)
+        return []
+
+    ctx.defer(reindex)
+
+
 #: Global button action of /mesbesoins (valid at any step, it never moves the conversation).
 NEEDS_ACTION = "needs"
 
@@ -148,6 +159,7 @@ def _on_needs(ctx: Ctx, value: str) -> None:
         need.status = NeedStatus.CLOSED if verb == "close" else NeedStatus.OPEN
         key = "myneeds_closed" if verb == "close" else "myneeds_reopened"
         ctx.say(key, text=shorten(need.raw_text, 80))
+        reindex_later(ctx, "need", need.id)
     if ctx.engine.in_flow(ctx):
         ctx.reask()
 

@@ -26,7 +26,14 @@ from core.domain import (
     TrustLevel,
     fold,
 )
-from core.models import ConsentRecord, Organisation, Solution, Subscription, utcnow
+from core.models import (
+    AuditLog,
+    ConsentRecord,
+    Organisation,
+    Solution,
+    Subscription,
+    utcnow,
+)
 from matcher.scope import extract_themes, find_theme
 
 if TYPE_CHECKING:
@@ -417,6 +424,87 @@ def _subscribed(ctx: Ctx) -> bool:
     return cadence is not None and cadence != Cadence.OFF
 
 
+# --- /messolutions ------------------------------------------------------------------------------
+#: Global button action of /messolutions (valid at any step, it never moves the conversation).
+SOLUTIONS_ACTION = "sols"
+
+
+def cmd_my_solutions(ctx: Ctx, args: str) -> None:
+    """/messolutions: the solutions this person registered, their review status, and a
+    way to withdraw one from the catalogue."""
+    solutions = ctx.session.scalars(
+        select(Solution)
+        .where(Solution.submitted_by_id == ctx.person.id)
+        .where(Solution.status != SolutionStatus.ARCHIVED)
+        .order_by(Solution.id.desc())
+        .limit(10)
+    ).all()
+    if not solutions:
+        ctx.say("mysolutions_none")
+    else:
+        lines = [ctx.t("mysolutions_header")]
+        buttons = []
+        for n, sol in enumerate(solutions, start=1):
+            lines.append(
+                ctx.t(
+                    "mysolutions_line",
+                    n=n,
+                    title=shorten(sol.title, 80),
+                    trust=ctx.t(f"trust_{sol.trust_level}"),
+                    review=ctx.t(f"review_{sol.moderation}"),
+                )
+            )
+            buttons.append(
+                Button(f"{SOLUTIONS_ACTION}:ask:{sol.id}", ctx.t("mysolutions_withdraw", n=n))
+            )
+        ctx.send("\n".join(lines), buttons)
+    if ctx.engine.in_flow(ctx):
+        ctx.reask()
+
+
+def _on_solutions(ctx: Ctx, value: str) -> None:
+    """``sols:ask:<id>`` asks for confirmation, ``sols:yes:<id>`` withdraws, ``sols:no:<id>``
+    keeps it. Only the person who registered a solution may withdraw it."""
+    from bot.flows.common import reindex_later
+
+    verb, _, raw_id = value.partition(":")
+    sol = ctx.session.get(Solution, int(raw_id)) if raw_id.isdigit() and len(raw_id) < 19 else None
+    if (
+        verb not in ("ask", "yes", "no")
+        or sol is None
+        or sol.submitted_by_id != ctx.person.id
+        or sol.status == SolutionStatus.ARCHIVED
+    ):
+        ctx.say("mysolutions_not_found")
+    elif verb == "ask":
+        ctx.send(
+            ctx.t("mysolutions_confirm", title=shorten(sol.title, 80)),
+            [
+                Button(f"{SOLUTIONS_ACTION}:yes:{sol.id}", ctx.t("mysolutions_confirm_yes")),
+                Button(f"{SOLUTIONS_ACTION}:no:{sol.id}", ctx.t("mysolutions_confirm_no")),
+            ],
+        )
+    elif verb == "no":
+        ctx.say("mysolutions_kept")
+    else:
+        sol.status = SolutionStatus.ARCHIVED
+        sol.content_hash = ""
+        ctx.session.add(
+            AuditLog(
+                actor=f"chat:{ctx.person.id}",
+                action="archive",
+                entity_type="solution",
+                entity_id=sol.id,
+                detail={"by": "owner"},
+            )
+        )
+        bump_catalogue_version(ctx.session)
+        ctx.say("mysolutions_withdrawn", title=shorten(sol.title, 80))
+        reindex_later(ctx, "solution", sol.id)
+    if ctx.engine.in_flow(ctx):
+        ctx.reask()
+
+
 def install(engine: ConversationEngine) -> None:
     def text(next_key: str, next_step: str):  # type: ignore[no-untyped-def]
         return lambda ctx, value: _name(ctx, value, next_key, next_step)
@@ -439,3 +527,5 @@ def install(engine: ConversationEngine) -> None:
         }
     )
     engine.register_command(("inscrire", "register"), cmd_register)
+    engine.register_command(("messolutions", "mysolutions"), cmd_my_solutions)
+    engine.register_choice(SOLUTIONS_ACTION, _on_solutions)
