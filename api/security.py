@@ -19,7 +19,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from core.config import Settings
-from core.models import AdminSession, ApiKey, utcnow
+from core.models import AdminSession, ApiKey, as_utc, utcnow
 
 __all__ = [
     "KEY_PREFIX",
@@ -144,10 +144,6 @@ class KeyRing:
 
 
 # -- browser login sessions (the analytics page) -------------------------------------------
-def _utc(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
 def open_session(
     session: Session, keyring: KeyRing, key: str | None, *, seconds: int
 ) -> tuple[str, Principal]:
@@ -179,7 +175,7 @@ def session_principal(session: Session, keyring: KeyRing, token: str | None) -> 
     if not token or len(token) > MAX_KEY_CHARS:
         raise AuthError("not logged in")
     row = session.scalar(select(AdminSession).where(AdminSession.token_hash == hash_key(token)))
-    if row is None or _utc(row.expires_at) <= utcnow():
+    if row is None or as_utc(row.expires_at) <= utcnow():
         raise AuthError("login session expired or closed")
     return keyring.authenticate_digest(session, row.key_hash)
 

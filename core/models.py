@@ -53,6 +53,11 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """A stored timestamp as an aware UTC datetime (SQLite returns naive ones, in UTC)."""
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
 def enum_column(enum_cls: type[StrEnum], **kw: Any) -> Any:
     """A VARCHAR column holding an enum's value (no native DB enum type)."""
     return mapped_column(

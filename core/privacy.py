@@ -45,6 +45,7 @@ from core.models import (
     Person,
     Solution,
     Subscription,
+    as_utc,
 )
 
 __all__ = [
@@ -104,13 +105,9 @@ class DeletionReport:
 # --------------------------------------------------------------------------- helpers
 
 
-def _utc(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-
-
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dt.datetime):
-        return _utc(value).isoformat()
+        return as_utc(value).isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()
     if hasattr(value, "value") and isinstance(getattr(value, "value", None), str):
@@ -231,7 +228,7 @@ def delete_person(session: Session, person_id: int, *, now: dt.datetime) -> Dele
 
     After the commit, remove ``report.need_ids`` from the index.
     """
-    now = _utc(now)
+    now = as_utc(now)
     report = DeletionReport(person_id=person_id)
     person = session.get(Person, person_id)
     if person is None:
@@ -409,7 +406,7 @@ def record_consent(
 ) -> ConsentRecord:
     """Record that a person agreed to ``purpose`` under ``policy_version`` at ``now``."""
     record = ConsentRecord(
-        person_id=person_id, purpose=purpose, policy_version=policy_version, given_at=_utc(now)
+        person_id=person_id, purpose=purpose, policy_version=policy_version, given_at=as_utc(now)
     )
     session.add(record)
     session.flush()
@@ -433,7 +430,7 @@ def withdraw_consent(session: Session, person_id: int, *, purpose: str, now: dt.
     stored under it (e-mail, phone, name, the contact of the solutions the person
     registered) once no other contact consent remains.
     """
-    now = _utc(now)
+    now = as_utc(now)
     records = [r for r in active_consents(session, person_id) if r.purpose == purpose]
     for record in records:
         record.withdrawn_at = now
@@ -463,7 +460,7 @@ def withdraw_consent(session: Session, person_id: int, *, purpose: str, now: dt.
 
 def retention_cutoff(now: dt.datetime, years: int) -> dt.datetime:
     """``now`` minus ``years`` calendar years (29 February becomes 28 February)."""
-    now = _utc(now)
+    now = as_utc(now)
     try:
         return now.replace(year=now.year - years)
     except ValueError:
@@ -482,7 +479,7 @@ def retention_sweep(
     caller commits, then removes the deleted needs from the index (the catalogue
     version is bumped, so a later index load drops them anyway).
     """
-    now = _utc(now)
+    now = as_utc(now)
     cutoff = retention_cutoff(now, years)
     grace = dt.timedelta(days=warn_days)
 
@@ -521,7 +518,7 @@ def retention_sweep(
             .order_by(Person.id)
         )
     )
-    to_warn = [p for p in to_warn if _utc(p.last_active_at) < cutoff + grace]
+    to_warn = [p for p in to_warn if as_utc(p.last_active_at) < cutoff + grace]
     warned: list[int] = []
     for person in to_warn:
         warned.append(person.id)
@@ -555,7 +552,7 @@ def retention_sweep(
 
 
 def _deletion_date(last_active: dt.datetime, years: int) -> dt.datetime:
-    last = _utc(last_active)
+    last = as_utc(last_active)
     try:
         return last.replace(year=last.year + years)
     except ValueError:

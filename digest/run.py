@@ -35,9 +35,9 @@ from sqlalchemy.exc import IntegrityError
 
 from core.config import Settings
 from core.db import Database
-from core.models import ChatIdentity, DigestDelivery, Meta, Person, Subscription
+from core.models import ChatIdentity, DigestDelivery, Meta, Person, Subscription, as_utc
 from digest.compose import DigestMatcher, Part, collect, render
-from digest.schedule import _as_utc, due_period, is_active, period_key
+from digest.schedule import due_period, is_active, period_key
 from digest.sender import Clock, Forbidden, RetryAfter, Sender, SystemClock, retry_after_seconds
 
 __all__ = [
@@ -237,7 +237,7 @@ class DigestRunner:
     # -- compose ------------------------------------------------------------------------
     def compose(self, report: RunReport, *, force: bool = False, dry_run: bool = False) -> None:
         started = time.perf_counter()
-        now = _as_utc(self.now())
+        now = as_utc(self.now())
         matcher: DigestMatcher | None = None
         cache: dict[object, object] = {}
         with self.db.session() as session:
@@ -276,7 +276,7 @@ class DigestRunner:
                     continue
                 if (sub.id, period) in delivered or sub.id in pending:
                     continue
-                since = _as_utc(sub.watermark or sub.created_at or now)
+                since = as_utc(sub.watermark or sub.created_at or now)
                 if matcher is None:
                     matcher = self._make_matcher()
                 with session.no_autoflush:  # read-only: no O(identity map) flush per query
@@ -417,7 +417,7 @@ class DigestRunner:
     def _commit_part(
         self, delivery_id: int, subscription_id: int, sent: int, total: int, watermark: dt.datetime
     ) -> None:
-        now = _as_utc(self.now())
+        now = as_utc(self.now())
         with self.db.session() as session:
             values: dict[str, Any] = {"parts_sent": sent}
             if sent >= total:

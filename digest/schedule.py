@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from core.domain import Cadence
-from core.models import Subscription
+from core.models import Subscription, as_utc
 
 __all__ = [
     "due_period",
@@ -27,11 +27,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-def _as_utc(value: dt.datetime) -> dt.datetime:
-    """SQLite returns naive datetimes: they are stored in UTC."""
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-
-
 def _slot_on(day: dt.date, hour: int, tz: ZoneInfo) -> dt.datetime:
     """``hour`` o'clock local time on ``day``, as UTC (a non-existent DST hour shifts on)."""
     local = dt.datetime.combine(day, dt.time(hour), tzinfo=tz)
@@ -40,10 +35,10 @@ def _slot_on(day: dt.date, hour: int, tz: ZoneInfo) -> dt.datetime:
 
 def last_slot(weekday: int, hour: int, now: dt.datetime, tz: ZoneInfo) -> dt.datetime:
     """The latest weekly slot at or before ``now`` (UTC)."""
-    local_now = _as_utc(now).astimezone(tz)
+    local_now = as_utc(now).astimezone(tz)
     day = local_now.date() - dt.timedelta(days=(local_now.weekday() - weekday) % 7)
     slot = _slot_on(day, hour, tz)
-    if slot > _as_utc(now):
+    if slot > as_utc(now):
         slot = _slot_on(day - dt.timedelta(days=7), hour, tz)
     return slot
 
@@ -73,7 +68,7 @@ def due_period(sub: Subscription, now: dt.datetime, tz: ZoneInfo) -> str | None:
     if not is_active(sub):
         return None
     slot = last_slot(sub.weekday, sub.hour, now, tz)
-    if sub.created_at is not None and slot <= _as_utc(sub.created_at):
+    if sub.created_at is not None and slot <= as_utc(sub.created_at):
         return None  # subscribed after this week's slot: start with the next one
     return period_key(slot, tz)
 
