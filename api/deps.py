@@ -13,7 +13,7 @@ from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
 
 from api.schemas import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
-from api.security import AuthError, KeyRing, Principal, session_principal
+from api.security import AuthError, KeyRing, Principal, principal_for
 from core.config import Settings
 from core.db import Database
 from matcher.service import MatchService
@@ -113,10 +113,9 @@ def require_admin(
     key: Annotated[str | None, Depends(api_key_header)],
 ) -> Principal:
     """The calling facilitator. The login cookie is accepted for reads only (no CSRF)."""
+    token = request.cookies.get(ADMIN_COOKIE) if request.method in ("GET", "HEAD") else None
     try:
-        if not key and request.method in ("GET", "HEAD") and ADMIN_COOKIE in request.cookies:
-            return session_principal(session, services.keyring, request.cookies[ADMIN_COOKIE])
-        return services.keyring.authenticate(session, key)
+        return principal_for(session, services.keyring, key=key, token=token)
     except AuthError as exc:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "X-API-Key"}

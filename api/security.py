@@ -32,6 +32,7 @@ __all__ = [
     "hash_key",
     "list_keys",
     "open_session",
+    "principal_for",
     "revoke_key",
     "session_principal",
 ]
@@ -168,6 +169,16 @@ def open_session(
     )
     session.flush()
     return token, principal
+
+
+def principal_for(
+    session: Session, keyring: KeyRing, *, key: str | None, token: str | None
+) -> Principal:
+    """Who calls: the ``X-API-Key`` header if given, else the login session of the cookie
+    ``token``; :class:`AuthError` if neither authenticates."""
+    if not key and token is not None:
+        return session_principal(session, keyring, token)
+    return keyring.authenticate(session, key)
 
 
 def session_principal(session: Session, keyring: KeyRing, token: str | None) -> Principal:

@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api import analytics, charts
 from api.deps import ADMIN_COOKIE, AdminDep, Services, ServicesDep, SessionDep
 from api.schemas import Funnel, FunnelStage
-from api.security import AuthError, close_session, open_session, session_principal
+from api.security import AuthError, close_session, open_session, principal_for
 from core.models import utcnow
 
 router = APIRouter(tags=["analytics"])
@@ -162,13 +162,11 @@ async def analytics_page(
 ) -> Response:
     """The dashboard; without a valid key or login session, the login form (401)."""
     key = request.headers.get("x-api-key")
-    token = request.cookies.get(ADMIN_COOKIE)
     try:
         with services.db.session() as session:
-            if key or not token:
-                services.keyring.authenticate(session, key)
-            else:
-                session_principal(session, services.keyring, token)
+            principal_for(
+                session, services.keyring, key=key, token=request.cookies.get(ADMIN_COOKIE)
+            )
     except AuthError:
         return _login_page(error=bool(key), status_code=401)
     page = await run_in_threadpool(render_page, services, weeks, utcnow())
