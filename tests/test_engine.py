@@ -415,6 +415,9 @@ def test_a_buyer_closes_and_reopens_a_need_from_my_needs(_engine: ConversationEn
     assert "1. Réduire les biodéchets des cantines — ouvert" in chat.text
     close = chat.button("Clore le n°1")
     assert Chat(_engine, "intruder").choose(close)[0].text.startswith("Ce besoin n'existe plus")
+    # an id too large for the database's integers is refused before any query (PostgreSQL)
+    huge = Chat(_engine, "intruder").choose("needs:close:" + "9" * 12)
+    assert huge[0].text.startswith("Ce besoin n'existe plus")
     chat.choose(close)
     assert "Besoin clos" in chat.text
     with _engine.db.session() as session:

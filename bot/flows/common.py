@@ -145,6 +145,11 @@ def reindex_later(ctx: Ctx, kind: str, doc_id: int) -> None:
     ctx.defer(reindex)
 
 
+def row_id(raw: str) -> int | None:
+    """A row id from a button (digits only, at most 9 of them: no overflow)."""
+    return int(raw) if raw.isdigit() and len(raw) <= 9 else None
+
+
 #: Global button action of /mesbesoins (valid at any step, it never moves the conversation).
 NEEDS_ACTION = "needs"
 
@@ -152,7 +157,8 @@ NEEDS_ACTION = "needs"
 def _on_needs(ctx: Ctx, value: str) -> None:
     """``needs:close:<id>`` / ``needs:open:<id>``: only the owner may change a need."""
     verb, _, raw_id = value.partition(":")
-    need = ctx.session.get(Need, int(raw_id)) if raw_id.isdigit() and len(raw_id) < 19 else None
+    need_id = row_id(raw_id)
+    need = ctx.session.get(Need, need_id) if need_id is not None else None
     if verb not in ("close", "open") or need is None or need.owner_id != ctx.person.id:
         ctx.say("myneeds_not_found")
     else:

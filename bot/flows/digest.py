@@ -28,6 +28,7 @@ from sqlalchemy import select
 
 from bot.engine import Button, Ctx, OutMessage
 from bot.flows.buyer import toggle_theme
+from bot.flows.common import row_id
 from bot.flows.contact import request_introduction
 from bot.messages import t
 from bot.render import _label, _outcome_label, shorten
@@ -287,11 +288,6 @@ def _show_rex(ctx: Ctx, experience_id: int) -> None:
     ctx.send(render_rex_card(rex, ctx.lang), buttons)
 
 
-def _int_id(raw: str) -> int | None:
-    """A row id from a button (digits only, at most 9 of them: no overflow)."""
-    return int(raw) if raw.isdigit() and len(raw) <= 9 else None
-
-
 def _show_need(ctx: Ctx, need_id: int) -> None:
     need = ctx.session.get(Need, need_id)
     if need is None or need.status != NeedStatus.OPEN:
@@ -349,18 +345,18 @@ def _meet(ctx: Ctx, kind: str, entity_id: int) -> None:
 def _on_digest(ctx: Ctx, value: str) -> None:
     """``digest:*`` buttons (see the module docstring)."""
     kind, _, arg = value.partition(":")
-    if kind == "meet" and arg[:1] in _MEET_TARGETS and _int_id(arg[1:]) is not None:
+    if kind == "meet" and arg[:1] in _MEET_TARGETS and row_id(arg[1:]) is not None:
         _meet(ctx, arg[:1], int(arg[1:]))
         return  # the flow's question follows the result
-    row_id = _int_id(arg)
-    if kind == "sol" and row_id is not None:
-        _show_solution(ctx, row_id)
-    elif kind == "rex" and row_id is not None:
-        _show_rex(ctx, row_id)
-    elif kind == "need" and row_id is not None:
-        _show_need(ctx, row_id)
-    elif kind == "intro" and row_id is not None:
-        _show_intro(ctx, row_id)
+    entity_id = row_id(arg)
+    if kind == "sol" and entity_id is not None:
+        _show_solution(ctx, entity_id)
+    elif kind == "rex" and entity_id is not None:
+        _show_rex(ctx, entity_id)
+    elif kind == "need" and entity_id is not None:
+        _show_need(ctx, entity_id)
+    elif kind == "intro" and entity_id is not None:
+        _show_intro(ctx, entity_id)
     else:
         ctx.say("unexpected")
     _after(ctx)

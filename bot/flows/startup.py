@@ -465,10 +465,11 @@ def cmd_my_solutions(ctx: Ctx, args: str) -> None:
 def _on_solutions(ctx: Ctx, value: str) -> None:
     """``sols:ask:<id>`` asks for confirmation, ``sols:yes:<id>`` withdraws, ``sols:no:<id>``
     keeps it. Only the person who registered a solution may withdraw it."""
-    from bot.flows.common import reindex_later
+    from bot.flows.common import reindex_later, row_id
 
     verb, _, raw_id = value.partition(":")
-    sol = ctx.session.get(Solution, int(raw_id)) if raw_id.isdigit() and len(raw_id) < 19 else None
+    sol_id = row_id(raw_id)
+    sol = ctx.session.get(Solution, sol_id) if sol_id is not None else None
     if (
         verb not in ("ask", "yes", "no")
         or sol is None
