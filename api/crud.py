@@ -16,6 +16,7 @@ from api.schemas import (
     ExperienceCreate,
     SolutionCreate,
 )
+from core.catalogue import archive_solution, audit
 from core.db import bump_catalogue_version
 from core.domain import (
     IntroStatus,
@@ -98,27 +99,6 @@ def has_theme(theme: str | None) -> Callable[[Any], bool] | None:
         return None
     wanted = fold(theme)
     return lambda row: any(fold(t) == wanted for t in row.themes or [])
-
-
-def audit(
-    session: Session,
-    *,
-    actor: str,
-    action: str,
-    entity_type: str,
-    entity_id: int | None,
-    detail: dict[str, Any] | None = None,
-) -> AuditLog:
-    row = AuditLog(
-        actor=actor,
-        action=action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        detail=detail or {},
-        at=utcnow(),
-    )
-    session.add(row)
-    return row
 
 
 def _apply_update(
@@ -245,16 +225,6 @@ def update_solution(
     if sol.moderation == Moderation.MERGED:
         raise Conflict(f"solution {sol.external_id!r} was merged: edit the entry it went into")
     _apply_update(session, sol, values, actor=actor, entity_type="solution")
-    return sol
-
-
-def archive_solution(session: Session, *, sol: Solution, actor: str) -> Solution:
-    if sol.status != SolutionStatus.ARCHIVED:
-        sol.status = SolutionStatus.ARCHIVED
-        sol.content_hash = ""
-        audit(session, actor=actor, action="archive", entity_type="solution", entity_id=sol.id)
-        bump_catalogue_version(session)
-    session.flush()
     return sol
 
 

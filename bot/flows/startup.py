@@ -14,6 +14,7 @@ from sqlalchemy import select
 from bot.engine import Button, Ctx, OutMessage, Step
 from bot.flows.buyer import theme_buttons, toggle_theme
 from bot.render import render_need_matches, shorten
+from core.catalogue import archive_solution
 from core.db import bump_catalogue_version
 from core.domain import (
     SIZE_BAND_ORDER,
@@ -27,7 +28,6 @@ from core.domain import (
     fold,
 )
 from core.models import (
-    AuditLog,
     ConsentRecord,
     Organisation,
     Solution,
@@ -488,18 +488,7 @@ def _on_solutions(ctx: Ctx, value: str) -> None:
     elif verb == "no":
         ctx.say("mysolutions_kept")
     else:
-        sol.status = SolutionStatus.ARCHIVED
-        sol.content_hash = ""
-        ctx.session.add(
-            AuditLog(
-                actor=f"chat:{ctx.person.id}",
-                action="archive",
-                entity_type="solution",
-                entity_id=sol.id,
-                detail={"by": "owner"},
-            )
-        )
-        bump_catalogue_version(ctx.session)
+        archive_solution(ctx.session, sol=sol, actor=f"chat:{ctx.person.id}")
         ctx.say("mysolutions_withdrawn", title=shorten(sol.title, 80))
         reindex_later(ctx, "solution", sol.id)
     if ctx.engine.in_flow(ctx):
