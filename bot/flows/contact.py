@@ -34,10 +34,6 @@ STEP_OFFER, STEP_EMAIL, STEP_SHARE = "k_offer", "k_email", "k_share"
 SKIPPED_KEY = "contact_skipped"
 
 
-def _k(ctx: Ctx) -> dict[str, Any]:
-    return ctx.data.setdefault("k", {})
-
-
 def _profile(ctx: Ctx) -> dict[str, Any]:
     return ctx.data.setdefault("profile", {})
 
@@ -111,11 +107,9 @@ def _c_offer(ctx: Ctx, action: str, value: str) -> bool:
     if action != "k" or value not in ("give", "skip"):
         return False
     if value == "give":
-        _k(ctx)["consent_at"] = utcnow().isoformat()
-        ctx.ask(STEP_EMAIL)
+        ctx.ask(STEP_EMAIL)  # the consent is recorded with the address it covers
     else:
-        _profile(ctx)[SKIPPED_KEY] = True
-        _finish(ctx)
+        _go_on_without(ctx)
     return True
 
 
@@ -165,9 +159,14 @@ def _c_share(ctx: Ctx, action: str, value: str) -> bool:
 def _c_email_skip(ctx: Ctx, action: str, value: str) -> bool:
     if action != "k" or value != "skip":
         return False
+    _go_on_without(ctx)
+    return True
+
+
+def _go_on_without(ctx: Ctx) -> None:
+    """ "Continuer sans": remembered, so the offer is not made again (``/contact`` is)."""
     _profile(ctx)[SKIPPED_KEY] = True
     _finish(ctx)
-    return True
 
 
 def _finish(ctx: Ctx) -> None:

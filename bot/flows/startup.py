@@ -18,7 +18,6 @@ from core.catalogue import archive_solution
 from core.db import bump_catalogue_version
 from core.domain import (
     SIZE_BAND_ORDER,
-    Cadence,
     Maturity,
     Moderation,
     OrgKind,
@@ -31,7 +30,6 @@ from core.models import (
     ConsentRecord,
     Organisation,
     Solution,
-    Subscription,
     utcnow,
 )
 from matcher.scope import extract_themes, find_theme
@@ -389,10 +387,12 @@ def _save(ctx: Ctx, *, email: str | None) -> None:
 
     # new matching needs come in the weekly digest: offer it unless already subscribed
     from bot.flows.digest import SETTINGS_ACTION
+    from digest.commands import subscription_status
 
     subscribe = (
         [Button(f"{SETTINGS_ACTION}:on", ctx.t("subscribe_digest"))]
-        if SETTINGS_ACTION in engine.choices and not _subscribed(ctx)
+        if SETTINGS_ACTION in engine.choices
+        and not subscription_status(ctx.session, ctx.person.id).subscribed
         else []
     )
 
@@ -415,13 +415,6 @@ def _save(ctx: Ctx, *, email: str | None) -> None:
         return [OutMessage(text, subscribe)]
 
     ctx.defer(index_and_match)
-
-
-def _subscribed(ctx: Ctx) -> bool:
-    cadence = ctx.session.scalar(
-        select(Subscription.cadence).where(Subscription.person_id == ctx.person.id)
-    )
-    return cadence is not None and cadence != Cadence.OFF
 
 
 # --- /messolutions ------------------------------------------------------------------------------
