@@ -559,14 +559,6 @@ class TerritoryResolver:
                     inside.update(range(i, i + len(words)))
         return inside
 
-    @staticmethod
-    def _near_before(toks: list[_Tok], i: int) -> bool:
-        """Whether token i follows "près de", "near"…: a place to situate the asker's one."""
-        if i < len(toks) and toks[i].broken:
-            return False
-        tail = " ".join(t.folded for t in toks[max(0, i - 4) : i])
-        return any(tail == c or tail.endswith(" " + c) for c in _NEAR_CUES)
-
     def _kind_cue(self, toks: list[_Tok], i: int) -> str | None:
         words = [t.folded for t in toks[max(0, i - 4) : i]]
         while words and words[-1] in ("de", "du", "des", "d", "l", "la", "le", "les"):
@@ -694,11 +686,13 @@ class TerritoryResolver:
             chosen.append(m)
             used.update(range(m.start, m.end))
         chosen.sort(key=lambda m: m.start)
-        near = self._near_phrases(toks)  # "à côté de" is not La Côte
+        # "près de Lyon": a landmark, not the asker's territory ("à côté de" is not La Côte)
+        near = self._near_phrases(toks)
         chosen = [
             m
             for m in chosen
-            if not near.intersection(range(m.start, m.end)) and not self._near_before(toks, m.start)
+            if not near.intersection(range(m.start, m.end))
+            and not (m.start - 1 in near and not toks[m.start].broken)
         ]
         if not chosen:
             return Resolution("none")
