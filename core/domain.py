@@ -121,6 +121,12 @@ def size_band(population: int | None) -> SizeBand | None:
     return SizeBand.XL
 
 
+def size_band_value(population: int | None) -> str | None:
+    """:func:`size_band` as the plain string stored in scopes and rows."""
+    band = size_band(population)
+    return band.value if band is not None else None
+
+
 def band_distance(a: SizeBand | str | None, b: SizeBand | str | None) -> int | None:
     """How many strata separate two bands (``None`` if either is unknown)."""
     if a is None or b is None:

@@ -32,7 +32,7 @@ from sqlalchemy import select
 
 from core.config import Settings
 from core.db import Database
-from core.domain import NeedStatus, Outcome, TerritoryKind, band_distance, fold, size_band
+from core.domain import NeedStatus, Outcome, TerritoryKind, band_distance, fold, size_band_value
 from core.models import ChatIdentity, Experience, Need, Person, Territory
 from matcher.service import MatchService, QueryError
 from matcher.text import stem_map, tokenize, without_place
@@ -115,12 +115,6 @@ def _period(exp: Experience) -> tuple[int | None, str | None]:
         return end, f"{start}–{end}"
     year = end or start
     return year, (str(year) if year else None)
-
-
-def _band(population: int | None) -> str | None:
-    """The size band value of a population, ``None`` if unknown (or negative)."""
-    band = size_band(population)
-    return band.value if band is not None else None
 
 
 # --------------------------------------------------------------------------- service
@@ -210,7 +204,7 @@ class PeerService:
         hits = [(i, s) for i, s in hits if dense.get(i, 0.0) >= w.min_rex_dense]
         if not hits:
             return []
-        asker_band = scope.size_band or _band(scope.population)
+        asker_band = scope.size_band or size_band_value(scope.population)
         this_year = dt.date.today().year
         query_terms = stem_map(scope.text)
         with self.db.session() as session:
@@ -270,7 +264,7 @@ class PeerService:
         reasons: list[Reason] = []
         factor = 1.0
 
-        peer_band = _band(exp.population)
+        peer_band = size_band_value(exp.population)
         distance = band_distance(asker_band, peer_band)
         if distance is None:
             factor *= w.band_unknown
@@ -371,7 +365,7 @@ class PeerService:
         need_id: int | None,
         requester_id: int | None,
     ) -> list[PeerMatch]:
-        asker_band = scope.size_band or _band(scope.population)
+        asker_band = scope.size_band or size_band_value(scope.population)
         try:
             hits = self.service.search_needs(
                 scope.text, top=self.weights.candidates, language=scope.language
@@ -416,7 +410,7 @@ class PeerService:
                     continue
                 if scope.territory_code and need.territory_code == scope.territory_code:
                     continue
-                need_band = need.size_band or _band(need.population)
+                need_band = need.size_band or size_band_value(need.population)
                 if asker_band is not None and need_band != asker_band:
                     continue
                 seen_owners.add(need.owner_id)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bot.engine import Ctx, OutMessage, Step
 from bot.flows.contact import request_introduction
 from bot.render import render_card, render_peers, render_solutions, render_territory, shorten
-from core.domain import Cadence, NeedStatus, Role, size_band
+from core.domain import Cadence, NeedStatus, Role, size_band, size_band_value
 from core.models import MatchEvent, Need, Subscription
 from matcher.scope import (
     BUDGET_BANDS,
@@ -144,8 +144,7 @@ def _take_need_text(ctx: Ctx, text: str) -> None:
     elif population := extract_population(text):
         # a size without a name ("une commune de 2 000 habitants"): peers of that size
         scope = _scope(ctx)
-        band = size_band(population)
-        scope.population, scope.size_band = population, (band.value if band else None)
+        scope.population, scope.size_band = population, size_band_value(population)
         _set_scope(ctx, scope)
     if not editing and _missing(ctx):
         ctx.say("need_understood")
