@@ -619,12 +619,10 @@ def extract_population(text: str) -> int | None:
     match = _POPULATION.search(text)
     if match is None:
         return None
-    digits = re.sub(r"[  \u202f.,]", "", match.group(1))
-    if not digits.isdigit():
-        return None
-    value = int(digits) * (1000 if (match.group(2) or "").lower() == "k" else 1)
-    if (match.group(2) or "") == "000":
-        value *= 1000
+    number = re.sub(r"[  \u202f]", "", match.group(1))
+    if re.fullmatch(r"\d{1,3}([.,]\d{3})+", number):  # 20,000 / 20.000: thousands
+        number = re.sub(r"[.,]", "", number)
+    value = round(float(number.replace(",", ".")) * (1000 if match.group(2) else 1))
     return value if 10 <= value <= 15_000_000 else None
 
 

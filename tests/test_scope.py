@@ -171,6 +171,8 @@ def test_procurement_routes() -> None:
         ("We are a town of about 20,000 people near Lyon", 20_000),
         ("notre village de 350 habitants", 350),
         ("ville de 20k habitants", 20_000),
+        ("un village de 2,5k habitants", 2_500),
+        ("a town of 20.000 inhabitants", 20_000),
         ("une communauté de communes de 25 communes et 30 000 habitants", 30_000),
         ("une enquête auprès de 3000 habitants", None),  # not the asker's size
         ("78 % des habitants", None),
