@@ -345,8 +345,8 @@ def _meet(ctx: Ctx, kind: str, entity_id: int) -> None:
 def _on_digest(ctx: Ctx, value: str) -> None:
     """``digest:*`` buttons (see the module docstring)."""
     kind, _, arg = value.partition(":")
-    if kind == "meet" and arg[:1] in _MEET_TARGETS and row_id(arg[1:]) is not None:
-        _meet(ctx, arg[:1], int(arg[1:]))
+    if kind == "meet" and arg[:1] in _MEET_TARGETS and (target_id := row_id(arg[1:])) is not None:
+        _meet(ctx, arg[:1], target_id)
         return  # the flow's question follows the result
     entity_id = row_id(arg)
     if kind == "sol" and entity_id is not None:
