@@ -25,8 +25,8 @@ from api import crud
 from api.chat import SESSION_PATTERN, TRANSPORT
 from api.deps import AdminDep, ServicesDep, SessionDep
 from bot.flows.privacy import privacy_notice
-from bot.messages import t
 from core.config import Settings
+from core.messages import t
 from core.models import ChatIdentity, Person, utcnow
 from core.privacy import DeletionReport, delete_person, export_person
 

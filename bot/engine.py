@@ -29,11 +29,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import flag_modified
 
-from bot.messages import MESSAGES, t
 from bot.ratelimit import ChatRateLimiter
 from core.config import Settings
 from core.db import Database
 from core.domain import clean_text
+from core.messages import MESSAGES, t
 from core.models import ChatIdentity, ConversationState, Outbox, Person, utcnow
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bot.messages import MESSAGES, t
+from core.messages import MESSAGES, t
 from matcher.procurement import suggest_route
 from matcher.scope import theme_label
 from matcher.types import NeedMatch, PeerMatch, Reason, Scope, SolutionMatch

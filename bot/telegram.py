@@ -49,7 +49,7 @@ from telegram.ext import (
 )
 
 from bot.engine import OutMessage
-from bot.messages import LANGUAGES, MESSAGES, t
+from core.messages import LANGUAGES, MESSAGES, t
 
 if TYPE_CHECKING:
     from telegram import Bot

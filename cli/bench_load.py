@@ -215,7 +215,7 @@ async def _run_level(
     timeout: float,
     think: float = 0.0,
 ) -> LevelResult:
-    from bot.messages import t
+    from core.messages import t
 
     error_texts = {t("error", "fr"), t("error", "en")}
     result = LevelResult(users)
@@ -247,7 +247,7 @@ async def _run_level(
 
 async def _warm_up(base_url: str, timeout: float) -> None:
     """One flow per need text, not measured (first query embeddings, connection set-up)."""
-    from bot.messages import t
+    from core.messages import t
 
     result = LevelResult(1)
     async with httpx.AsyncClient(base_url=base_url, timeout=timeout, trust_env=False) as client:
@@ -357,7 +357,7 @@ def _run_telegram_level(
     first_chat: int,
 ) -> LevelResult:
     """``users`` threads, each a Telegram user running flows (a new chat per flow)."""
-    from bot.messages import t
+    from core.messages import t
 
     error_texts = {t("error", "fr"), t("error", "en")}
     result = LevelResult(users)

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.messages import t
 from core.domain import Cadence
+from core.messages import t
 from core.models import Person, Subscription, utcnow
 
 __all__ = [

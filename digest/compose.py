@@ -16,8 +16,8 @@ from typing import Any, Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.messages import t
 from core.domain import IntroStatus, Moderation, NeedStatus, Role, SolutionStatus, fold, size_band
+from core.messages import t
 from core.models import (
     Experience,
     Introduction,

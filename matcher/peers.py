@@ -15,9 +15,8 @@ then keeps the best sheet per collectivité (the others are summarised by a
 with similar text, whose owner agreed to share contact (``Person.share_contact``).
 
 Every match carries :class:`~matcher.types.Reason` codes; the bot renders them
-(``reason_<code>`` keys of its catalogue). :func:`describe_peer` is a pure,
-self-contained renderer for places without the catalogue (CLI, API, logs); the
-matcher cannot import the bot, so its few strings live in ``PEER_TEXTS`` below.
+(``reason_<code>`` keys of the catalogue). :func:`describe_peer` renders one peer line
+from the ``peer_*`` keys of :mod:`core.messages` (CLI, API, logs, chat).
 """
 
 from __future__ import annotations
@@ -33,13 +32,13 @@ from sqlalchemy import select
 from core.config import Settings
 from core.db import Database
 from core.domain import NeedStatus, Outcome, TerritoryKind, band_distance, fold, size_band_value
+from core.messages import MESSAGES, t
 from core.models import ChatIdentity, Experience, Need, Person, Territory
 from matcher.service import MatchService, QueryError
 from matcher.text import stem_map, tokenize, without_place
 from matcher.types import PeerMatch, Reason, Scope
 
 __all__ = [
-    "PEER_TEXTS",
     "PeerService",
     "PeerWeights",
     "competence_level",
@@ -514,46 +513,6 @@ def _snippet(text: str, limit: int = 200) -> str:
 
 # --------------------------------------------------------------------------- rendering
 
-#: The matcher cannot import the bot's catalogue: describe_peer's strings live here.
-PEER_TEXTS: dict[str, dict[str, str]] = {
-    "kind_commune": {"fr": "commune", "en": "municipality"},
-    "kind_epci": {"fr": "intercommunalité", "en": "inter-municipal body"},
-    "kind_ept": {"fr": "établissement public territorial", "en": "territorial body"},
-    "kind_departement": {"fr": "département", "en": "département"},
-    "kind_region": {"fr": "région", "en": "region"},
-    "kind_unknown": {"fr": "collectivité", "en": "local authority"},
-    "population": {"fr": " de {population} habitants", "en": " of {population} inhabitants"},
-    "where": {"fr": " {prep}", "en": " in {dep_name}"},
-    "name": {"fr": " ({name})", "en": " ({name})"},
-    "tried": {"fr": "a testé « {title} »", "en": 'tried "{title}"'},
-    "tried_year": {"fr": "a testé « {title} » en {year}", "en": 'tried "{title}" in {year}'},
-    "same_need": {
-        "fr": "a le même besoin : « {text} » — parlons-en",
-        "en": 'has the same need: "{text}" — let\'s talk',
-    },
-    "outcome": {"fr": "résultat : {outcome}", "en": "outcome: {outcome}"},
-    "outcome_success": {"fr": "réussite", "en": "success"},
-    "outcome_failed": {"fr": "échec (retour utile)", "en": "failed (useful lessons)"},
-    "outcome_stopped": {"fr": "arrêté", "en": "stopped"},
-    "outcome_ongoing": {"fr": "en cours", "en": "ongoing"},
-    "outcome_unknown": {"fr": "inconnu", "en": "unknown"},
-    "same_dep": {"fr": "même département", "en": "same département"},
-    "same_region": {"fr": "même région", "en": "same region"},
-    "more_rex": {
-        "fr": "{n} autre(s) retour(s) d'expérience",
-        "en": "{n} more experience report(s)",
-    },
-    "sep": {"fr": " ; ", "en": "; "},
-}
-
-
-def _tx(key: str, lang: str, **params: object) -> str:
-    variants = PEER_TEXTS[key]
-    text = (variants.get(lang) or variants["fr"]).format(**params)
-    if lang != "en":
-        text = text.replace("« ", "«\u00a0").replace(" »", "\u00a0»").replace(" :", "\u00a0:")
-    return text
-
 
 def _format_population(population: int, lang: str) -> str:
     if lang == "en":
@@ -609,35 +568,35 @@ def describe_peer(peer: PeerMatch, lang: str = "fr") -> str:
     profile = by_code.get("peer_profile")
     params = profile.params if profile else {}
     kind = params.get("kind") or peer.territory_kind
-    who = _tx(f"kind_{kind}" if f"kind_{kind}" in PEER_TEXTS else "kind_unknown", lang)
+    who = t(f"peer_kind_{kind}" if f"peer_kind_{kind}" in MESSAGES else "peer_kind_unknown", lang)
     population = params.get("population", peer.population)
     if population:
-        who += _tx("population", lang, population=_format_population(int(population), lang))
+        who += t("peer_population", lang, population=_format_population(int(population), lang))
     dep_name = params.get("dep_name")
     if dep_name and kind not in ("departement", "region"):
-        who += _tx("where", lang, prep=dep_preposition(dep_name), dep_name=dep_name)
+        who += t("peer_where", lang, prep=dep_preposition(dep_name), dep_name=dep_name)
     name = params.get("name") or peer.territory_name
     if name:
-        who += _tx("name", lang, name=name)
+        who += t("peer_name", lang, name=name)
     parts = [who]
     if peer.need_id is not None and "same_need" in by_code:
-        parts.append(_tx("same_need", lang, text=by_code["same_need"].params.get("text", "")))
+        parts.append(t("peer_same_need", lang, text=by_code["same_need"].params.get("text", "")))
     else:
         tried = by_code.get("tried")
         title = tried.params.get("title") if tried else peer.title
         year = tried.params.get("year") if tried else None
         if year:
-            parts.append(_tx("tried_year", lang, title=title, year=year))
+            parts.append(t("peer_tried_year", lang, title=title, year=year))
         else:
-            parts.append(_tx("tried", lang, title=title))
-        outcome_key = f"outcome_{peer.outcome}"
-        if outcome_key not in PEER_TEXTS:
-            outcome_key = "outcome_unknown"
-        parts.append(_tx("outcome", lang, outcome=_tx(outcome_key, lang)))
+            parts.append(t("peer_tried", lang, title=title))
+        outcome_key = f"peer_outcome_{peer.outcome}"
+        if outcome_key not in MESSAGES:
+            outcome_key = "peer_outcome_unknown"
+        parts.append(t("peer_outcome", lang, outcome=t(outcome_key, lang)))
     if "same_dep" in by_code:
-        parts.append(_tx("same_dep", lang))
+        parts.append(t("peer_same_dep", lang))
     elif "same_region" in by_code:
-        parts.append(_tx("same_region", lang))
+        parts.append(t("peer_same_region", lang))
     if "more_rex" in by_code:
-        parts.append(_tx("more_rex", lang, n=by_code["more_rex"].params.get("n", 0)))
-    return _tx("sep", lang).join(parts)
+        parts.append(t("peer_more_rex", lang, n=by_code["more_rex"].params.get("n", 0)))
+    return t("peer_sep", lang).join(parts)

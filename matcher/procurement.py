@@ -10,7 +10,7 @@ French public procurement code (CCP) thresholds, in euros HT:
 - at any amount: a central purchasing body (e.g. UGAP) that already holds a
   contract, and sourcing (market consultation, art. R2111-1 CCP) before any contract.
 
-The function returns route codes only; ``bot.messages`` words them in FR/EN.
+The function returns route codes only; ``core.messages`` words them in FR/EN.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.domain import fold, size_band
+from core.messages import MESSAGES, t
 from core.models import Territory
 
 KIND_RANK = {"commune": 0, "ept": 1, "epci": 2, "departement": 3, "region": 4}
@@ -761,35 +762,6 @@ class TerritoryResolver:
 
 # ---------------------------------------------------------------- wording
 
-_KIND_FR = {
-    "commune": "commune",
-    "epci": "intercommunalité",
-    "ept": "établissement public territorial",
-    "departement": "département",
-    "region": "région",
-}
-_EPCI_FR = {
-    "CC": "communauté de communes",
-    "CA": "communauté d'agglomération",
-    "CU": "communauté urbaine",
-    "METRO": "métropole",
-    "MET69": "métropole",
-}
-_KIND_EN = {
-    "commune": "town",
-    "epci": "inter-municipal authority",
-    "ept": "territorial public body",
-    "departement": "département",
-    "region": "region",
-}
-_EPCI_EN = {
-    "CC": "community of communes",
-    "CA": "urban community (agglomeration)",
-    "CU": "urban community",
-    "METRO": "metropolis",
-    "MET69": "metropolis",
-}
-
 
 def _group(n: int, sep: str) -> str:
     return f"{n:,}".replace(",", sep)
@@ -801,16 +773,11 @@ def describe(candidate: Candidate, lang: str = "fr") -> str:
     where = [p for p in (c.dep_name, c.region_name) if p and p != c.name]
     where = list(dict.fromkeys(where))
     suffix = f" ({', '.join(where)})" if where else ""
-    if lang == "en":
-        label = _EPCI_EN.get(c.subtype or "", _KIND_EN.get(c.kind, c.kind))
-        if c.kind != "epci":
-            label = _KIND_EN.get(c.kind, c.kind)
-        if c.population is None:
-            return f"{label}{suffix}"
-        return f"{label} of {_group(c.population, ',')} inhabitants{suffix}"
-    label = _KIND_FR.get(c.kind, c.kind)
-    if c.kind == "epci":
-        label = _EPCI_FR.get(c.subtype or "", label)
+    kind_key = f"terr_kind_{c.kind}"
+    label = t(kind_key, lang) if kind_key in MESSAGES else c.kind
+    if c.kind == "epci" and f"terr_epci_{c.subtype}" in MESSAGES:
+        label = t(f"terr_epci_{c.subtype}", lang)
     if c.population is None:
         return f"{label}{suffix}"
-    return f"{label} de {_group(c.population, ' ')} habitants{suffix}"
+    population = _group(c.population, "," if lang == "en" else " ")
+    return t("terr_population", lang, label=label, population=population) + suffix

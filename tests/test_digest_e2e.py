@@ -31,11 +31,11 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from bot.messages import t
 from bot.tg_emulator import TelegramEmulator
 from core.config import Settings
 from core.db import Database
 from core.domain import NeedStatus, Role, TerritoryKind, TrustLevel, fold
+from core.messages import t
 from core.models import (
     ChatIdentity,
     DigestDelivery,

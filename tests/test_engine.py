@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.engine import ConversationEngine, OutMessage
-from bot.messages import MESSAGES
 from bot.terminal import run_terminal
 from core.config import Settings
 from core.db import Database
 from core.domain import NeedStatus, TerritoryKind, TrustLevel, fold
+from core.messages import MESSAGES
 from core.models import (
     ConsentRecord,
     ConversationState,

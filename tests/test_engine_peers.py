@@ -15,11 +15,11 @@ from sqlalchemy import select
 
 from bot.engine import ConversationEngine, OutMessage
 from bot.flows.contact import intro_result_text
-from bot.messages import MESSAGES
 from bot.render import render_peer, render_reason
 from core.config import Settings
 from core.db import Database
 from core.domain import IntroStatus, Outcome, Role, TrustLevel
+from core.messages import MESSAGES
 from core.models import (
     ChatIdentity,
     ConsentRecord,

@@ -28,10 +28,10 @@ from sqlalchemy import func, inspect, select, text
 
 from api.chat import router
 from bot.engine import ConversationEngine, OutMessage
-from bot.messages import t
 from core.config import REPO_ROOT, Settings
 from core.db import Database
 from core.domain import clean_text
+from core.messages import t
 from core.models import (
     ChatIdentity,
     ConversationState,

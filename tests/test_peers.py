@@ -243,8 +243,8 @@ def test_describe_peer_fr_en() -> None:
         ],
     )  # fmt: skip
     assert describe_peer(peer, "fr") == (
-        "commune de 15\u00a0000 habitants dans le Jura (Lons-le-Saunier) ; "
-        "a testé «\u00a0Compostage collectif\u00a0» en 2021 ; résultat\u00a0: réussite ; "
+        "commune de 15\u00a0000 habitants dans le Jura (Lons-le-Saunier)\u00a0; "
+        "a testé «\u00a0Compostage collectif\u00a0» en 2021\u00a0; résultat\u00a0: réussite\u00a0; "
         "même département"
     )
     assert describe_peer(peer, "en") == (

@@ -6,10 +6,10 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from bot.engine import ConversationEngine
-from bot.messages import t
 from bot.ratelimit import ChatRateLimiter
 from core.config import Settings
 from core.db import Database
+from core.messages import t
 from core.models import ConversationState, Person
 from matcher.service import MatchService
 

@@ -25,7 +25,6 @@ from telegram.ext import Application
 from telegram.request import BaseRequest, RequestData
 
 from bot.engine import Button, OutMessage
-from bot.messages import t
 from bot.telegram import (
     MAX_CALLBACK_DATA,
     TRANSPORT,
@@ -39,6 +38,7 @@ from bot.telegram import (
 )
 from bot.tg_emulator import TelegramEmulator
 from core.config import Settings
+from core.messages import t
 
 TOKEN = "123:ABC"
 USER = 1001

@@ -19,7 +19,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from bot.engine import Ctx, OutMessage, Step
-from bot.messages import t
+from core.messages import t
 from core.models import utcnow
 from core.privacy import record_consent
 

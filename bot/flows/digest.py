@@ -30,9 +30,9 @@ from bot.engine import Button, Ctx, OutMessage
 from bot.flows.buyer import toggle_theme
 from bot.flows.common import row_id
 from bot.flows.contact import request_introduction
-from bot.messages import t
 from bot.render import _label, _outcome_label, shorten
 from core.domain import IntroStatus, Moderation, NeedStatus, SolutionStatus, size_band
+from core.messages import t
 from core.models import Experience, Introduction, Need, Outbox, Solution
 from digest.commands import SubscriptionError, describe, set_subscription, subscription_status
 from matcher.scope import THEMES, find_theme, theme_label

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from bot.engine import Ctx, OutMessage, Step
-from bot.messages import t
 from core.config import Settings
+from core.messages import t
 from core.models import Solution, utcnow
 from core.privacy import CONTACT_PURPOSES, delete_person, export_person, withdraw_consent
 

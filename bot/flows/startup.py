@@ -397,7 +397,7 @@ def _save(ctx: Ctx, *, email: str | None) -> None:
     )
 
     def index_and_match() -> list[OutMessage]:
-        from bot.messages import t
+        from core.messages import t
 
         try:
             engine.service.index_solution(solution_id)
