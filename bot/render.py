@@ -82,6 +82,9 @@ def render_reason(reason: Reason, lang: str) -> str | None:
         return t("reason_size_band" if p.get("same") else "reason_size_band_near", lang, band=band)
     if code == "same_kind":
         return t("reason_same_kind", lang)
+    if code == "size_caveat" and p.get("population"):
+        key = "reason_size_caveat_larger" if p.get("larger") else "reason_size_caveat_smaller"
+        return t(key, lang, population=fmt_int(int(p["population"]), lang))
     if code in ("same_dep", "same_region"):
         name = p.get("dep_name" if code == "same_dep" else "region_name")
         return t(f"reason_{code}_named", lang, name=name) if name else t(f"reason_{code}", lang)
@@ -174,6 +177,7 @@ def _peer_who(peer: PeerMatch, lang: str) -> str:
 
 #: Which reasons come first after "who, what, outcome" (the line keeps ``limit`` of them).
 _PEER_REASON_ORDER = {
+    "size_caveat": -1,
     "lessons": 0,
     "size_band": 1,
     "same_dep": 2,

@@ -1128,6 +1128,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     "peer_outcome_stopped": {"fr": "arrêté", "en": "stopped"},
     "peer_outcome_ongoing": {"fr": "en cours", "en": "ongoing"},
     "peer_outcome_unknown": {"fr": "inconnu", "en": "unknown"},
+    "reason_size_caveat_larger": {
+        "fr": "plus grande que vous : {population} habitants",
+        "en": "larger than you: {population} inhabitants",
+    },
+    "reason_size_caveat_smaller": {
+        "fr": "plus petite que vous : {population} habitants",
+        "en": "smaller than you: {population} inhabitants",
+    },
     "peer_same_dep": {"fr": "même département", "en": "same département"},
     "peer_same_region": {"fr": "même région", "en": "same region"},
     "peer_more_rex": {

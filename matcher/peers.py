@@ -31,7 +31,16 @@ from sqlalchemy import select
 
 from core.config import Settings
 from core.db import Database
-from core.domain import NeedStatus, Outcome, TerritoryKind, band_distance, fold, size_band_value
+from core.domain import (
+    SIZE_BAND_ORDER,
+    NeedStatus,
+    Outcome,
+    SizeBand,
+    TerritoryKind,
+    band_distance,
+    fold,
+    size_band_value,
+)
 from core.messages import MESSAGES, t
 from core.models import ChatIdentity, Experience, Need, Person, Territory
 from matcher.service import MatchService, QueryError
@@ -74,12 +83,17 @@ class PeerWeights:
         ("ongoing", 0.97),
         ("unknown", 0.93),
     )
-    #: candidates below this share of the best fused similarity are dropped.
-    min_relative_similarity: float = 0.2
+    #: REX below this share of the best fused (dense + BM25) score are not proposed. A
+    #: relative cut, not an absolute cosine: e5 cosines of a paraphrased need and its REX
+    #: (median 0.71) overlap those of unrelated pairs. Chosen on three folds of
+    #: data/bench/peers_paraphrases.jsonl (plateau 0.4-0.8), reported on the other two
+    #: (`piu bench peers --queries`).
+    min_relative_similarity: float = 0.6
     #: "same need" peers need at least this absolute dense similarity (e5 cosine).
     min_need_dense: float = 0.84
-    #: REX below this absolute dense similarity are not proposed at all.
-    min_rex_dense: float = 0.76
+    #: Size first: peers at most this many bands away are shown; farther ones only when
+    #: no nearer relevant peer exists, with their size as a caveat.
+    near_bands: int = 1
     candidates: int = 60
 
 
@@ -178,9 +192,9 @@ class PeerService:
             )
         except QueryError:
             return []
-        qvec = self.service.query_vector(scope.text)
-        peers = self._rex_peers(scope, hits, qvec, top, need_id, exclude_territory)
+        peers = self._rex_peers(scope, hits, top, need_id, exclude_territory)
         if need_top > 0:
+            qvec = self.service.query_vector(scope.text)
             peers += self._need_peers(scope, qvec, need_top, need_id, requester_id)
         return peers
 
@@ -189,7 +203,6 @@ class PeerService:
         self,
         scope: Scope,
         hits: list[tuple[int, float]],
-        qvec,  # type: ignore[no-untyped-def]
         top: int,
         need_id: int | None,
         exclude_territory: bool,
@@ -198,9 +211,9 @@ class PeerService:
             return []
         w = self.weights
         best = max(score for _, score in hits) or 1.0
-        hits = [(i, s) for i, s in hits if s >= w.min_relative_similarity * best]
-        dense = self.service.store.similarity("experience", qvec, [i for i, _ in hits])
-        hits = [(i, s) for i, s in hits if dense.get(i, 0.0) >= w.min_rex_dense]
+        # Rounded, so that floating-point noise near a cut or a tie cannot flip the answer.
+        relative = [(i, round(s / best, 4)) for i, s in hits]
+        hits = [(i, r) for i, r in relative if r >= w.min_relative_similarity]
         if not hits:
             return []
         asker_band = scope.size_band or size_band_value(scope.population)
@@ -226,13 +239,15 @@ class PeerService:
                 if exclude_territory and _same_territory(scope, exp):
                     continue
                 factor, reasons = self._factors(scope, exp, asker_band, this_year)
-                scored.append((similarity * factor, exp, reasons))
+                scored.append((round(similarity * factor, 4), exp, reasons))
             scored.sort(key=lambda item: (-item[0], item[1].id))
 
             groups: dict[str, list[tuple[float, Experience, list[Reason]]]] = {}
             for item in scored:
                 groups.setdefault(_collectivite_key(item[1]), []).append(item)
-            ranked = sorted(groups.values(), key=lambda g: (-g[0][0], g[0][1].id))[:top]
+            ordered = sorted(groups.values(), key=lambda g: (-g[0][0], g[0][1].id))
+            near = [g for g in ordered if not self._far(asker_band, g[0][1])]
+            ranked = (near or ordered)[:top]
 
             out: list[PeerMatch] = []
             for group in ranked:
@@ -248,12 +263,19 @@ class PeerService:
                         title=exp.title,
                         outcome=str(exp.outcome),
                         period=period,
-                        reasons=self._rex_reasons(exp, year, reasons, group[1:], query_terms),
+                        reasons=self._rex_reasons(
+                            exp, year, reasons, group[1:], query_terms, asker_band
+                        ),
                         contact_available=bool(exp.contact_consent)
                         or (exp.contact_person_id in chat_people),
                     )
                 )
         return out
+
+    def _far(self, asker_band: str | None, exp: Experience) -> bool:
+        """More than ``near_bands`` size bands between the asker and this REX's collectivité."""
+        distance = band_distance(asker_band, size_band_value(exp.population))
+        return distance is not None and distance > self.weights.near_bands
 
     def _factors(
         self, scope: Scope, exp: Experience, asker_band: str | None, this_year: int
@@ -316,6 +338,7 @@ class PeerService:
         fit_reasons: list[Reason],
         others: list[tuple[float, Experience, list[Reason]]],
         query_terms: dict[str, str],
+        asker_band: str | None,
     ) -> list[Reason]:
         reasons = [
             Reason(
@@ -340,6 +363,11 @@ class PeerService:
         if shared:
             reasons.append(Reason("words", {"terms": shared[:4]}))
         reasons.extend(fit_reasons)
+        if self._far(asker_band, exp) and exp.population:
+            larger = SIZE_BAND_ORDER.index(SizeBand(size_band_value(exp.population))) > (
+                SIZE_BAND_ORDER.index(SizeBand(asker_band))
+            )
+            reasons.append(Reason("size_caveat", {"population": exp.population, "larger": larger}))
         if exp.lessons and exp.outcome in (Outcome.FAILED, Outcome.STOPPED, Outcome.SUCCESS):
             reasons.append(Reason("lessons", {"text": _snippet(exp.lessons)}))
         if others:
@@ -593,6 +621,11 @@ def describe_peer(peer: PeerMatch, lang: str = "fr") -> str:
         if outcome_key not in MESSAGES:
             outcome_key = "peer_outcome_unknown"
         parts.append(t("peer_outcome", lang, outcome=t(outcome_key, lang)))
+    if "size_caveat" in by_code:
+        caveat = by_code["size_caveat"].params
+        key = "reason_size_caveat_larger" if caveat.get("larger") else "reason_size_caveat_smaller"
+        population = _format_population(int(caveat.get("population") or 0), lang)
+        parts.append(t(key, lang, population=population))
     if "same_dep" in by_code:
         parts.append(t("peer_same_dep", lang))
     elif "same_region" in by_code:

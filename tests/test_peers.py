@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from core.config import Settings
@@ -136,11 +138,28 @@ def _titles(found: list[PeerMatch]) -> list[str]:
 
 
 @pytest.mark.slow
-def test_same_band_peer_ranks_above_far_one(peers: PeerService) -> None:
+def test_size_first_far_peer_only_when_no_nearer_one(peers: PeerService) -> None:
     found = peers.find_peers(ASKER, top=10, need_top=0)
     titles = _titles(found)
-    assert "Antigaspi cantine" in titles and "Antigaspi régional" in titles
-    assert titles.index("Antigaspi cantine") < titles.index("Antigaspi régional")
+    # a région of 5 M inhabitants is four bands away: not shown while nearer peers exist
+    assert "Antigaspi cantine" in titles and "Antigaspi régional" not in titles
+    assert not any(r.code == "size_caveat" for p in found for r in p.reasons)
+    # a village asking: no peer within one band, so the far ones come, with their size
+    village = dataclasses.replace(
+        ASKER, territory_code="39001", territory_name="Abergement", population=250,
+        size_band=None,
+    )  # fmt: skip
+    far = peers.find_peers(village, top=3, need_top=0)
+    assert far and len(far) <= 3
+    caveats = [next(r for r in p.reasons if r.code == "size_caveat") for p in far]
+    assert all(c.params["larger"] for c in caveats)
+    assert "plus grande que vous\u00a0: 17\u00a0000 habitants" in describe_peer(far[0], "fr")
+    assert "larger than you: 17,000 inhabitants" in describe_peer(far[0], "en")
+
+
+@pytest.mark.slow
+def test_same_band_peer_comes_first_with_its_reasons(peers: PeerService) -> None:
+    found = peers.find_peers(ASKER, top=10, need_top=0)
     top = found[0]
     assert top.title == "Antigaspi cantine"
     codes = {r.code: r.params for r in top.reasons}
@@ -151,7 +170,7 @@ def test_same_band_peer_ranks_above_far_one(peers: PeerService) -> None:
     assert top.period == "2019–2021"
     assert top.contact_available is True
     # unrelated topics are not proposed
-    assert not any(t.startswith(("Éclairage", "Navette", "Budget")) for t in titles)
+    assert not any(t.startswith(("Éclairage", "Navette", "Budget")) for t in _titles(found))
 
 
 @pytest.mark.slow
