@@ -39,6 +39,7 @@ from core.domain import (
     TerritoryKind,
     band_distance,
     fold,
+    size_band,
     size_band_value,
 )
 from core.messages import MESSAGES, t
@@ -363,10 +364,9 @@ class PeerService:
         if shared:
             reasons.append(Reason("words", {"terms": shared[:4]}))
         reasons.extend(fit_reasons)
-        if self._far(asker_band, exp) and exp.population:
-            larger = SIZE_BAND_ORDER.index(SizeBand(size_band_value(exp.population))) > (
-                SIZE_BAND_ORDER.index(SizeBand(asker_band))
-            )
+        peer_band = size_band(exp.population)
+        if asker_band is not None and peer_band is not None and self._far(asker_band, exp):
+            larger = SIZE_BAND_ORDER.index(peer_band) > SIZE_BAND_ORDER.index(SizeBand(asker_band))
             reasons.append(Reason("size_caveat", {"population": exp.population, "larger": larger}))
         if exp.lessons and exp.outcome in (Outcome.FAILED, Outcome.STOPPED, Outcome.SUCCESS):
             reasons.append(Reason("lessons", {"text": _snippet(exp.lessons)}))
