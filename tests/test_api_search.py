@@ -66,3 +66,34 @@ def test_admin_writes_keep_the_index_in_sync(  # type: ignore[no-untyped-def]
         ids = [s["external_id"] for s in client.get("/api/solutions", params=q).json()["items"]]
         assert "lum" not in ids
         assert services.matcher.store.count("solution") == 2
+
+
+def test_a_qualification_shows_in_the_next_search(  # type: ignore[no-untyped-def]
+    settings: Settings, db: Database, embedder
+) -> None:
+    services = Services(settings=settings, db=db, matcher=MatchService(db, settings, embedder))
+    with db.session() as session:
+        _, key = create_key(session, name="qualify")
+    headers = {"X-API-Key": key}
+    body = {
+        "external_id": "lum",
+        "title": "Extinction intelligente de l'éclairage public",
+        "mission": "Couper les lampadaires la nuit quand personne ne passe",
+    }
+    q = "couper l'éclairage public la nuit"
+    with TestClient(create_app(settings, services)) as client:
+        assert client.post("/api/admin/solutions", json=body, headers=headers).status_code == 201
+        assert services.matcher.search(Scope(text=q), top=1).matches[0].trust_level == "declared"
+        version = services.matcher._version
+        qualified = client.post(
+            "/api/admin/solutions/lum/qualify",
+            json={"level": "qualified", "reason": "Démo vue en atelier"},
+            headers=headers,
+        )
+        assert qualified.status_code == 200, qualified.text
+        assert services.matcher._version > version  # every worker reloads its cards
+        # the chat's cards and the API's hits both show the new level at once
+        match = services.matcher.search(Scope(text=q), top=1).matches[0]
+        assert (match.external_id, match.trust_level) == ("lum", "qualified")
+        hit = client.get("/api/solutions", params={"q": q, "limit": 1}).json()["items"][0]
+        assert (hit["external_id"], hit["trust_level"]) == ("lum", "qualified")
