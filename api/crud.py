@@ -173,7 +173,7 @@ def update_solution(
 ) -> Written[Solution]:
     if sol.moderation == Moderation.MERGED:
         raise Conflict(f"solution {sol.external_id!r} was merged: edit the entry it went into")
-    return catalogue.update_solution(session, sol=sol, values=values, actor=actor)
+    return catalogue.update_entry(session, row=sol, values=values, actor=actor)
 
 
 def qualify_solution(
@@ -278,7 +278,7 @@ def update_experience(
         values = _rex_values(session, values)
     except NotFound as exc:
         raise Conflict(str(exc)) from None
-    return catalogue.update_experience(session, rex=rex, values=values, actor=actor)
+    return catalogue.update_entry(session, row=rex, values=values, actor=actor)
 
 
 # --------------------------------------------------------------------------- needs, intros

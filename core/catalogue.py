@@ -36,7 +36,9 @@ from core.domain import Moderation, NeedStatus, SolutionStatus, TrustLevel
 from core.models import AuditLog, Experience, Need, Outbox, Solution, utcnow
 
 __all__ = [
+    "EXPERIENCE_COLUMNS",
     "EXPERIENCE_FIELDS",
+    "SOLUTION_COLUMNS",
     "SOLUTION_FIELDS",
     "Imported",
     "Written",
@@ -55,16 +57,15 @@ __all__ = [
     "publishable_solution",
     "qualify_solution",
     "reject_solution",
-    "update_experience",
-    "update_solution",
+    "update_entry",
 ]
 
 Entry = Solution | Experience
 EntryT = TypeVar("EntryT", Solution, Experience)
 
-#: What defines a solution (an import row of the whole entry has these keys); trust level,
-#: moderation and source are decisions about the entry, made through their own writes.
-SOLUTION_FIELDS = (
+#: The columns of a catalogue file, in the order an export writes them (an import reads
+#: them back).
+SOLUTION_COLUMNS = (
     "external_id",
     "title",
     "mission",
@@ -80,10 +81,12 @@ SOLUTION_FIELDS = (
     "website",
     "contact",
     "organisation_name",
+    "trust_level",
     "status",
+    "source",
 )
-#: What defines a REX (the solution it used by id, as an import row after resolution).
-EXPERIENCE_FIELDS = (
+#: The columns of a REX file (the solution used, by its external id), in export order.
+EXPERIENCE_COLUMNS = (
     "external_id",
     "title",
     "territory_code",
@@ -96,7 +99,7 @@ EXPERIENCE_FIELDS = (
     "problem",
     "tried",
     "themes",
-    "solution_id",
+    "solution_external_id",
     "period_start",
     "period_end",
     "outcome",
@@ -104,6 +107,15 @@ EXPERIENCE_FIELDS = (
     "contact_role",
     "contact_consent",
     "links",
+    "source",
+)
+#: What defines a solution: its columns but the trust level and the source, decisions
+#: about the entry made through their own writes (moderation is no column).
+SOLUTION_FIELDS = tuple(c for c in SOLUTION_COLUMNS if c not in ("trust_level", "source"))
+#: What defines a REX: its columns but the source, with the solution used by id (as an
+#: import row holds it once resolved).
+EXPERIENCE_FIELDS = tuple(
+    "solution_id" if c == "solution_external_id" else c for c in EXPERIENCE_COLUMNS if c != "source"
 )
 _FIELDS: dict[type, tuple[str, ...]] = {Solution: SOLUTION_FIELDS, Experience: EXPERIENCE_FIELDS}
 _KIND: dict[type, str] = {Solution: "solution", Experience: "experience"}
@@ -226,24 +238,28 @@ def _written(
     return Written(row, entry, kind, (row.id,))
 
 
-def _unchanged(session: Session, row: EntryT) -> Written[EntryT]:
-    session.flush()
-    return Written(row, None, _KIND[type(row)], ())
+def _notify(session: Session, person_id: int | None, key: str, params: dict[str, Any]) -> None:
+    if person_id is not None:
+        session.add(Outbox(person_id=person_id, payload={"key": key, "params": params}))
 
 
-def _set_fields(row: Entry, values: Mapping[str, Any]) -> list[str]:
-    """Set the fields that differ; returns their names, sorted."""
+# --------------------------------------------------------------------------- any entry
+
+
+def update_entry(
+    session: Session, *, row: EntryT, values: Mapping[str, Any], actor: str
+) -> Written[EntryT]:
+    """Set the fields of a solution or a REX that differ; the audit row names them."""
     changed = []
     for name, value in values.items():
         if getattr(row, name) != value:
             changed.append(name)
             setattr(row, name, value)
-    return sorted(changed)
-
-
-def _notify(session: Session, person_id: int | None, key: str, params: dict[str, Any]) -> None:
-    if person_id is not None:
-        session.add(Outbox(person_id=person_id, payload={"key": key, "params": params}))
+    if not changed:
+        session.flush()
+        return Written(row, None, _KIND[type(row)], ())
+    detail = {"fields": sorted(changed)}
+    return _written(session, row, actor=actor, action="update", detail=detail)
 
 
 # --------------------------------------------------------------------------- solutions
@@ -276,16 +292,6 @@ def create_solution(
     return _written(session, sol, actor=actor, action="create")
 
 
-def update_solution(
-    session: Session, *, sol: Solution, values: Mapping[str, Any], actor: str
-) -> Written[Solution]:
-    """Set the fields that differ; the audit row names them."""
-    changed = _set_fields(sol, values)
-    if not changed:
-        return _unchanged(session, sol)
-    return _written(session, sol, actor=actor, action="update", detail={"fields": changed})
-
-
 def qualify_solution(
     session: Session, *, sol: Solution, level: TrustLevel, reason: str, actor: str
 ) -> Written[Solution]:
@@ -299,7 +305,8 @@ def qualify_solution(
 def archive_solution(session: Session, *, sol: Solution, actor: str) -> Written[Solution]:
     """Take a solution out of the catalogue (kept, searchable no more); idempotent."""
     if sol.status == SolutionStatus.ARCHIVED:
-        return _unchanged(session, sol)
+        session.flush()
+        return Written(sol, None, "solution", ())
     sol.status = SolutionStatus.ARCHIVED
     return _written(session, sol, actor=actor, action="archive")
 
@@ -347,16 +354,6 @@ def create_experience(
     rex = Experience(**values, external_id=external_id, source=source)
     session.add(rex)
     return _written(session, rex, actor=actor, action="create")
-
-
-def update_experience(
-    session: Session, *, rex: Experience, values: Mapping[str, Any], actor: str
-) -> Written[Experience]:
-    """Set the fields that differ; the audit row names them."""
-    changed = _set_fields(rex, values)
-    if not changed:
-        return _unchanged(session, rex)
-    return _written(session, rex, actor=actor, action="update", detail={"fields": changed})
 
 
 def delete_experience(session: Session, *, rex: Experience, actor: str) -> Written[Experience]:
