@@ -295,7 +295,8 @@ def create_solution(
 def qualify_solution(
     session: Session, *, sol: Solution, level: TrustLevel, reason: str, actor: str
 ) -> Written[Solution]:
-    """Set the trust level, with the reason; the cards and the index show it at once."""
+    """Set the trust level, with the reason. Like every write it moves the catalogue
+    version and names the entry to re-index, so no cached card keeps the old level."""
     previous = TrustLevel(sol.trust_level)
     sol.trust_level = level
     detail = {"from": previous.value, "to": level.value, "reason": reason}
