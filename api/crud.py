@@ -16,8 +16,8 @@ from api.schemas import (
     ExperienceCreate,
     SolutionCreate,
 )
-from core.catalogue import archive_solution, audit
-from core.db import bump_catalogue_version
+from core import catalogue
+from core.catalogue import Written, archive_solution, audit, delete_experience
 from core.domain import (
     IntroStatus,
     Moderation,
@@ -31,7 +31,6 @@ from core.models import (
     Introduction,
     IntroductionEvent,
     Need,
-    Outbox,
     Solution,
     utcnow,
 )
@@ -101,34 +100,6 @@ def has_theme(theme: str | None) -> Callable[[Any], bool] | None:
     return lambda row: any(fold(t) == wanted for t in row.themes or [])
 
 
-def _apply_update(
-    session: Session,
-    row: Solution | Experience,
-    values: dict[str, Any],
-    *,
-    actor: str,
-    entity_type: str,
-) -> None:
-    """Set the fields that differ; if any did, audit their names and bump the catalogue."""
-    changed = {}
-    for name, value in values.items():
-        if getattr(row, name) != value:
-            changed[name] = value
-            setattr(row, name, value)
-    if changed:
-        row.content_hash = ""  # the next import of this entry must rewrite it
-        audit(
-            session,
-            actor=actor,
-            action="update",
-            entity_type=entity_type,
-            entity_id=row.id,
-            detail={"fields": sorted(changed)},
-        )
-        bump_catalogue_version(session)
-    session.flush()
-
-
 def audit_trail(
     session: Session, *, entity_type: str, entity_id: int, limit: int, offset: int
 ) -> tuple[list[AuditLog], int]:
@@ -140,26 +111,13 @@ def audit_trail(
     return page(session, stmt, limit=limit, offset=offset)
 
 
-def _notify(session: Session, person_id: int | None, key: str, params: dict[str, Any]) -> None:
-    if person_id is not None:
-        session.add(Outbox(person_id=person_id, payload={"key": key, "params": params}))
-
-
 # --------------------------------------------------------------------------- solutions
-
-
-def public_solution_filter() -> list[Any]:
-    """What the public sees: exactly what the search index holds."""
-    return [
-        Solution.status == SolutionStatus.PUBLISHED,
-        Solution.moderation.not_in([Moderation.REJECTED, Moderation.MERGED]),
-    ]
 
 
 def get_solution(session: Session, *, external_id: str, public: bool = False) -> Solution:
     stmt = select(Solution).where(Solution.external_id == external_id)
     if public:
-        stmt = stmt.where(*public_solution_filter())
+        stmt = stmt.where(*catalogue.publishable_solution())
     sol = session.scalar(stmt)
     if sol is None:
         raise NotFound(f"no solution {external_id!r}")
@@ -178,7 +136,7 @@ def list_solutions(
 ) -> tuple[list[Solution], int]:
     stmt = select(Solution).order_by(Solution.title, Solution.id)
     if public:
-        stmt = stmt.where(*public_solution_filter())
+        stmt = stmt.where(*catalogue.publishable_solution())
     if trust is not None:
         stmt = stmt.where(Solution.trust_level == trust)
     if maturity is not None:
@@ -200,52 +158,30 @@ def external_ids(session: Session, model: Any, ids: set[int | None]) -> dict[int
     return {int(i): str(e) for i, e in rows}
 
 
-def create_solution(session: Session, *, data: SolutionCreate, actor: str) -> Solution:
+def create_solution(session: Session, *, data: SolutionCreate, actor: str) -> Written[Solution]:
     exists = session.scalar(select(Solution.id).where(Solution.external_id == data.external_id))
     if exists is not None:
         raise Conflict(f"solution {data.external_id!r} already exists")
-    values = data.model_dump(mode="json")
-    sol = Solution(
-        **values,
-        trust_level=TrustLevel.DECLARED,
-        moderation=Moderation.NONE,
-        source="api",
-        content_hash="",
+    values = data.model_dump(mode="json", exclude={"external_id"})
+    return catalogue.create_solution(
+        session, external_id=data.external_id, values=values, actor=actor, source="api"
     )
-    session.add(sol)
-    session.flush()
-    audit(session, actor=actor, action="create", entity_type="solution", entity_id=sol.id)
-    bump_catalogue_version(session)
-    return sol
 
 
 def update_solution(
     session: Session, *, sol: Solution, values: dict[str, Any], actor: str
-) -> Solution:
+) -> Written[Solution]:
     if sol.moderation == Moderation.MERGED:
         raise Conflict(f"solution {sol.external_id!r} was merged: edit the entry it went into")
-    _apply_update(session, sol, values, actor=actor, entity_type="solution")
-    return sol
+    return catalogue.update_entry(session, row=sol, values=values, actor=actor)
 
 
 def qualify_solution(
     session: Session, *, sol: Solution, level: TrustLevel, reason: str, actor: str
-) -> AuditLog:
+) -> Written[Solution]:
     if sol.status == SolutionStatus.ARCHIVED:
         raise Conflict(f"solution {sol.external_id!r} is archived")
-    previous = TrustLevel(sol.trust_level)
-    sol.trust_level = level
-    sol.content_hash = ""
-    entry = audit(
-        session,
-        actor=actor,
-        action="qualify",
-        entity_type="solution",
-        entity_id=sol.id,
-        detail={"from": previous.value, "to": level.value, "reason": reason},
-    )
-    session.flush()
-    return entry
+    return catalogue.qualify_solution(session, sol=sol, level=level, reason=reason, actor=actor)
 
 
 def moderation_queue(session: Session, *, limit: int, offset: int) -> tuple[list[Solution], int]:
@@ -262,43 +198,19 @@ def _pending(sol: Solution) -> None:
         raise Conflict(f"solution {sol.external_id!r} is not waiting for moderation")
 
 
-def approve_solution(session: Session, *, sol: Solution, actor: str) -> Solution:
+def approve_solution(session: Session, *, sol: Solution, actor: str) -> Written[Solution]:
     _pending(sol)
-    sol.moderation = Moderation.APPROVED
-    sol.moderation_reason = None
-    if sol.status == SolutionStatus.DRAFT:
-        sol.status = SolutionStatus.PUBLISHED
-    audit(session, actor=actor, action="approve", entity_type="solution", entity_id=sol.id)
-    _notify(session, sol.submitted_by_id, "moderation_approved", {"title": sol.title})
-    bump_catalogue_version(session)
-    session.flush()
-    return sol
+    return catalogue.approve_solution(session, sol=sol, actor=actor)
 
 
-def reject_solution(session: Session, *, sol: Solution, reason: str, actor: str) -> Solution:
+def reject_solution(
+    session: Session, *, sol: Solution, reason: str, actor: str
+) -> Written[Solution]:
     _pending(sol)
-    sol.moderation = Moderation.REJECTED
-    sol.moderation_reason = reason
-    audit(
-        session,
-        actor=actor,
-        action="reject",
-        entity_type="solution",
-        entity_id=sol.id,
-        detail={"reason": reason},
-    )
-    _notify(
-        session,
-        sol.submitted_by_id,
-        "moderation_rejected",
-        {"title": sol.title, "reason": reason},
-    )
-    bump_catalogue_version(session)
-    session.flush()
-    return sol
+    return catalogue.reject_solution(session, sol=sol, reason=reason, actor=actor)
 
 
-def merge_solution(session: Session, *, sol: Solution, into: str, actor: str) -> Solution:
+def merge_solution(session: Session, *, sol: Solution, into: str, actor: str) -> Written[Solution]:
     _pending(sol)
     target = get_solution(session, external_id=into)
     if target.id == sol.id:
@@ -307,26 +219,7 @@ def merge_solution(session: Session, *, sol: Solution, into: str, actor: str) ->
         target.status == SolutionStatus.ARCHIVED
     ):
         raise Conflict(f"solution {into!r} is archived, merged or rejected")
-    sol.moderation = Moderation.MERGED
-    sol.status = SolutionStatus.ARCHIVED
-    sol.merged_into_id = target.id
-    audit(
-        session,
-        actor=actor,
-        action="merge",
-        entity_type="solution",
-        entity_id=sol.id,
-        detail={"into": target.external_id},
-    )
-    _notify(
-        session,
-        sol.submitted_by_id,
-        "moderation_merged",
-        {"title": sol.title, "into_title": target.title},
-    )
-    bump_catalogue_version(session)
-    session.flush()
-    return sol
+    return catalogue.merge_solution(session, sol=sol, into=target, actor=actor)
 
 
 # --------------------------------------------------------------------------- REX
@@ -363,55 +256,29 @@ def _rex_values(session: Session, values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def create_experience(session: Session, *, data: ExperienceCreate, actor: str) -> Experience:
+def create_experience(
+    session: Session, *, data: ExperienceCreate, actor: str
+) -> Written[Experience]:
     exists = session.scalar(select(Experience.id).where(Experience.external_id == data.external_id))
     if exists is not None:
         raise Conflict(f"REX {data.external_id!r} already exists")
     try:
-        values = _rex_values(session, data.model_dump(mode="json"))
+        values = _rex_values(session, data.model_dump(mode="json", exclude={"external_id"}))
     except NotFound as exc:
         raise Conflict(str(exc)) from None
-    rex = Experience(**values, source="api", content_hash="")
-    session.add(rex)
-    session.flush()
-    audit(session, actor=actor, action="create", entity_type="experience", entity_id=rex.id)
-    bump_catalogue_version(session)
-    return rex
+    return catalogue.create_experience(
+        session, external_id=data.external_id, values=values, actor=actor, source="api"
+    )
 
 
 def update_experience(
     session: Session, *, rex: Experience, values: dict[str, Any], actor: str
-) -> Experience:
+) -> Written[Experience]:
     try:
         values = _rex_values(session, values)
     except NotFound as exc:
         raise Conflict(str(exc)) from None
-    _apply_update(session, rex, values, actor=actor, entity_type="experience")
-    return rex
-
-
-def delete_experience(session: Session, *, rex: Experience, actor: str) -> None:
-    """REX have no status column: the row is deleted and a full copy kept in the audit log."""
-    snapshot = {
-        c.name: getattr(rex, c.name)
-        for c in Experience.__table__.columns
-        if c.name not in ("created_at", "updated_at", "contact_person_id")
-    }
-    audit(
-        session,
-        actor=actor,
-        action="delete",
-        entity_type="experience",
-        entity_id=rex.id,
-        detail={"snapshot": {k: v for k, v in snapshot.items() if _jsonable(v)}},
-    )
-    session.delete(rex)
-    bump_catalogue_version(session)
-    session.flush()
-
-
-def _jsonable(value: Any) -> bool:
-    return value is None or isinstance(value, str | int | float | bool | list)
+    return catalogue.update_entry(session, row=rex, values=values, actor=actor)
 
 
 # --------------------------------------------------------------------------- needs, intros

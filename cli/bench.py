@@ -185,11 +185,12 @@ def speed(
     """
     from sqlalchemy import insert
 
+    from core.catalogue import indexable_documents
     from core.db import Database
     from core.models import Solution
     from index.embedder import load_embedder
     from index.faiss_index import FaissIndex, atomic_write_bytes
-    from index.store import IndexMeta, indexable_documents, pack, text_hash
+    from index.store import IndexMeta, pack, text_hash
     from matcher.service import MatchService
 
     base_settings = settings()

@@ -1,10 +1,11 @@
 """Index store: one FAISS index per kind of document, kept in sync with the database.
 
-The database is the source of truth. Each index file holds the vectors *and* the
-metadata of what built them (model id, dimension, per-document text hashes) in
-one container written atomically, so a reader never sees an index without its
-metadata. On start-up :meth:`IndexStore.sync` loads each index and re-embeds only
-what changed in the database (everything, if the model changed).
+The database is the source of truth; the store holds ids and vectors only. Each index
+file holds the vectors *and* the metadata of what built them (model id, dimension,
+per-document text hashes) in one container written atomically, so a reader never sees
+an index without its metadata. On start-up :meth:`IndexStore.sync` loads each index and
+re-embeds only what changed among the documents its caller says must be searchable
+(everything, if the model changed).
 """
 
 from __future__ import annotations
@@ -17,19 +18,15 @@ import logging
 import struct
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from core.domain import Moderation, NeedStatus, SolutionStatus
-from core.models import Experience, Need, Solution
-from index.base import Embedder
+from index.base import Embedder, VectorIndex
 from index.faiss_index import FaissIndex, atomic_write_bytes
 
 log = logging.getLogger(__name__)
@@ -41,31 +38,6 @@ _MAGIC = b"PIUIDX1\n"
 
 def text_hash(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
-
-
-def indexable_documents(
-    session: Session, kind: str, ids: Iterable[int] | None = None
-) -> dict[int, str]:
-    """The texts that must be searchable for ``kind`` (among ``ids`` if given), by id."""
-    model: Any
-    query: Select[Any]
-    if kind == "solution":
-        model = Solution
-        query = select(Solution).where(
-            Solution.status == SolutionStatus.PUBLISHED,
-            Solution.moderation.not_in([Moderation.REJECTED, Moderation.MERGED]),
-        )
-    elif kind == "need":
-        model = Need
-        query = select(Need).where(Need.status == NeedStatus.OPEN)
-    elif kind == "experience":
-        model = Experience
-        query = select(Experience)
-    else:
-        raise ValueError(f"unknown index kind {kind!r}")
-    if ids is not None:
-        query = query.where(model.id.in_(list(ids)))
-    return {row.id: row.index_text() for row in session.scalars(query)}
 
 
 @dataclass
@@ -110,18 +82,18 @@ def fingerprint(items: dict[int, str]) -> str:
     return h.hexdigest()
 
 
-def pack(meta: IndexMeta, index: FaissIndex) -> bytes:
+def pack(meta: IndexMeta, index: VectorIndex) -> bytes:
     meta_bytes = json.dumps(meta.to_json(), separators=(",", ":")).encode()
     return _MAGIC + struct.pack("<Q", len(meta_bytes)) + meta_bytes + index.to_bytes()
 
 
-def unpack(data: bytes) -> tuple[IndexMeta, FaissIndex]:
+def unpack(data: bytes, backend: type[VectorIndex] = FaissIndex) -> tuple[IndexMeta, VectorIndex]:
     if not data.startswith(_MAGIC):
         raise ValueError("not a PIU index file")
     start = len(_MAGIC)
     (size,) = struct.unpack("<Q", data[start : start + 8])
     meta = IndexMeta.from_json(json.loads(data[start + 8 : start + 8 + size]))
-    index = FaissIndex.from_bytes(data[start + 8 + size :])
+    index = backend.from_bytes(data[start + 8 + size :])
     if index.count() != meta.count or index.dim != meta.dim:
         raise ValueError("index and metadata disagree")
     return meta, index
@@ -140,25 +112,33 @@ class SyncReport:
 class IndexStore:
     """The vector indexes of every kind, persisted under ``directory``."""
 
-    def __init__(self, directory: Path, embedder: Embedder, *, batch_size: int = 32) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        embedder: Embedder,
+        *,
+        batch_size: int = 32,
+        backend: type[VectorIndex] = FaissIndex,
+    ) -> None:
         self.directory = directory
         self.embedder = embedder
         self.batch_size = batch_size
+        self.backend = backend
         self._lock = threading.RLock()
         self._save_lock = threading.Lock()
-        self._indexes: dict[str, FaissIndex] = {}
+        self._indexes: dict[str, VectorIndex] = {}
         self._meta: dict[str, IndexMeta] = {}
 
     def path(self, kind: str) -> Path:
         return self.directory / f"{kind}.piuindex"
 
     # -- persistence -------------------------------------------------------
-    def _load(self, kind: str) -> tuple[IndexMeta, FaissIndex] | None:
+    def _load(self, kind: str) -> tuple[IndexMeta, VectorIndex] | None:
         path = self.path(kind)
         if not path.exists():
             return None
         try:
-            meta, index = unpack(path.read_bytes())
+            meta, index = unpack(path.read_bytes(), self.backend)
         except Exception as exc:  # a damaged or foreign file is rebuilt, never trusted
             log.warning("index %s unreadable (%s): rebuilding", path, exc)
             return None
@@ -181,14 +161,17 @@ class IndexStore:
     # -- sync with the database -------------------------------------------
     def sync(
         self,
-        session: Session,
-        kinds: Iterable[str] = KINDS,
+        documents: Mapping[str, Mapping[int, str]],
         *,
         force: bool = False,
         progress: bool = False,
     ) -> list[SyncReport]:
-        """Load each index and bring it in line with the database."""
-        return [self._sync_kind(session, kind, force=force, progress=progress) for kind in kinds]
+        """Load the index of each kind of ``documents`` and bring it in line with them:
+        the texts (by id) that must be searchable, as the database holds them."""
+        return [
+            self._sync_kind(kind, docs, force=force, progress=progress)
+            for kind, docs in documents.items()
+        ]
 
     def _remove_stale_temp_files(self, kind: str) -> None:
         """Temp files left by a writer killed before its ``os.replace`` (never read).
@@ -201,9 +184,10 @@ class IndexStore:
                 if tmp.stat().st_mtime < cutoff:
                     tmp.unlink()
 
-    def _sync_kind(self, session: Session, kind: str, *, force: bool, progress: bool) -> SyncReport:
+    def _sync_kind(
+        self, kind: str, docs: Mapping[int, str], *, force: bool, progress: bool
+    ) -> SyncReport:
         self._remove_stale_temp_files(kind)
-        docs = indexable_documents(session, kind)
         wanted = {doc_id: text_hash(text) for doc_id, text in docs.items()}
         with self._lock:
             loaded = None if force else self._load(kind)
@@ -218,7 +202,7 @@ class IndexStore:
                 loaded = None
             if loaded is None:
                 meta = IndexMeta(kind, self.embedder.model_id, self.embedder.dim, 0, _now())
-                index = FaissIndex(self.embedder.dim)
+                index = self.backend(self.embedder.dim)
             else:
                 meta, index = loaded
             stale = [i for i in meta.items if i not in wanted]
@@ -241,10 +225,10 @@ class IndexStore:
 
     def _embed_into(
         self,
-        index: FaissIndex,
+        index: VectorIndex,
         meta: IndexMeta,
         ids: list[int],
-        docs: dict[int, str],
+        docs: Mapping[int, str],
         hashes: dict[int, str],
         *,
         progress: bool,
@@ -291,9 +275,9 @@ class IndexStore:
             self.save(kind)
         return bool(removed)
 
-    def _ensure(self, kind: str) -> FaissIndex:
+    def _ensure(self, kind: str) -> VectorIndex:
         if kind not in self._indexes:
-            self._indexes[kind] = FaissIndex(self.embedder.dim)
+            self._indexes[kind] = self.backend(self.embedder.dim)
             self._meta[kind] = IndexMeta(kind, self.embedder.model_id, self.embedder.dim, 0, _now())
         return self._indexes[kind]
 

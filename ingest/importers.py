@@ -7,8 +7,6 @@ only then are rows written, with bulk statements, inside the caller's transactio
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,22 +16,15 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from core.db import bump_catalogue_version
-from core.domain import Moderation, SolutionStatus, TrustLevel, fold
-from core.models import Experience, Solution, Territory, utcnow
+from core.catalogue import chunks, import_entries
+from core.domain import fold
+from core.models import Experience, Solution, Territory
 from ingest import ImportSummary, IngestError
 from ingest.readers import Record, read_records
 from ingest.validate import check_kind, validate_records
 
 #: Above this many rows, a progress bar is shown when ``progress=True``.
 PROGRESS_MIN_ROWS = 2_000
-_CHUNK = 500
-
-
-def content_hash(row: dict[str, Any]) -> str:
-    """A stable SHA-256 of a clean row (keys sorted, JSON)."""
-    blob = json.dumps(row, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
 def import_file(
@@ -108,7 +99,7 @@ def _prepare_rex(
     codes = {r["territory_code"] for _, r in rows if r.get("territory_code")}
     territories: dict[str, list[tuple[Any, ...]]] = {}
     if codes:
-        for chunk in _chunks(sorted(codes)):
+        for chunk in chunks(sorted(codes)):
             for t in session.execute(
                 select(
                     Territory.kind,
@@ -150,16 +141,6 @@ def _prepare_rex(
 
 # --------------------------------------------------------------------------- keyed upsert
 
-_CREATE_DEFAULTS: dict[type, dict[str, Any]] = {
-    Solution: {
-        "trust_level": TrustLevel.DECLARED.value,
-        "status": SolutionStatus.PUBLISHED.value,
-        "moderation": Moderation.NONE.value,
-        "source": "import",
-    },
-    Experience: {"source": "import"},
-}
-
 
 def _upsert_keyed(
     session: Session,
@@ -169,42 +150,12 @@ def _upsert_keyed(
     *,
     progress: bool,
 ) -> ImportSummary:
-    summary = ImportSummary(kind=kind)
-    existing: dict[str, tuple[int, str]] = {}
-    keys = [r["external_id"] for _, r in rows]
-    for chunk in _chunks(keys):
-        for ext, ident, digest in session.execute(
-            select(model.external_id, model.id, model.content_hash).where(
-                model.external_id.in_(chunk)
-            )
-        ):
-            existing[ext] = (ident, digest)
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    now = utcnow()
-    for _, row in _bar(rows, progress, kind):
-        digest = content_hash(row)
-        found = existing.get(row["external_id"])
-        if found is None:
-            values = {**_CREATE_DEFAULTS[model], **row, "content_hash": digest}
-            values.setdefault("created_at", now)
-            values.setdefault("updated_at", now)
-            inserts.append(values)
-        elif found[1] != digest:
-            updates.append({**row, "id": found[0], "content_hash": digest, "updated_at": now})
-        else:
-            summary.unchanged += 1
-    # rows may carry different key sets: group them so every executemany is homogeneous
-    for group in _by_keys(inserts):
-        session.execute(insert(model), group)
-    for group in _by_keys(updates):
-        session.execute(update(model), group)
-    summary.created = len(inserts)
-    summary.updated = len(updates)
-    if summary.changed:
-        bump_catalogue_version(session)
-    session.flush()
-    return summary
+    done = import_entries(
+        session, model, [r for _, r in rows], each=lambda items: _bar(items, progress, kind)
+    )
+    return ImportSummary(
+        kind=kind, created=done.created, updated=done.updated, unchanged=done.unchanged
+    )
 
 
 # --------------------------------------------------------------------------- territories
@@ -247,7 +198,7 @@ def _upsert_territories(
             updates.append({"_id": found[0], **values})
         else:
             summary.unchanged += 1
-    for chunk in _chunks(inserts, 5_000):
+    for chunk in chunks(inserts, 5_000):
         session.execute(insert(table), chunk)
     if updates:
         stmt = (
@@ -255,24 +206,9 @@ def _upsert_territories(
             .where(table.c.id == bindparam("_id"))
             .values({f: bindparam(f) for f in _T_FIELDS})
         )
-        for chunk in _chunks(updates, 5_000):
+        for chunk in chunks(updates, 5_000):
             session.connection().execute(stmt, chunk)
     summary.created = len(inserts)
     summary.updated = len(updates)
     session.flush()
     return summary
-
-
-# --------------------------------------------------------------------------- utils
-
-
-def _chunks(items: list[Any], size: int = _CHUNK) -> Iterable[list[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
-def _by_keys(rows: list[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
-    groups: dict[frozenset[str], list[dict[str, Any]]] = {}
-    for row in rows:
-        groups.setdefault(frozenset(row), []).append(row)
-    return groups.values()

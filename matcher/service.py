@@ -17,12 +17,13 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.catalogue import indexable_documents
 from core.config import Settings
 from core.db import Database, bump_catalogue_version, catalogue_version
 from core.domain import NeedStatus, clean_text, fold
 from core.models import Experience, Need, Solution
 from index.base import Embedder
-from index.store import KINDS, IndexStore, SyncReport, indexable_documents
+from index.store import KINDS, IndexStore, SyncReport
 from matcher.bm25 import LexicalIndex
 from matcher.indexer import BackgroundIndexer
 from matcher.ranking import FusionParams, fuse, scope_fit
@@ -158,9 +159,10 @@ class MatchService:
         """Load the indexes, re-embedding what the database changed since they were saved."""
         with self._ready_lock, self.db.session() as session:
             version = catalogue_version(session)
-            reports = self.store.sync(session, force=force, progress=progress)
+            docs = {kind: indexable_documents(session, kind) for kind in KINDS}
+            reports = self.store.sync(docs, force=force, progress=progress)
             for kind in KINDS:
-                self._lexical[kind].set_documents(indexable_documents(session, kind))
+                self._lexical[kind].set_documents(docs[kind])
             self._version = version
             self._forget_cards()
         return reports

@@ -11,6 +11,7 @@ from api.deps import Services
 from api.security import create_key
 from core.config import Settings
 from core.db import Database
+from index.base import Embedder
 from matcher.service import MatchService
 from matcher.types import Scope
 
@@ -38,13 +39,29 @@ def test_search_ranks_like_the_chat(
         assert health["indexes_loaded"] and health["indexes"]["solution"] > 100
 
 
+#: A catalogue entry written through the admin API, and a query it answers best.
+LUM = {
+    "external_id": "lum",
+    "title": "Extinction intelligente de l'éclairage public",
+    "mission": "Couper les lampadaires la nuit quand personne ne passe",
+}
+LUM_QUERY = "couper l'éclairage public la nuit"
+
+
+def _admin(
+    settings: Settings, db: Database, embedder: Embedder, name: str
+) -> tuple[Services, dict[str, str]]:
+    """Services with the real model, and the headers of an admin key."""
+    services = Services(settings=settings, db=db, matcher=MatchService(db, settings, embedder))
+    with db.session() as session:
+        _, key = create_key(session, name=name)
+    return services, {"X-API-Key": key}
+
+
 def test_admin_writes_keep_the_index_in_sync(  # type: ignore[no-untyped-def]
     settings: Settings, db: Database, embedder
 ) -> None:
-    services = Services(settings=settings, db=db, matcher=MatchService(db, settings, embedder))
-    with db.session() as session:
-        _, key = create_key(session, name="sync")
-    headers = {"X-API-Key": key}
+    services, headers = _admin(settings, db, embedder, "sync")
     with TestClient(create_app(settings, services)) as client:
         rows = [
             {"external_id": "velo", "title": "Vélos cargo partagés", "mission": "Mobilité douce"},
@@ -54,15 +71,33 @@ def test_admin_writes_keep_the_index_in_sync(  # type: ignore[no-untyped-def]
             client.post("/api/admin/import/catalogue", json=rows, headers=headers).status_code
             == 200
         )
-        body = {
-            "external_id": "lum",
-            "title": "Extinction intelligente de l'éclairage public",
-            "mission": "Couper les lampadaires la nuit quand personne ne passe",
-        }
-        assert client.post("/api/admin/solutions", json=body, headers=headers).status_code == 201
-        q = {"q": "couper l'éclairage public la nuit", "limit": 3}
+        assert client.post("/api/admin/solutions", json=LUM, headers=headers).status_code == 201
+        q = {"q": LUM_QUERY, "limit": 3}
         assert client.get("/api/solutions", params=q).json()["items"][0]["external_id"] == "lum"
         client.delete("/api/admin/solutions/lum", headers=headers)
         ids = [s["external_id"] for s in client.get("/api/solutions", params=q).json()["items"]]
         assert "lum" not in ids
         assert services.matcher.store.count("solution") == 2
+
+
+def test_a_qualification_shows_in_the_next_search(  # type: ignore[no-untyped-def]
+    settings: Settings, db: Database, embedder
+) -> None:
+    services, headers = _admin(settings, db, embedder, "qualify")
+    q = LUM_QUERY
+    with TestClient(create_app(settings, services)) as client:
+        assert client.post("/api/admin/solutions", json=LUM, headers=headers).status_code == 201
+        assert services.matcher.search(Scope(text=q), top=1).matches[0].trust_level == "declared"
+        version = services.matcher._version
+        qualified = client.post(
+            "/api/admin/solutions/lum/qualify",
+            json={"level": "qualified", "reason": "Démo vue en atelier"},
+            headers=headers,
+        )
+        assert qualified.status_code == 200, qualified.text
+        assert services.matcher._version > version  # every worker reloads its cards
+        # the chat's cards and the API's hits both show the new level at once
+        match = services.matcher.search(Scope(text=q), top=1).matches[0]
+        assert (match.external_id, match.trust_level) == ("lum", "qualified")
+        hit = client.get("/api/solutions", params={"q": q, "limit": 1}).json()["items"][0]
+        assert (hit["external_id"], hit["trust_level"]) == ("lum", "qualified")

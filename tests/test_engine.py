@@ -631,6 +631,15 @@ def test_registration_duplicate_and_no_consent(_live: ConversationEngine) -> Non
         assert sol.contact is None
         assert session.scalar(select(func.count()).select_from(ConsentRecord)) == 0
         assert all(p.email is None for p in session.scalars(select(Person)))
+        # the chat writes through the catalogue's one path: its hash rule, one audit row
+        from core.catalogue import content_hash, entry_fields
+        from core.models import AuditLog
+        from ingest.importers import import_rows
+
+        assert sol.content_hash == content_hash(entry_fields(sol))
+        audit = session.scalars(select(AuditLog).where(AuditLog.entity_id == sol.id)).one()
+        assert (audit.action, audit.actor) == ("create", f"chat:{sol.submitted_by_id}")
+        assert import_rows(session, "catalogue", [entry_fields(sol)]).unchanged == 1
 
 
 def test_outbox_is_delivered_once(_engine: ConversationEngine) -> None:

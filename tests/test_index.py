@@ -9,17 +9,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy.orm import Session
 
+from core.catalogue import indexable_documents
 from core.db import Database
 from core.models import Solution
 from index.faiss_index import FaissIndex, atomic_write_bytes
-from index.store import IndexStore, pack, unpack
+from index.store import KINDS, IndexStore, pack, unpack
 from tests.helpers import add_solution
 
 
 def _unit(rng: np.random.Generator, n: int, dim: int = 8) -> np.ndarray:
     v = rng.normal(size=(n, dim)).astype(np.float32)
     return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def _documents(session: Session, *kinds: str) -> dict[str, dict[int, str]]:
+    """What the caller of the store passes it: the searchable texts of each kind."""
+    return {kind: indexable_documents(session, kind) for kind in kinds or KINDS}
 
 
 def test_upsert_keeps_exactly_one_vector_per_id() -> None:
@@ -90,13 +97,13 @@ def test_store_survives_restart_and_syncs_only_changes(db: Database, settings, e
     b = add_solution(db, "b", "Cantine", "Réduire le gaspillage alimentaire à la cantine")
     store = IndexStore(settings.index_dir, embedder)
     with db.session() as s:
-        first = {r.kind: r for r in store.sync(s)}
+        first = {r.kind: r for r in store.sync(_documents(s))}
     assert first["solution"].embedded == 2 and first["solution"].count == 2
 
     # A new process (new store object) loads the file instead of re-embedding.
     store2 = IndexStore(settings.index_dir, embedder)
     with db.session() as s:
-        again = {r.kind: r for r in store2.sync(s)}
+        again = {r.kind: r for r in store2.sync(_documents(s))}
     assert again["solution"].loaded and again["solution"].embedded == 0
     query = embedder.encode_queries(["gaspillage dans les cantines scolaires"])[0]
     assert store2.search("solution", query, 1)[0][0] == b
@@ -105,13 +112,13 @@ def test_store_survives_restart_and_syncs_only_changes(db: Database, settings, e
     with db.session() as s:
         s.get(Solution, a).mission = "Compteurs de vélos et de piétons"
     with db.session() as s:
-        edited = {r.kind: r for r in IndexStore(settings.index_dir, embedder).sync(s)}
+        edited = {r.kind: r for r in IndexStore(settings.index_dir, embedder).sync(_documents(s))}
     assert edited["solution"].embedded == 1 and edited["solution"].count == 2
     with db.session() as s:
         s.delete(s.get(Solution, b))
     store3 = IndexStore(settings.index_dir, embedder)
     with db.session() as s:
-        removed = {r.kind: r for r in store3.sync(s)}
+        removed = {r.kind: r for r in store3.sync(_documents(s))}
     assert removed["solution"].removed == 1 and store3.ids("solution") == [a]
 
 
@@ -119,7 +126,7 @@ def test_store_survives_restart_and_syncs_only_changes(db: Database, settings, e
 def test_model_change_triggers_a_rebuild(db: Database, settings, embedder) -> None:  # type: ignore[no-untyped-def]
     add_solution(db, "a", "Vélos partagés", "Location de vélos en libre-service")
     with db.session() as s:
-        IndexStore(settings.index_dir, embedder).sync(s)
+        IndexStore(settings.index_dir, embedder).sync(_documents(s))
 
     class Renamed:
         """The same vectors under another model identity (what a model swap looks like)."""
@@ -130,7 +137,7 @@ def test_model_change_triggers_a_rebuild(db: Database, settings, embedder) -> No
         encode_passages = staticmethod(embedder.encode_passages)
 
     with db.session() as s:
-        report = IndexStore(settings.index_dir, Renamed()).sync(s)[0]
+        report = IndexStore(settings.index_dir, Renamed()).sync(_documents(s))[0]
     assert not report.loaded and report.embedded == 1
     assert report.reason.startswith("model changed")
 
@@ -140,10 +147,10 @@ def test_damaged_index_file_is_rebuilt(db: Database, settings, embedder) -> None
     add_solution(db, "a", "Vélos partagés", "Location de vélos en libre-service")
     store = IndexStore(settings.index_dir, embedder)
     with db.session() as s:
-        store.sync(s)
+        store.sync(_documents(s))
     store.path("solution").write_bytes(b"PIUIDX1\n\x00\x01garbage")
     with db.session() as s:
-        report = IndexStore(settings.index_dir, embedder).sync(s, ["solution"])[0]
+        report = IndexStore(settings.index_dir, embedder).sync(_documents(s, "solution"))[0]
     assert not report.loaded and report.count == 1
 
 
@@ -156,5 +163,5 @@ def test_stale_temp_files_of_a_killed_writer_are_removed(db: Database, settings,
     fresh.write_bytes(b"another worker writing now")
     os.utime(old, (time.time() - 3600, time.time() - 3600))
     with db.session() as s:
-        IndexStore(settings.index_dir, embedder).sync(s, ["solution"])
+        IndexStore(settings.index_dir, embedder).sync(_documents(s, "solution"))
     assert not old.exists() and fresh.exists()

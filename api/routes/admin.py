@@ -31,6 +31,7 @@ from api.schemas import (
     SolutionFields,
     SolutionPatch,
 )
+from core.catalogue import Written
 from core.domain import IntroStatus, NeedStatus, SizeBand
 from core.models import Experience, Introduction, Solution
 from ingest import KINDS as IMPORT_KINDS
@@ -55,6 +56,13 @@ def _solution_out(session: SessionDep, sol: Solution) -> SolutionAdminOut:
 def _rex_out(session: SessionDep, rex: Experience) -> ExperienceOut:
     ext = crud.external_ids(session, Solution, {rex.solution_id})
     return experience_out(rex, ext.get(rex.solution_id or -1))
+
+
+def _commit(session: SessionDep, services: ServicesDep, written: Written[Any]) -> None:
+    """Commit a catalogue write, then bring the index in line with what it changed."""
+    session.commit()
+    for doc_id in written.ids:
+        services.reindex(written.kind, doc_id)
 
 
 def _patch_values(
@@ -119,10 +127,9 @@ def create_solution(
     body: SolutionCreate, admin: AdminDep, session: SessionDep, services: ServicesDep
 ) -> SolutionAdminOut:
     """Add a catalogue entry (trust level: declared)."""
-    sol = crud.create_solution(session, data=body, actor=admin.name)
-    session.commit()
-    services.reindex("solution", sol.id)
-    return _solution_out(session, sol)
+    written = crud.create_solution(session, data=body, actor=admin.name)
+    _commit(session, services, written)
+    return _solution_out(session, written.row)
 
 
 @router.put("/solutions/{external_id}", response_model=SolutionAdminOut, responses=_STATE)
@@ -159,9 +166,7 @@ def _update(
     session: SessionDep, services: ServicesDep, actor: str, external_id: str, values: Any
 ) -> SolutionAdminOut:
     sol = crud.get_solution(session, external_id=external_id)
-    crud.update_solution(session, sol=sol, values=values, actor=actor)
-    session.commit()
-    services.reindex("solution", sol.id)
+    _commit(session, services, crud.update_solution(session, sol=sol, values=values, actor=actor))
     return _solution_out(session, sol)
 
 
@@ -171,22 +176,25 @@ def archive_solution(
 ) -> SolutionAdminOut:
     """Archive (never delete): the entry leaves the search and the public API."""
     sol = crud.get_solution(session, external_id=external_id)
-    crud.archive_solution(session, sol=sol, actor=admin.name)
-    session.commit()
-    services.reindex("solution", sol.id)
+    _commit(session, services, crud.archive_solution(session, sol=sol, actor=admin.name))
     return _solution_out(session, sol)
 
 
 @router.post("/solutions/{external_id}/qualify", response_model=AuditOut, responses=_STATE)
 def qualify_solution(
-    external_id: ExternalIdPath, body: QualifyIn, admin: AdminDep, session: SessionDep
+    external_id: ExternalIdPath,
+    body: QualifyIn,
+    admin: AdminDep,
+    session: SessionDep,
+    services: ServicesDep,
 ) -> AuditOut:
     """Set the trust level (declared → qualified → pilot_confirmed), with the reason."""
     sol = crud.get_solution(session, external_id=external_id)
-    entry = crud.qualify_solution(
+    written = crud.qualify_solution(
         session, sol=sol, level=body.level, reason=body.reason, actor=admin.name
     )
-    return AuditOut.model_validate(entry, from_attributes=True)
+    _commit(session, services, written)
+    return AuditOut.model_validate(written.audit, from_attributes=True)
 
 
 @router.get("/solutions/{external_id}/audit", response_model=Page[AuditOut], responses=_ONE)
@@ -229,9 +237,7 @@ def approve(
 ) -> SolutionAdminOut:
     """Publish a chat registration; the start-up is told through its outbox."""
     sol = crud.get_solution(session, external_id=external_id)
-    crud.approve_solution(session, sol=sol, actor=admin.name)
-    session.commit()
-    services.reindex("solution", sol.id)
+    _commit(session, services, crud.approve_solution(session, sol=sol, actor=admin.name))
     return _solution_out(session, sol)
 
 
@@ -245,9 +251,8 @@ def reject(
 ) -> SolutionAdminOut:
     """Reject with a reason, sent to the start-up; the entry leaves the search."""
     sol = crud.get_solution(session, external_id=external_id)
-    crud.reject_solution(session, sol=sol, reason=body.reason, actor=admin.name)
-    session.commit()
-    services.reindex("solution", sol.id)
+    written = crud.reject_solution(session, sol=sol, reason=body.reason, actor=admin.name)
+    _commit(session, services, written)
     return _solution_out(session, sol)
 
 
@@ -261,9 +266,9 @@ def merge(
 ) -> SolutionAdminOut:
     """A duplicate of an existing entry: archive it and point it to ``into``."""
     sol = crud.get_solution(session, external_id=external_id)
-    crud.merge_solution(session, sol=sol, into=body.into, actor=admin.name)
-    session.commit()
-    services.reindex("solution", sol.id)
+    _commit(
+        session, services, crud.merge_solution(session, sol=sol, into=body.into, actor=admin.name)
+    )
     return _solution_out(session, sol)
 
 
@@ -279,10 +284,9 @@ def merge(
 def create_rex(
     body: ExperienceCreate, admin: AdminDep, session: SessionDep, services: ServicesDep
 ) -> ExperienceOut:
-    rex = crud.create_experience(session, data=body, actor=admin.name)
-    session.commit()
-    services.reindex("experience", rex.id)
-    return _rex_out(session, rex)
+    written = crud.create_experience(session, data=body, actor=admin.name)
+    _commit(session, services, written)
+    return _rex_out(session, written.row)
 
 
 @router.put("/rex/{external_id}", response_model=ExperienceOut, responses=_STATE)
@@ -317,9 +321,7 @@ def _update_rex(
     session: SessionDep, services: ServicesDep, actor: str, external_id: str, values: Any
 ) -> ExperienceOut:
     rex = crud.get_experience(session, external_id=external_id)
-    crud.update_experience(session, rex=rex, values=values, actor=actor)
-    session.commit()
-    services.reindex("experience", rex.id)
+    _commit(session, services, crud.update_experience(session, rex=rex, values=values, actor=actor))
     return _rex_out(session, rex)
 
 
@@ -329,10 +331,7 @@ def delete_rex(
 ) -> None:
     """Delete a REX (a full copy is kept in the audit log)."""
     rex = crud.get_experience(session, external_id=external_id)
-    rex_id = rex.id
-    crud.delete_experience(session, rex=rex, actor=admin.name)
-    session.commit()
-    services.reindex("experience", rex_id)
+    _commit(session, services, crud.delete_experience(session, rex=rex, actor=admin.name))
 
 
 # --------------------------------------------------------------------------- import

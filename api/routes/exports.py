@@ -22,53 +22,13 @@ from sqlalchemy.orm import Session
 
 from api import crud
 from api.deps import AdminDep, SessionDep
+from core.catalogue import EXPERIENCE_COLUMNS, SOLUTION_COLUMNS
 from core.models import Experience, Introduction, Need, Solution
 
 router = APIRouter(prefix="/api/admin/export", tags=["admin"])
 
-SOLUTION_FIELDS = [
-    "external_id",
-    "title",
-    "mission",
-    "description",
-    "themes",
-    "usertypes",
-    "target_kinds",
-    "target_size_bands",
-    "maturity",
-    "phase",
-    "pricing_model",
-    "references",
-    "website",
-    "contact",
-    "organisation_name",
-    "trust_level",
-    "status",
-    "source",
-]
-REX_FIELDS = [
-    "external_id",
-    "title",
-    "territory_code",
-    "territory_kind",
-    "territory_name",
-    "population",
-    "dep",
-    "region",
-    "organisation_name",
-    "problem",
-    "tried",
-    "themes",
-    "solution_external_id",
-    "period_start",
-    "period_end",
-    "outcome",
-    "lessons",
-    "contact_role",
-    "contact_consent",
-    "links",
-    "source",
-]
+SOLUTION_FIELDS = list(SOLUTION_COLUMNS)
+REX_FIELDS = list(EXPERIENCE_COLUMNS)
 NEED_FIELDS = [
     "id",
     "created_at",

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import re
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -14,8 +12,7 @@ from sqlalchemy import select
 from bot.engine import Button, Ctx, OutMessage, Step
 from bot.flows.buyer import theme_buttons, toggle_theme
 from bot.render import render_need_matches, shorten
-from core.catalogue import archive_solution
-from core.db import bump_catalogue_version
+from core.catalogue import archive_solution, create_solution
 from core.domain import (
     SIZE_BAND_ORDER,
     Maturity,
@@ -23,7 +20,6 @@ from core.domain import (
     OrgKind,
     Role,
     SolutionStatus,
-    TrustLevel,
     fold,
 )
 from core.models import (
@@ -344,30 +340,29 @@ def _save(ctx: Ctx, *, email: str | None) -> None:
         ctx.person.organisation_id = org.id
     desc = r["desc"]
     first_sentence = re.split(r"(?<=[.!?])\s", desc, maxsplit=1)[0]
-    solution = Solution(
-        external_id=f"chat-pending-{uuid.uuid4().hex}",
-        title=r["title"],
-        mission=shorten(first_sentence, 300),
-        description=desc,
-        themes=list(r.get("themes") or []),
-        target_kinds=list(r.get("kinds") or []),
-        target_size_bands=list(r.get("sizes") or []),
-        maturity=r.get("maturity"),
-        pricing_model=r.get("pricing"),
-        references=list(r.get("refs") or []),
-        website=r.get("website"),
-        contact=email,
-        organisation_name=r["org"],
-        trust_level=TrustLevel.DECLARED,
-        status=SolutionStatus.PUBLISHED,
-        moderation=Moderation.PENDING,
+    solution = create_solution(
+        ctx.session,
+        external_id=lambda new_id: f"chat-{slug(r['title'])}-{new_id}",
+        values={
+            "title": r["title"],
+            "mission": shorten(first_sentence, 300),
+            "description": desc,
+            "themes": list(r.get("themes") or []),
+            "target_kinds": list(r.get("kinds") or []),
+            "target_size_bands": list(r.get("sizes") or []),
+            "maturity": r.get("maturity"),
+            "pricing_model": r.get("pricing"),
+            "references": list(r.get("refs") or []),
+            "website": r.get("website"),
+            "contact": email,
+            "organisation_name": r["org"],
+            "status": SolutionStatus.PUBLISHED,
+        },
+        actor=f"chat:{ctx.person.id}",
         source="chat",
+        moderation=Moderation.PENDING,
         submitted_by_id=ctx.person.id,
-    )
-    ctx.session.add(solution)
-    ctx.session.flush()
-    solution.external_id = f"chat-{slug(r['title'])}-{solution.id}"
-    solution.content_hash = hashlib.sha256(solution.index_text().encode()).hexdigest()
+    ).row
     if email is not None:
         given = r.get("consent_at")
         ctx.session.add(
@@ -379,7 +374,6 @@ def _save(ctx: Ctx, *, email: str | None) -> None:
             )
         )
         ctx.person.email = email
-    bump_catalogue_version(ctx.session)
     title, solution_id = r["title"], solution.id
     ctx.end_flow()
     ctx.say("reg_saved", title=title)
