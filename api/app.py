@@ -7,12 +7,10 @@ start-up until they are ready), unless ``load_indexes=False`` (tests).
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
@@ -26,16 +24,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import chat, privacy
 from api.asgi import send_json_error
 from api.crud import Conflict, NotFound
-from api.deps import Services
 from api.ratelimit import RateLimitMiddleware, SlidingWindowLimiter
 from api.routes import admin, analytics, exports, public, subscriptions
+from api.wiring import Services, build_services
 from core.config import Settings
-from core.db import Database
-from matcher.service import MatchService
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BodyLimitMiddleware", "build_services", "create_app"]
+__all__ = ["BodyLimitMiddleware", "create_app"]
 
 DESCRIPTION = """
 PIU connects French collectivités with urban-innovation solutions and peers.
@@ -47,20 +43,6 @@ PIU connects French collectivités with urban-innovation solutions and peers.
 * Limits: request body (413), text lengths (422), rate per key and per IP (429 + Retry-After).
 * Analytics page for facilitators: `/admin/analytics` (log in at `/admin/login`).
 """
-
-
-def build_services(settings: Settings) -> Services:
-    """The lead's ``cli.wiring.build_services`` when present, else db + MatchService."""
-    try:
-        wiring = importlib.import_module("cli.wiring")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("cli", "cli.wiring"):
-            raise
-        db = Database(settings.db_url)
-        return Services(settings=settings, db=db, matcher=MatchService(db, settings))
-    services = Services.adopt(settings, wiring.build_services(settings))
-    services.indexes_loaded = True  # build_services readies the match service
-    return services
 
 
 class BodyLimitMiddleware:
@@ -110,9 +92,11 @@ class BodyLimitMiddleware:
         await send_json_error(send, 413, self._detail(), (b"connection", b"close"))
 
 
-def create_app(settings: Settings, services: Any = None, *, load_indexes: bool = True) -> FastAPI:
-    """The whole HTTP application. ``services``: prebuilt (tests) or wired here."""
-    wired = Services.adopt(settings, services) if services is not None else None
+def create_app(
+    settings: Settings, services: Services | None = None, *, load_indexes: bool = True
+) -> FastAPI:
+    """The whole HTTP application. ``services``: prebuilt (``piu serve``, tests) or built
+    here with :func:`api.wiring.build_services`."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -129,7 +113,7 @@ def create_app(settings: Settings, services: Any = None, *, load_indexes: bool =
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.services = wired if wired is not None else build_services(settings)
+    app.state.services = services if services is not None else build_services(settings)
     app.state.engine = app.state.services.engine
 
     _install_error_handlers(app)

@@ -17,7 +17,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from bot.engine import ConversationEngine, OutMessage
+from bot.engine import ConversationEngine
+from bot.types import OutMessage
 
 __all__ = ["ChatReply", "ChatRequest", "get_engine", "router"]
 

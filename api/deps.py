@@ -1,87 +1,21 @@
-"""Services and request dependencies, declared once as ``Annotated`` aliases."""
+"""Request dependencies, declared once as ``Annotated`` aliases (the services come from
+:mod:`api.wiring`)."""
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Annotated, Any
+from dataclasses import dataclass
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
 
 from api.schemas import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
-from api.security import AuthError, KeyRing, Principal, principal_for
-from core.config import Settings
-from core.db import Database
-from matcher.service import MatchService
-
-log = logging.getLogger(__name__)
+from api.security import AuthError, Principal, principal_for
+from api.wiring import Services
 
 ADMIN_COOKIE = "piu_admin"
-
-_INDEX_METHODS = {
-    "solution": "index_solution",
-    "need": "index_need",
-    "experience": "index_experience",
-}
-
-
-@dataclass
-class Services:
-    """What the API needs: the database, the match service, the chat engine (optional)."""
-
-    settings: Settings
-    db: Database
-    matcher: MatchService
-    engine: Any = None
-    keyring: KeyRing = field(init=False)
-    indexes_loaded: bool = False
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def __post_init__(self) -> None:
-        self.keyring = KeyRing(self.settings)
-
-    @classmethod
-    def adopt(cls, settings: Settings, wired: Any) -> Services:
-        """Wrap whatever the wiring function returned (needs ``db``, a matcher, ``engine``)."""
-        if isinstance(wired, Services):
-            return wired
-        matcher = next(
-            (
-                getattr(wired, name)
-                for name in ("matcher", "match_service", "service", "match")
-                if isinstance(getattr(wired, name, None), MatchService)
-            ),
-            None,
-        )
-        if matcher is None:
-            raise TypeError("the wired services have no MatchService")
-        db = getattr(wired, "db", None) or matcher.db
-        return cls(settings=settings, db=db, matcher=matcher, engine=getattr(wired, "engine", None))
-
-    def load_indexes(self) -> None:
-        """Load (or rebuild) the indexes; from then on every change is re-indexed at once."""
-        self.matcher.ensure_ready()
-        self.indexes_loaded = True
-
-    def reindex(self, kind: str, doc_id: int) -> None:
-        """Bring the index in line with the committed row ``kind``/``doc_id``.
-
-        Before the indexes are loaded there is nothing to update: the write already
-        bumped the catalogue version, so the next load or search syncs from the DB.
-        """
-        if not self.indexes_loaded:
-            log.debug("indexes not loaded: %s %s will be synced on load", kind, doc_id)
-            return
-        getattr(self.matcher, _INDEX_METHODS[kind])(doc_id)
-
-    def resync(self) -> None:
-        """After a bulk change: re-sync every index with the database."""
-        if self.indexes_loaded:
-            self.matcher.ensure_ready()
 
 
 def get_services(request: Request) -> Services:

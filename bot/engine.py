@@ -18,9 +18,8 @@ import datetime as dt
 import logging
 import re
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypedDict, Unpack
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Unpack
 
 from langdetect import DetectorFactory, detect_langs
 from langdetect.lang_detect_exception import LangDetectException
@@ -30,6 +29,16 @@ from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import flag_modified
 
 from bot.ratelimit import ChatRateLimiter
+from bot.types import (
+    Button,
+    ChoiceHandler,
+    CommandHandler,
+    Ctx,
+    Flow,
+    IntroTarget,
+    OutMessage,
+    Step,
+)
 from core.config import Settings
 from core.db import Database
 from core.domain import clean_text
@@ -41,32 +50,12 @@ if TYPE_CHECKING:
     from matcher.service import MatchService
     from matcher.territories import TerritoryResolver
 
-__all__ = ["Button", "ConversationEngine", "Ctx", "OutMessage", "detect_language"]
+__all__ = ["ConversationEngine", "detect_language"]
 
 log = logging.getLogger(__name__)
 
 DetectorFactory.seed = 0
 _DETECT_LOCK = threading.Lock()
-
-
-class IntroTarget(TypedDict, total=False):
-    """Whom to be introduced to: one of these ids (see matcher.introductions)."""
-
-    experience_id: int | None
-    need_id: int | None
-    solution_id: int | None
-
-
-@dataclass
-class Button:
-    id: str
-    label: str
-
-
-@dataclass
-class OutMessage:
-    text: str
-    buttons: list[Button] = field(default_factory=list)
 
 
 def detect_language(text: str) -> str | None:
@@ -100,102 +89,6 @@ _BUTTON_ID = re.compile(r"^([a-z]{1,8}):([A-Za-z0-9_.:\-]{0,40})(?:@([0-9a-z]{1,
 _COMMAND = re.compile(r"^/([A-Za-z_]{1,32})(?:@\w+)?(?:\s+(.*))?$", re.S)
 
 
-@dataclass
-class Ctx:
-    """Everything a step handler needs for one user and one call."""
-
-    engine: ConversationEngine
-    session: Session
-    person: Person
-    state: ConversationState
-    data: dict[str, Any]
-    transport: str
-    external_id: str
-    out: list[OutMessage] = field(default_factory=list)
-    after: list[Callable[[], list[OutMessage]]] = field(default_factory=list)
-
-    @property
-    def lang(self) -> str:
-        return self.person.language if self.person.language in ("fr", "en") else "fr"
-
-    @property
-    def flow(self) -> str | None:
-        return self.state.flow
-
-    @property
-    def step(self) -> str | None:
-        return self.state.step
-
-    @property
-    def nonce(self) -> str:
-        return _base36(int(self.data.get("n", 0)))
-
-    def t(self, key: str, **params: object) -> str:
-        return t(key, self.lang, **params)
-
-    def say(self, key: str, **params: object) -> None:
-        self.out.append(OutMessage(t(key, self.lang, **params)))
-
-    def send(self, text: str, buttons: list[Button] | None = None) -> None:
-        self.out.append(OutMessage(text, list(buttons or [])))
-
-    def btn(self, action: str, value: str, label: str) -> Button:
-        """A button bound to the current step (its id carries the step nonce)."""
-        return Button(f"{action}:{value}@{self.nonce}", label)
-
-    def ask(self, step: str, *, flow: str | None = None) -> None:
-        """Move to ``step`` (new nonce: older buttons become stale) and ask its question."""
-        if flow is not None:
-            self.state.flow = flow
-        self.state.step = step
-        self.data["n"] = int(self.data.get("n", 0)) + 1
-        self.reask()
-
-    def reask(self) -> None:
-        """Ask the current step's question again (same nonce: its buttons stay valid)."""
-        step = self.engine.steps.get(self.state.step or "")
-        if step is not None and step.prompt is not None:
-            step.prompt(self)
-
-    def end_flow(self) -> None:
-        """Leave the current flow; keeps the nonce and the remembered profile."""
-        self.state.flow = None
-        self.state.step = None
-        keep: dict[str, Any] = {k: self.data[k] for k in ("n", "profile", "seq") if k in self.data}
-        self.data.clear()
-        self.data.update(keep)
-        self.data["n"] = int(self.data.get("n", 0)) + 1
-
-    def defer(self, action: Callable[[], list[OutMessage]]) -> None:
-        """Run ``action`` after this step's transaction commits (service calls)."""
-        self.after.append(action)
-
-
-@dataclass
-class Step:
-    """One question of a flow: how to ask it and how to take an answer."""
-
-    prompt: Callable[[Ctx], None] | None
-    on_text: Callable[[Ctx, str], None] | None = None
-    on_choice: Callable[[Ctx, str, str], bool] | None = None  # False: not for this step
-    resting: bool = False  # a place to stay after a flow (commands act as when idle)
-    prose: bool = False  # free prose expected: detect the language on it
-
-
-CommandHandler = Callable[[Ctx, str], None]
-ChoiceHandler = Callable[[Ctx, str], None]
-
-
-def _base36(n: int) -> str:
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    out = ""
-    while True:
-        n, r = divmod(n, 36)
-        out = digits[r] + out
-        if n == 0:
-            return out
-
-
 class ConversationEngine:
     """One engine for every transport (Telegram, web chat, terminal)."""
 
@@ -206,9 +99,10 @@ class ConversationEngine:
         settings: Settings,
         resolver: TerritoryResolver | None = None,
         peers: PeerService | None = None,
+        *,
+        flows: Sequence[Flow],
     ) -> None:
-        from bot.flows import buyer, common, contact, startup
-
+        """``flows``: installed in this order, and no other (``bot.flows.ALL_FLOWS``: all)."""
         self.db = db
         self.service = service
         self.settings = settings
@@ -219,11 +113,24 @@ class ConversationEngine:
         self.steps: dict[str, Step] = {}
         self.commands: dict[str, CommandHandler] = {}
         self.choices: dict[str, ChoiceHandler] = {}
-        for module in (common, contact, buyer, startup):
-            module.install(self)
+        self.flows: dict[str, Flow] = {}
         self.register_choice("intro", self._on_intro_answer)
+        for flow in flows:
+            self.flows[flow.name] = flow
+            flow.install(self)
 
-    # -- extension points (privacy, digest and introductions register here) ----------------
+    # -- extension points (each flow's install registers here) -----------------------------
+    def has_flow(self, name: str) -> bool:
+        """Whether the flow ``name`` is installed (a flow may offer another's buttons)."""
+        return name in self.flows
+
+    def enter(self, ctx: Ctx, flow: str, text: str = "") -> None:
+        """Begin the installed flow ``flow`` (its ``start``) with the text already written."""
+        start = self.flows[flow].start
+        if start is None:
+            raise ValueError(f"flow {flow!r} has no entry point")
+        start(ctx, text)
+
     def register_command(self, names: str | tuple[str, ...], handler: CommandHandler) -> None:
         """Add ``/name`` commands; the handler gets the context and the text after it."""
         for name in (names,) if isinstance(names, str) else names:

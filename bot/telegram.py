@@ -48,7 +48,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.engine import OutMessage
+from bot.types import OutMessage
 from core.messages import LANGUAGES, MESSAGES, t
 
 if TYPE_CHECKING:

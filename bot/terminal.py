@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.engine import Button, ConversationEngine, OutMessage
+from bot.engine import ConversationEngine
+from bot.types import Button, OutMessage
 
 TRANSPORT = "terminal"
 

@@ -23,8 +23,8 @@ def bot(
     port: int = typer.Option(8443, help="Webhook mode: port to listen on"),
 ) -> None:
     """Build the services and serve Telegram until interrupted."""
+    from api.wiring import attach_digest, build_services
     from bot.telegram import build_application, run
-    from cli.wiring import attach_digest, build_services
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

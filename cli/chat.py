@@ -14,9 +14,9 @@ def chat(
     user: str = typer.Option("local", help="Conversation identity (resume it later)."),
 ) -> None:
     """Start (or resume) a conversation; numbers pick buttons, Ctrl-D quits."""
+    from api.wiring import build_services
     from bot.terminal import run_terminal
     from cli.common import settings
-    from cli.wiring import build_services
 
     logging.basicConfig(level=logging.WARNING)
     services = build_services(settings(), progress=True)

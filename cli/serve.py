@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from core.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from api.wiring import Services
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +38,13 @@ def run_server(
     *,
     host: str | None = None,
     port: int | None = None,
-    services: Any = None,
+    services: Services | None = None,
 ) -> None:
     """Build the app (services wired, indexes loaded at start) and serve it until stopped."""
     import uvicorn
 
     from api.app import create_app
-    from cli.wiring import build_services
+    from api.wiring import build_services
 
     services = services or build_services(settings, progress=True)
     app = create_app(settings, services)
@@ -52,12 +55,12 @@ def run_server(
     asyncio.run(_serve_with_bot(server, settings, services))
 
 
-async def _serve_with_bot(server: Any, settings: Settings, services: Any) -> None:
+async def _serve_with_bot(server: Any, settings: Settings, services: Services) -> None:
     """uvicorn and the Telegram bot (polling) in one event loop; stopping one stops both."""
     from telegram import Update
 
+    from api.wiring import attach_digest
     from bot.telegram import build_application, start_webhook, webhook_endpoint, webhook_path
-    from cli.wiring import attach_digest
 
     application = build_application(settings, services.engine)
     attach_digest(application, services)

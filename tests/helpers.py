@@ -40,22 +40,20 @@ def serve(app: Any, *, start_timeout: float) -> Iterator[int]:
         thread.join(timeout=10)
 
 
-def chat_client(engine: Any, *routers: Any) -> Any:
-    """A TestClient over the web-chat router plus ``routers``, served by ``engine``."""
+def chat_client(services: Any, *routers: Any) -> Any:
+    """A TestClient over the web-chat router plus ``routers``, served by ``services``
+    (from :func:`api.wiring.build_services`)."""
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
     from api import chat
-    from api.deps import Services
 
     app = FastAPI()
     for router in (chat.router, *routers):
         app.include_router(router)
-    app.state.settings = engine.settings
-    app.state.engine = engine
-    app.state.services = Services(
-        settings=engine.settings, db=engine.db, matcher=engine.service, engine=engine
-    )
+    app.state.settings = services.settings
+    app.state.engine = services.engine
+    app.state.services = services
     return TestClient(app)
 
 

@@ -21,8 +21,8 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from api.app import create_app
-from api.deps import Services
 from api.security import KeyRing, create_key, open_session, revoke_key
+from api.wiring import Services, build_services
 from core.config import Settings
 from core.db import Database, catalogue_version
 from core.domain import IntroStatus, Moderation, NeedStatus, Role, SolutionStatus
@@ -40,13 +40,12 @@ from core.models import (
     Solution,
     utcnow,
 )
-from matcher.service import MatchService
 
 # --------------------------------------------------------------------------- helpers
 
 
 def _services(settings: Settings, db: Database) -> Services:
-    return Services(settings=settings, db=db, matcher=MatchService(db, settings))
+    return build_services(settings, db=db, ready=False)
 
 
 def _client(settings: Settings, db: Database) -> TestClient:

@@ -10,11 +10,10 @@ from pathlib import Path
 import pytest
 
 from api.app import create_app
-from api.deps import Services
 from api.security import create_key
+from api.wiring import build_services
 from core.config import REPO_ROOT, Settings
 from core.db import Database
-from matcher.service import MatchService
 from tests.helpers import serve
 from tests.test_api import _activity
 
@@ -49,7 +48,7 @@ def test_analytics_page_screenshot(settings: Settings, db: Database, tmp_path: P
     _activity(db)
     with db.session() as session:
         _, key = create_key(session, name="browser")
-    services = Services(settings=settings, db=db, matcher=MatchService(db, settings))
+    services = build_services(settings, db=db, ready=False)
     app = create_app(settings, services, load_indexes=False)
     with serve(app, start_timeout=20) as port:
         ARTIFACTS.mkdir(exist_ok=True)

@@ -7,8 +7,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.deps import Services
 from api.security import create_key
+from api.wiring import Services, build_services
 from core.config import Settings
 from core.db import Database
 from index.base import Embedder
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 def test_search_ranks_like_the_chat(
     service: MatchService, demo_db: Database, demo_settings: Settings
 ) -> None:  # type: ignore[no-untyped-def]
-    services = Services(settings=demo_settings, db=demo_db, matcher=service)
+    services = build_services(demo_settings, db=demo_db, matcher=service, ready=False)
     with TestClient(create_app(demo_settings, services)) as client:
         q = "réduire l'éclairage public la nuit dans une petite commune"
         page = client.get("/api/solutions", params={"q": q, "limit": 5}).json()
@@ -52,7 +52,7 @@ def _admin(
     settings: Settings, db: Database, embedder: Embedder, name: str
 ) -> tuple[Services, dict[str, str]]:
     """Services with the real model, and the headers of an admin key."""
-    services = Services(settings=settings, db=db, matcher=MatchService(db, settings, embedder))
+    services = build_services(settings, db=db, embedder=embedder, ready=False)
     with db.session() as session:
         _, key = create_key(session, name=name)
     return services, {"X-API-Key": key}

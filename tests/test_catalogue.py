@@ -9,14 +9,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from api.app import create_app
-from api.deps import Services
 from api.security import create_key
+from api.wiring import build_services
 from core.catalogue import content_hash, entry_fields
 from core.config import Settings
 from core.db import Database, catalogue_version
 from core.models import AuditLog, Solution
 from ingest.importers import import_rows
-from matcher.service import MatchService
 
 #: A whole entry: every field that defines a solution, as an import row or an API body.
 ENTRY: dict[str, Any] = {
@@ -40,7 +39,7 @@ ENTRY: dict[str, Any] = {
 
 
 def _client(settings: Settings, db: Database) -> tuple[TestClient, dict[str, str]]:
-    services = Services(settings=settings, db=db, matcher=MatchService(db, settings))
+    services = build_services(settings, db=db, ready=False)
     with db.session() as session:
         _, key = create_key(session, name="catalogue-test")
     client = TestClient(create_app(settings, services, load_indexes=False))

@@ -10,8 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from bot.engine import ConversationEngine, OutMessage
-from bot.flows.digest import register_digest
+from api.wiring import build_engine, build_services
+from bot.engine import ConversationEngine
+from bot.types import OutMessage
 from core.config import Settings
 from core.db import Database
 from core.domain import Cadence, IntroStatus, NeedStatus, Outcome, Role, TrustLevel
@@ -41,9 +42,7 @@ SID = "web-digest-0001"
 
 
 def _engine(db: Database, settings: Settings) -> ConversationEngine:
-    engine = ConversationEngine(db, MatchService(db, settings), settings)
-    register_digest(engine)
-    return engine
+    return build_engine(db, MatchService(db, settings), settings)
 
 
 @pytest.fixture
@@ -392,7 +391,7 @@ def test_intro_card_shows_the_pending_request_with_accept_decline(
 def _client(db: Database, settings: Settings) -> TestClient:
     from api.routes import subscriptions
 
-    return chat_client(_engine(db, settings), subscriptions.router)
+    return chat_client(build_services(settings, db=db, ready=False), subscriptions.router)
 
 
 def _admin_key(db: Database) -> str:

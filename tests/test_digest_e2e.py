@@ -1,7 +1,7 @@
 """End to end: the weekly digest reaches two chat users through the Telegram Bot API emulator.
 
 The real PTB Application (:func:`bot.telegram.build_application` over the services
-:func:`cli.wiring.build_services` builds) polls the emulator over HTTP in this process:
+:func:`api.wiring.build_services` builds) polls the emulator over HTTP in this process:
 
 1. a buyer (chat 1001) describes a need in chat, confirms it and presses
    "Recevoir la lettre hebdo" (the subscription is created by the chat flow);
@@ -205,15 +205,15 @@ async def test_buyer_and_startup_receive_their_digest_in_telegram(
 
 
 async def _scenario(db: Database, settings: Settings, embedder: Any, emu: TelegramEmulator) -> None:
+    from api.wiring import build_services
     from bot.telegram import build_application
-    from cli.wiring import build_services
 
     _seed_catalogue(db)
     settings = settings.model_copy(
         update={"telegram_token": SecretStr(TOKEN), "telegram_api_base_url": emu.base_url}
     )
     services = await asyncio.to_thread(build_services, settings, embedder=embedder)
-    service = services.service
+    service = services.matcher
     app = build_application(settings, services.engine)
     buyer, startup, buyer_en = User(emu, BUYER), User(emu, STARTUP), User(emu, BUYER_EN)
     try:

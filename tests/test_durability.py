@@ -32,6 +32,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
+from api import wiring
 from bot.engine import ConversationEngine
 from core.config import REPO_ROOT, Settings
 from core.db import Database
@@ -62,7 +63,7 @@ def build_engine(db_url: str, data_dir: str, model_cache: str) -> ConversationEn
     db = Database(db_url)
     with db.session() as session:
         resolver = TerritoryResolver.from_session(session)
-    engine = ConversationEngine(db, MatchService(db, settings), settings, resolver=resolver)
+    engine = wiring.build_engine(db, MatchService(db, settings), settings, resolver=resolver)
     engine.today = lambda: dt.date(2026, 11, 15)
     return engine
 

@@ -11,8 +11,10 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import func, select
 
-from bot.engine import ConversationEngine, OutMessage
+from api.wiring import build_engine
+from bot.engine import ConversationEngine
 from bot.terminal import run_terminal
+from bot.types import OutMessage
 from core.config import Settings
 from core.db import Database
 from core.domain import NeedStatus, TerritoryKind, TrustLevel, fold
@@ -105,7 +107,7 @@ def _make_engine(db: Database, settings: Settings, embedder=None) -> Conversatio
     with db.session() as session:
         resolver = TerritoryResolver.from_session(session)
     peers = PeerService(db, service, settings)
-    engine = ConversationEngine(db, service, settings, resolver=resolver, peers=peers)
+    engine = build_engine(db, service, settings, resolver=resolver, peers=peers)
     engine.today = lambda: dt.date(2026, 11, 15)
     return engine
 
@@ -508,9 +510,6 @@ def test_buyer_confirm_results_more_and_actions(_live: ConversationEngine) -> No
 
 @pytest.mark.slow
 def test_registration_full_flow_with_consent(_live: ConversationEngine) -> None:
-    from bot.flows.digest import register_digest
-
-    register_digest(_live)  # as in the wiring: the digest can be offered at the end
     _live.rate_limit.limit = 0  # a scripted conversation types faster than 20 messages/min
     # an open need that the new solution answers
     buyer = Chat(_live, "buyer")

@@ -13,9 +13,10 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from bot.engine import ConversationEngine, OutMessage
-from bot.flows.contact import intro_result_text
+from bot.engine import ConversationEngine
+from bot.flows.shared import intro_result_text
 from bot.render import render_peer, render_reason
+from bot.types import OutMessage
 from core.config import Settings
 from core.db import Database
 from core.domain import IntroStatus, Outcome, Role, TrustLevel
@@ -284,9 +285,6 @@ def test_a_buyer_may_go_on_without_contact_and_is_not_asked_twice(
     assert f"Adresse de contact enregistrée : {BUYER_EMAIL}" in _flat(buyer.text)
     buyer.press("Continuer sans")
     # /retrait erases the address and the sharing again
-    from bot.flows.privacy import register_privacy
-
-    register_privacy(_live)
     buyer.say("/retrait")
     assert "Votre consentement est retiré" in _flat(buyer.text)
     with _live.db.session() as session:

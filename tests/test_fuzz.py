@@ -27,7 +27,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, inspect, select, text
 
 from api.chat import router
-from bot.engine import ConversationEngine, OutMessage
+from bot.engine import ConversationEngine
+from bot.types import OutMessage
 from core.config import REPO_ROOT, Settings
 from core.db import Database
 from core.domain import clean_text
@@ -401,15 +402,9 @@ def test_lone_surrogate_is_422_not_500(db: Database, settings: Settings) -> None
     """JSON may carry a lone surrogate as an escape; pydantic refuses it (422, good), but the
     error body echoes the input and must still be encodable."""
     from api.app import create_app
-    from api.deps import Services
-    from matcher.service import MatchService
+    from api.wiring import build_services
 
-    service = MatchService(db, settings)
-    engine = ConversationEngine(db, service, settings)
-    app = create_app(
-        settings, Services(settings=settings, db=db, matcher=service, engine=engine),
-        load_indexes=False,
-    )  # fmt: skip
+    app = create_app(settings, build_services(settings, db=db, ready=False), load_indexes=False)
     client = TestClient(app, raise_server_exceptions=False)
     body = json.dumps({"session_id": "fuzz-surrogate", "text": "covoiturage \udc36 agents"})
     reply = client.post("/api/chat", content=body, headers={"content-type": "application/json"})

@@ -14,8 +14,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
-from bot.engine import ConversationEngine, OutMessage
-from bot.flows.privacy import CHUNK_CHARS, chunk_text, register_privacy
+from api.wiring import build_engine, build_services
+from bot.engine import ConversationEngine
+from bot.flows.privacy import CHUNK_CHARS, chunk_text
+from bot.types import OutMessage
 from core.config import Settings
 from core.db import Database, get_meta
 from core.domain import Cadence, IntroStatus, NeedStatus, Outcome
@@ -205,9 +207,7 @@ def _seed(db: Database) -> dict[str, int]:
 
 
 def _engine(db: Database, settings: Settings) -> ConversationEngine:
-    engine = ConversationEngine(db, MatchService(db, settings), settings)
-    register_privacy(engine)
-    return engine
+    return build_engine(db, MatchService(db, settings), settings)
 
 
 class _Chat:
@@ -563,7 +563,7 @@ def test_privacy_contact_required_in_production(tmp_path) -> None:  # type: igno
 def _client(db: Database, settings: Settings) -> TestClient:
     from api import privacy
 
-    return chat_client(_engine(db, settings), privacy.router)
+    return chat_client(build_services(settings, db=db, ready=False), privacy.router)
 
 
 def _admin_key(db: Database) -> str:

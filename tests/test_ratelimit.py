@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from bot.engine import ConversationEngine
+from api.wiring import build_engine
 from bot.ratelimit import ChatRateLimiter
 from core.config import Settings
 from core.db import Database
@@ -40,7 +40,7 @@ def test_engine_refuses_beyond_the_limit_and_processes_nothing(
     db: Database, settings: Settings
 ) -> None:
     limited = settings.model_copy(update={"chat_rate_limit_per_minute": 4})
-    engine = ConversationEngine(db, MatchService(db, limited), limited)
+    engine = build_engine(db, MatchService(db, limited), limited)
     clock = Clock()
     engine.rate_limit.clock = clock
     for text in ("bonjour", "/besoin", "/aide", "/aide"):
@@ -75,7 +75,7 @@ def test_engine_refuses_beyond_the_limit_and_processes_nothing(
 
 def test_notice_in_english_for_english_users(db: Database, settings: Settings) -> None:
     limited = settings.model_copy(update={"chat_rate_limit_per_minute": 1})
-    engine = ConversationEngine(db, MatchService(db, limited), limited)
+    engine = build_engine(db, MatchService(db, limited), limited)
     engine.handle("web", "en", text="We are looking for a solution to reduce food waste")
     out = engine.handle("web", "en", text="hello")
     assert out[0].text.startswith("You are writing a little fast")

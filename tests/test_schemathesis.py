@@ -13,10 +13,9 @@ import pytest
 from pydantic import SecretStr
 
 from api.app import create_app
-from api.deps import Services
+from api.wiring import build_services
 from core.config import Settings
 from core.db import Database
-from matcher.service import MatchService
 
 schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, given  # noqa: E402
@@ -51,7 +50,7 @@ def _app(tmp_path_factory: pytest.TempPathFactory, model_cache) -> Iterator[obje
         import_rows(session, "catalogue", _SEED)
     app = create_app(
         settings,
-        Services(settings=settings, db=db, matcher=MatchService(db, settings)),
+        build_services(settings, db=db, ready=False),
         load_indexes=False,
     )
     yield schemathesis.openapi.from_asgi("/openapi.json", app)

@@ -24,7 +24,6 @@ from telegram import Update
 from telegram.ext import Application
 from telegram.request import BaseRequest, RequestData
 
-from bot.engine import Button, OutMessage
 from bot.telegram import (
     MAX_CALLBACK_DATA,
     TRANSPORT,
@@ -37,6 +36,7 @@ from bot.telegram import (
     split_text,
 )
 from bot.tg_emulator import TelegramEmulator
+from bot.types import Button, OutMessage
 from core.config import Settings
 from core.messages import t
 

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from api.chat import router
-from bot.engine import ConversationEngine
+from api.wiring import build_engine
 from core.config import Settings
 from core.db import Database
 from core.models import ChatIdentity, Outbox
@@ -21,7 +21,7 @@ SID = "session-1234"
 def _client(db: Database, settings: Settings) -> TestClient:
     app = FastAPI()
     app.include_router(router)
-    app.state.engine = ConversationEngine(db, MatchService(db, settings), settings)
+    app.state.engine = build_engine(db, MatchService(db, settings), settings)
     return TestClient(app)
 
 

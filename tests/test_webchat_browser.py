@@ -40,15 +40,9 @@ if (CHROMIUM is None or CHROMEDRIVER is None) and not os.environ.get("CI"):
 @pytest.fixture
 def _server(demo_db: Database, demo_settings: Settings, service, embedder):  # type: ignore[no-untyped-def]
     from api.app import create_app
-    from api.deps import Services
-    from bot.engine import ConversationEngine
-    from matcher.territories import TerritoryResolver
+    from api.wiring import build_services
 
-    with demo_db.session() as session:
-        resolver = TerritoryResolver.from_session(session)
-    engine = ConversationEngine(demo_db, service, demo_settings, resolver=resolver)
-    services = Services(settings=demo_settings, db=demo_db, matcher=service, engine=engine)
-    services.indexes_loaded = True
+    services = build_services(demo_settings, db=demo_db, matcher=service)
     app = create_app(demo_settings, services, load_indexes=False)
     with serve(app, start_timeout=30) as port:
         yield f"http://127.0.0.1:{port}"

@@ -21,9 +21,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api import analytics, charts
-from api.deps import ADMIN_COOKIE, AdminDep, Services, ServicesDep, SessionDep
+from api.deps import ADMIN_COOKIE, AdminDep, ServicesDep, SessionDep
 from api.schemas import Funnel, FunnelStage
 from api.security import AuthError, close_session, open_session, principal_for
+from api.wiring import Services
 from core.models import utcnow
 
 router = APIRouter(tags=["analytics"])

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 
-from bot.engine import Ctx, OutMessage, Step
-from bot.flows.contact import request_introduction
+from bot.flows.shared import request_introduction, skip_button, theme_buttons, tick, toggle_theme
 from bot.render import render_card, render_peers, render_solutions, render_territory, shorten
+from bot.types import Ctx, Engine, OutMessage, Step
 from core.domain import Cadence, NeedStatus, Role, size_band, size_band_value
 from core.models import MatchEvent, Need, Subscription
 from matcher.scope import (
     BUDGET_BANDS,
     CONSTRAINT_IDS,
-    THEMES,
     TIMING_BANDS,
     budget_band,
     extract,
@@ -29,17 +28,23 @@ from matcher.scope import (
 )
 from matcher.types import PeerMatch, Scope
 
-if TYPE_CHECKING:
-    from bot.engine import ConversationEngine
-
 log = logging.getLogger(__name__)
 
 FLOW = "buyer"
 PAGE = 5
 MIN_NEED_WORDS = 4
-QUESTIONS = ("territory", "stage", "budget", "timing", "constraints")
 STAGES = ("explore", "experiment", "buy")
-EDIT_FIELDS = ("text", "themes", "territory", "stage", "budget", "timing", "constraints")
+#: The field a person may edit from the scope card -> the step asking for it (the
+#: territory question is ``b_terr_pick`` instead when candidates are waiting).
+FIELD_STEPS = {
+    "text": "b_text",
+    "themes": "b_themes",
+    "territory": "b_terr",
+    "stage": "b_stage",
+    "budget": "b_budget",
+    "timing": "b_timing",
+    "constraints": "b_constraints",
+}
 
 
 # --- state helpers ----------------------------------------------------------------------------
@@ -80,10 +85,6 @@ def _apply_territory(ctx: Ctx, territory: dict[str, Any] | None) -> None:
     _set_scope(ctx, scope)
     if territory.get("code"):
         ctx.data.setdefault("profile", {})["territory"] = territory
-
-
-def _skip_button(ctx: Ctx) -> Any:
-    return ctx.btn("skip", "x", ctx.t("skip"))
 
 
 # --- entry ------------------------------------------------------------------------------------
@@ -181,10 +182,10 @@ def _next(ctx: Ctx) -> None:
         return
     question = missing[0]
     b.setdefault("asked", []).append(question)
-    if question == "territory":
-        ctx.ask("b_terr_pick" if b.get("cands") else "b_terr", flow=FLOW)
+    if question == "territory" and b.get("cands"):
+        ctx.ask("b_terr_pick", flow=FLOW)
     else:
-        ctx.ask(f"b_{question}", flow=FLOW)
+        ctx.ask(FIELD_STEPS[question], flow=FLOW)
 
 
 # --- b_text -----------------------------------------------------------------------------------
@@ -201,7 +202,7 @@ def _t_text(ctx: Ctx, text: str) -> None:
 
 # --- territory --------------------------------------------------------------------------------
 def _p_terr(ctx: Ctx) -> None:
-    ctx.send(ctx.t("ask_territory"), [_skip_button(ctx)])
+    ctx.send(ctx.t("ask_territory"), [skip_button(ctx)])
 
 
 def _t_terr(ctx: Ctx, text: str) -> None:
@@ -244,7 +245,7 @@ def _p_terr_pick(ctx: Ctx) -> None:
         where = cand.get("dep_name") or cand.get("dep") or cand.get("region_name") or ""
         label = f"{cand['name']} ({where})" if where else cand["name"]
         buttons.append(ctx.btn("terr", str(i), shorten(label, 60)))
-    buttons.append(_skip_button(ctx))
+    buttons.append(skip_button(ctx))
     ctx.send(ctx.t("territory_ambiguous"), buttons)
 
 
@@ -264,7 +265,7 @@ def _c_terr_pick(ctx: Ctx, action: str, value: str) -> bool:
 # --- stage, budget, timing --------------------------------------------------------------------
 def _p_stage(ctx: Ctx) -> None:
     buttons = [ctx.btn("st", s, ctx.t(f"stage_{s}")) for s in STAGES]
-    ctx.send(ctx.t("ask_stage"), [*buttons, _skip_button(ctx)])
+    ctx.send(ctx.t("ask_stage"), [*buttons, skip_button(ctx)])
 
 
 def _set_field(ctx: Ctx, **changes: Any) -> None:
@@ -294,7 +295,7 @@ def _t_stage(ctx: Ctx, text: str) -> None:
 
 def _p_budget(ctx: Ctx) -> None:
     buttons = [ctx.btn("bud", band, ctx.t(f"budget_{band}")) for band in BUDGET_BANDS]
-    ctx.send(ctx.t("ask_budget"), [*buttons, _skip_button(ctx)])
+    ctx.send(ctx.t("ask_budget"), [*buttons, skip_button(ctx)])
 
 
 def _c_budget(ctx: Ctx, action: str, value: str) -> bool:
@@ -323,7 +324,7 @@ def _t_budget(ctx: Ctx, text: str) -> None:
 
 def _p_timing(ctx: Ctx) -> None:
     buttons = [ctx.btn("tim", band, ctx.t(f"timing_{band}")) for band in TIMING_BANDS]
-    ctx.send(ctx.t("ask_timing"), [*buttons, _skip_button(ctx)])
+    ctx.send(ctx.t("ask_timing"), [*buttons, skip_button(ctx)])
 
 
 def _c_timing(ctx: Ctx, action: str, value: str) -> bool:
@@ -349,14 +350,10 @@ def _t_timing(ctx: Ctx, text: str) -> None:
 
 
 # --- toggles (constraints, themes) ------------------------------------------------------------
-def _tick(ctx: Ctx, label: str, on: bool) -> str:
-    return f"✓ {label}" if on else label
-
-
 def _p_constraints(ctx: Ctx) -> None:
     chosen = set(_scope(ctx).constraints)
     buttons = [
-        ctx.btn("con", c, _tick(ctx, ctx.t(f"constraint_{c}"), c in chosen)) for c in CONSTRAINT_IDS
+        ctx.btn("con", c, tick(ctx.t(f"constraint_{c}"), c in chosen)) for c in CONSTRAINT_IDS
     ]
     ctx.send(ctx.t("ask_constraints"), [*buttons, ctx.btn("ok", "x", ctx.t("done"))])
 
@@ -383,31 +380,6 @@ def _t_constraints(ctx: Ctx, text: str) -> None:
     chosen = set(_scope(ctx).constraints) | set(found)
     _set_field(ctx, constraints=[c for c in CONSTRAINT_IDS if c in chosen])
     ctx.reask()
-
-
-def theme_buttons(ctx: Ctx, chosen: list[str]) -> list[Any]:
-    """Toggle buttons for the whole taxonomy (chosen = French labels or ids)."""
-    picked = {t.id for t in (find_theme(x) for x in chosen) if t}
-    return [
-        ctx.btn(
-            "th",
-            theme.id,
-            _tick(ctx, theme.en if ctx.lang == "en" else theme.fr, theme.id in picked),
-        )
-        for theme in THEMES
-    ]
-
-
-def toggle_theme(chosen: list[str], theme_id: str) -> list[str] | None:
-    """``chosen`` (French labels) with ``theme_id`` toggled; ``None`` if not a theme id."""
-    theme = find_theme(theme_id)
-    if theme is None or theme.id != theme_id:
-        return None
-    labels = [x for x in chosen if find_theme(x) is not theme]
-    if len(labels) == len(chosen):
-        labels.append(theme.fr)
-    order = {t.fr: i for i, t in enumerate(THEMES)}
-    return sorted(labels, key=lambda x: order.get(x, 99))
 
 
 def _p_themes(ctx: Ctx) -> None:
@@ -450,18 +422,18 @@ def _c_card(ctx: Ctx, action: str, value: str) -> bool:
 
 
 def _p_edit(ctx: Ctx) -> None:
-    buttons = [ctx.btn("ed", f, ctx.t(f"field_{f}")) for f in EDIT_FIELDS]
+    buttons = [ctx.btn("ed", f, ctx.t(f"field_{f}")) for f in FIELD_STEPS]
     ctx.send(ctx.t("edit_which"), [*buttons, ctx.btn("ed", "back", ctx.t("back"))])
 
 
 def _c_edit(ctx: Ctx, action: str, value: str) -> bool:
-    if action != "ed" or value not in (*EDIT_FIELDS, "back"):
+    if action != "ed" or value not in (*FIELD_STEPS, "back"):
         return False
     if value == "back":
         ctx.ask("b_card", flow=FLOW)
         return True
     _b(ctx)["editing"] = True
-    ctx.ask({"territory": "b_terr"}.get(value, f"b_{value}"), flow=FLOW)
+    ctx.ask(FIELD_STEPS[value], flow=FLOW)
     return True
 
 
@@ -514,7 +486,7 @@ def _confirm(ctx: Ctx) -> None:
 
 
 def _results_page(
-    engine: ConversationEngine,
+    engine: Engine,
     transport: str,
     external_id: str,
     scope: Scope,
@@ -692,7 +664,7 @@ def _c_intro(ctx: Ctx, action: str, value: str) -> bool:
     return True
 
 
-def install(engine: ConversationEngine) -> None:
+def install(engine: Engine) -> None:
     engine.register_steps(
         {
             "b_text": Step(_p_text, on_text=_t_text, prose=True),

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from bot.engine import Button, Ctx, OutMessage, Step
+from bot.flows.shared import reindex_later, row_id
 from bot.render import shorten
+from bot.types import Button, Ctx, Engine, Step
 from core.domain import NeedStatus, Role
 from core.models import Need
-
-if TYPE_CHECKING:
-    from bot.engine import ConversationEngine
 
 _GREETING = re.compile(
     r"^\s*(bonjour|bonsoir|salut|coucou|hello|hi|hey|good (morning|afternoon|evening))\b",
@@ -33,16 +30,12 @@ def _prompt_role(ctx: Ctx) -> None:
 
 
 def _choose_role(ctx: Ctx, action: str, value: str) -> bool:
-    from bot.flows import buyer, startup
-
     if action != "role" or value not in ("buyer", "startup", "facilitator"):
         return False
     ctx.person.role = Role(value)
     ctx.end_flow()
-    if value == "buyer":
-        buyer.start(ctx, "")
-    elif value == "startup":
-        startup.start(ctx)
+    if value in ("buyer", "startup"):
+        ctx.engine.enter(ctx, value)
     else:
         ctx.say("facilitator_hello")
     return True
@@ -134,22 +127,6 @@ def cmd_my_needs(ctx: Ctx, args: str) -> None:
         ctx.reask()
 
 
-def reindex_later(ctx: Ctx, kind: str, doc_id: int) -> None:
-    """Once this step commits, bring ``kind``/``doc_id`` in or out of the search index."""
-    service = ctx.engine.service
-
-    def reindex() -> list[OutMessage]:
-        service.index_later(kind, doc_id)
-        return []
-
-    ctx.defer(reindex)
-
-
-def row_id(raw: str) -> int | None:
-    """A row id from a button (digits only, at most 9 of them: no overflow)."""
-    return int(raw) if raw.isdigit() and len(raw) <= 9 else None
-
-
 #: Global button action of /mesbesoins (valid at any step, it never moves the conversation).
 NEEDS_ACTION = "needs"
 
@@ -172,12 +149,11 @@ def _on_needs(ctx: Ctx, value: str) -> None:
 
 def idle_text(ctx: Ctx, text: str) -> None:
     """Free text outside a flow: a need starts the buyer flow; a greeting gets the welcome."""
-    from bot.flows import buyer
     from matcher.scope import reads_like_need
 
     if reads_like_need(text):
         ctx.end_flow()
-        buyer.start(ctx, text)
+        ctx.engine.enter(ctx, "buyer", text)
     elif _GREETING.match(text):
         ctx.end_flow()
         ctx.ask("role", flow="start")
@@ -185,7 +161,7 @@ def idle_text(ctx: Ctx, text: str) -> None:
         ctx.say("idle_hint")
 
 
-def install(engine: ConversationEngine) -> None:
+def install(engine: Engine) -> None:
     engine.register_steps({"role": Step(_prompt_role, on_choice=_choose_role, resting=True)})
     engine.register_command("start", cmd_start)
     engine.register_command(("aide", "help"), cmd_help)

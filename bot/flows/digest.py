@@ -1,9 +1,9 @@
 """``/digest``: the weekly digest subscription in chat, and the digest's buttons.
 
-Installed by :func:`register_digest` (called once in the wiring). Every button here is
-a global action (``engine.register_choice``): valid at any step, it never moves the
-conversation; when the user is in the middle of a flow, its question is asked again
-afterwards (its buttons stay valid).
+Installed by :func:`install` (the wiring installs every flow of ``bot.flows.ALL_FLOWS``).
+Every button here is a global action (``engine.register_choice``): valid at any step,
+it never moves the conversation; when the user is in the middle of a flow, its question
+is asked again afterwards (its buttons stay valid).
 
 * ``dset:<value>`` — the subscription settings shown by ``/digest`` (``on``, ``off``,
   ``days``, ``d:<0-6>``, ``hours``, ``h:<hour>``, ``themes``, ``t:<theme id>``, ``tok``).
@@ -22,27 +22,23 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 
-from bot.engine import Button, Ctx, OutMessage
-from bot.flows.buyer import toggle_theme
-from bot.flows.common import row_id
-from bot.flows.contact import request_introduction
+from bot.flows.shared import DIGEST_SETTINGS_ACTION as SETTINGS_ACTION
+from bot.flows.shared import request_introduction, row_id, toggle_theme
 from bot.render import _label, _outcome_label, shorten
+from bot.types import Button, Ctx, Engine, OutMessage
 from core.domain import IntroStatus, Moderation, NeedStatus, SolutionStatus, size_band
 from core.messages import t
 from core.models import Experience, Introduction, Need, Outbox, Solution
 from digest.commands import SubscriptionError, describe, set_subscription, subscription_status
 from matcher.scope import THEMES, find_theme, theme_label
 
-if TYPE_CHECKING:
-    from bot.engine import ConversationEngine
-
 __all__ = [
     "HOURS",
-    "register_digest",
+    "install",
     "render_need_card",
     "render_rex_card",
     "render_solution_card",
@@ -51,7 +47,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SETTINGS_ACTION = "dset"
 DIGEST_ACTION = "digest"
 #: The hours offered as buttons (Europe/Paris); the API accepts any hour 0-23.
 HOURS = (8, 9, 12, 14, 17, 18)
@@ -362,7 +357,7 @@ def _on_digest(ctx: Ctx, value: str) -> None:
     _after(ctx)
 
 
-def register_digest(engine: ConversationEngine) -> None:
+def install(engine: Engine) -> None:
     """Install ``/digest`` and the digest buttons on ``engine``."""
     engine.register_command(("digest", "lettre"), cmd_digest)
     engine.register_choice(SETTINGS_ACTION, _on_settings)

@@ -1,7 +1,7 @@
 """Privacy commands: /confidentialite, /mesdonnees, /supprimer (with confirmation), /retrait.
 
-Installed by :func:`register_privacy` (called once in the wiring). The erasure itself
-runs as a deferred action, after the step's transaction committed, in its own
+Installed by :func:`install` (the wiring installs every flow of ``bot.flows.ALL_FLOWS``).
+The erasure itself runs as a deferred action, after the step's transaction committed, in its own
 transaction; the next message from the same chat then starts as a new user.
 """
 
@@ -9,32 +9,28 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.engine import Ctx, OutMessage, Step
+from bot.types import Ctx, Engine, OutMessage, Step
 from core.config import Settings
 from core.messages import t
 from core.models import Solution, utcnow
 from core.privacy import CONTACT_PURPOSES, delete_person, export_person, withdraw_consent
 
-if TYPE_CHECKING:
-    from bot.engine import ConversationEngine
-
 __all__ = [
     "CHUNK_CHARS",
     "chunk_text",
     "export_json",
+    "install",
     "privacy_notice",
-    "register_privacy",
     "remove_from_index",
 ]
 
 log = logging.getLogger(__name__)
 
 FLOW = "privacy"
-STEP_DELETE = "privacy_delete"
 #: Longest message part (Telegram's limit is 4096 characters).
 CHUNK_CHARS = 4000
 
@@ -116,7 +112,7 @@ def cmd_mydata(ctx: Ctx, args: str) -> None:
 
 def cmd_delete(ctx: Ctx, args: str) -> None:
     """/supprimer: explanation and confirmation buttons."""
-    ctx.ask(STEP_DELETE, flow=FLOW)
+    ctx.ask("privacy_delete", flow=FLOW)
 
 
 def cmd_withdraw(ctx: Ctx, args: str) -> None:
@@ -181,9 +177,9 @@ def _choose_delete(ctx: Ctx, action: str, value: str) -> bool:
     return True
 
 
-def register_privacy(engine: ConversationEngine) -> None:
+def install(engine: Engine) -> None:
     """Install the privacy commands and the deletion confirmation step on ``engine``."""
-    engine.register_steps({STEP_DELETE: Step(_prompt_delete, on_choice=_choose_delete)})
+    engine.register_steps({"privacy_delete": Step(_prompt_delete, on_choice=_choose_delete)})
     engine.register_command(("confidentialite", "privacy"), cmd_privacy)
     engine.register_command(("mesdonnees", "mydata"), cmd_mydata)
     engine.register_command(("supprimer", "delete"), cmd_delete)

@@ -5,13 +5,22 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 
-from bot.engine import Button, Ctx, OutMessage, Step
-from bot.flows.buyer import theme_buttons, toggle_theme
+from bot.flows.shared import (
+    DIGEST_SETTINGS_ACTION,
+    reindex_later,
+    row_id,
+    skip_button,
+    theme_buttons,
+    tick,
+    toggle_theme,
+    validate_email,
+)
 from bot.render import render_need_matches, shorten
+from bot.types import Button, Ctx, Engine, OutMessage, Step
 from core.catalogue import archive_solution, create_solution
 from core.domain import (
     SIZE_BAND_ORDER,
@@ -30,9 +39,6 @@ from core.models import (
 )
 from matcher.scope import extract_themes, find_theme
 
-if TYPE_CHECKING:
-    from bot.engine import ConversationEngine
-
 log = logging.getLogger(__name__)
 
 FLOW = "register"
@@ -40,10 +46,6 @@ MIN_DESCRIPTION_WORDS = 20
 KINDS = ("commune", "epci", "departement", "region")
 MATURITIES = (Maturity.IDEA, Maturity.PROTOTYPE, Maturity.PILOT, Maturity.DEPLOYED)
 CONSENT_PURPOSE = "solution_contact"
-_EMAIL = re.compile(
-    r"^[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}$"
-)
 _URL = re.compile(
     r"^https?://[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}"
@@ -53,11 +55,6 @@ _URL = re.compile(
 
 def _r(ctx: Ctx) -> dict[str, Any]:
     return ctx.data.setdefault("r", {})
-
-
-def validate_email(text: str) -> str | None:
-    value = text.strip().strip("<>").strip()
-    return value.lower() if len(value) <= 254 and _EMAIL.match(value) else None
 
 
 def validate_url(text: str) -> str | None:
@@ -86,10 +83,6 @@ def cmd_register(ctx: Ctx, args: str) -> None:
         ctx.reask()
         return
     start(ctx)
-
-
-def _skip(ctx: Ctx) -> Any:
-    return ctx.btn("skip", "x", ctx.t("skip"))
 
 
 # --- names and description --------------------------------------------------------------------
@@ -191,10 +184,6 @@ def _c_themes(ctx: Ctx, action: str, value: str) -> bool:
     return True
 
 
-def _tick(label: str, on: bool) -> str:
-    return f"✓ {label}" if on else label
-
-
 def _toggle(values: list[str], value: str, order: tuple[str, ...]) -> list[str]:
     chosen = set(values) ^ {value}
     return [v for v in order if v in chosen]
@@ -209,8 +198,7 @@ def _multi_select(
     def prompt(ctx: Ctx) -> None:
         chosen = set(_r(ctx).get(field) or [])
         buttons = [
-            ctx.btn(action_name, o, _tick(ctx.t(f"{action_name}_{o}"), o in chosen))
-            for o in options
+            ctx.btn(action_name, o, tick(ctx.t(f"{action_name}_{o}"), o in chosen)) for o in options
         ]
         ctx.send(ctx.t(prompt_key), [*buttons, ctx.btn("ok", "x", ctx.t("done"))])
 
@@ -248,15 +236,15 @@ def _c_maturity(ctx: Ctx, action: str, value: str) -> bool:
 
 # --- free-text answers with skip -------------------------------------------------------------
 def _p_refs(ctx: Ctx) -> None:
-    ctx.send(ctx.t("reg_references"), [_skip(ctx)])
+    ctx.send(ctx.t("reg_references"), [skip_button(ctx)])
 
 
 def _p_pricing(ctx: Ctx) -> None:
-    ctx.send(ctx.t("reg_pricing"), [_skip(ctx)])
+    ctx.send(ctx.t("reg_pricing"), [skip_button(ctx)])
 
 
 def _p_website(ctx: Ctx) -> None:
-    ctx.send(ctx.t("reg_website"), [_skip(ctx)])
+    ctx.send(ctx.t("reg_website"), [skip_button(ctx)])
 
 
 def _skip_to(next_step: str):  # type: ignore[no-untyped-def]
@@ -380,12 +368,11 @@ def _save(ctx: Ctx, *, email: str | None) -> None:
     engine, lang = ctx.engine, ctx.lang
 
     # new matching needs come in the weekly digest: offer it unless already subscribed
-    from bot.flows.digest import SETTINGS_ACTION
     from digest.commands import subscription_status
 
     subscribe = (
-        [Button(f"{SETTINGS_ACTION}:on", ctx.t("subscribe_digest"))]
-        if SETTINGS_ACTION in engine.choices
+        [Button(f"{DIGEST_SETTINGS_ACTION}:on", ctx.t("subscribe_digest"))]
+        if engine.has_flow("digest")
         and not subscription_status(ctx.session, ctx.person.id).subscribed
         else []
     )
@@ -452,8 +439,6 @@ def cmd_my_solutions(ctx: Ctx, args: str) -> None:
 def _on_solutions(ctx: Ctx, value: str) -> None:
     """``sols:ask:<id>`` asks for confirmation, ``sols:yes:<id>`` withdraws, ``sols:no:<id>``
     keeps it. Only the person who registered a solution may withdraw it."""
-    from bot.flows.common import reindex_later, row_id
-
     verb, _, raw_id = value.partition(":")
     sol_id = row_id(raw_id)
     sol = ctx.session.get(Solution, sol_id) if sol_id is not None else None
@@ -482,7 +467,7 @@ def _on_solutions(ctx: Ctx, value: str) -> None:
         ctx.reask()
 
 
-def install(engine: ConversationEngine) -> None:
+def install(engine: Engine) -> None:
     def text(next_key: str, next_step: str):  # type: ignore[no-untyped-def]
         return lambda ctx, value: _name(ctx, value, next_key, next_step)
 

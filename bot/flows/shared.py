@@ -1,0 +1,146 @@
+"""Helpers shared by several flows. Flow modules import from here, never from each other."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from bot.types import Button, Ctx, OutMessage
+from core.messages import t
+from matcher.scope import THEMES, find_theme
+
+log = logging.getLogger(__name__)
+
+#: Global button action of the digest settings (``/digest``), offered by other flows too.
+DIGEST_SETTINGS_ACTION = "dset"
+#: Remembered in the profile once the person chose to go on without a contact.
+CONTACT_SKIPPED_KEY = "contact_skipped"
+
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}$"
+)
+
+
+# --- input --------------------------------------------------------------------------------------
+def validate_email(text: str) -> str | None:
+    value = text.strip().strip("<>").strip()
+    return value.lower() if len(value) <= 254 and _EMAIL.match(value) else None
+
+
+def row_id(raw: str) -> int | None:
+    """A row id from a button (digits only, at most 9 of them: no overflow)."""
+    return int(raw) if raw.isdigit() and len(raw) <= 9 else None
+
+
+# --- buttons ------------------------------------------------------------------------------------
+def tick(label: str, on: bool) -> str:
+    """A toggle button's label: ticked when chosen."""
+    return f"✓ {label}" if on else label
+
+
+def skip_button(ctx: Ctx) -> Button:
+    return ctx.btn("skip", "x", ctx.t("skip"))
+
+
+def theme_buttons(ctx: Ctx, chosen: list[str]) -> list[Button]:
+    """Toggle buttons for the whole taxonomy (chosen = French labels or ids)."""
+    picked = {t.id for t in (find_theme(x) for x in chosen) if t}
+    return [
+        ctx.btn(
+            "th", theme.id, tick(theme.en if ctx.lang == "en" else theme.fr, theme.id in picked)
+        )
+        for theme in THEMES
+    ]
+
+
+def toggle_theme(chosen: list[str], theme_id: str) -> list[str] | None:
+    """``chosen`` (French labels) with ``theme_id`` toggled; ``None`` if not a theme id."""
+    theme = find_theme(theme_id)
+    if theme is None or theme.id != theme_id:
+        return None
+    labels = [x for x in chosen if find_theme(x) is not theme]
+    if len(labels) == len(chosen):
+        labels.append(theme.fr)
+    order = {t.fr: i for i, t in enumerate(THEMES)}
+    return sorted(labels, key=lambda x: order.get(x, 99))
+
+
+# --- deferred work ------------------------------------------------------------------------------
+def reindex_later(ctx: Ctx, kind: str, doc_id: int) -> None:
+    """Once this step commits, bring ``kind``/``doc_id`` in or out of the search index."""
+    service = ctx.engine.service
+
+    def reindex() -> list[OutMessage]:
+        service.index_later(kind, doc_id)
+        return []
+
+    ctx.defer(reindex)
+
+
+# --- introductions ------------------------------------------------------------------------------
+def request_introduction(ctx: Ctx, target: dict[str, int | None], *, then: str | None) -> None:
+    """Ask for an introduction to ``target``, first offering to leave a contact (the
+    contact flow's ``k_offer`` step) if the person has none and never declined.
+    ``then``: the step of the current flow to ask after the request (``None``: stay
+    where the person is)."""
+    from matcher.introductions import can_reach
+
+    # no offer when nobody could receive the request: the refusal comes at once
+    if (
+        ctx.person.email is None
+        and not ctx.profile.get(CONTACT_SKIPPED_KEY)
+        and can_reach(ctx.session, **target)
+    ):
+        ctx.data["k"] = {"target": target, "back": [ctx.flow, then or ctx.step]}
+        ctx.ask("k_offer")
+        return
+    send_request(ctx, target, back=then, flow=ctx.flow)
+
+
+def send_request(
+    ctx: Ctx, target: dict[str, int | None], *, back: str | None, flow: str | None
+) -> None:
+    """Send the request after this step commits; then ask ``back`` again (or nothing)."""
+    engine, requester, lang = ctx.engine, ctx.person.id, ctx.lang
+    without_contact = ctx.person.email is None
+    prompt: list[OutMessage] = []
+    if back is not None:
+        ctx.ask(back, flow=flow)
+        prompt = [ctx.out.pop()]  # the step's question comes after the request's outcome
+
+    def request() -> list[OutMessage]:
+        try:
+            result = engine.request_introduction(requester, **target)  # type: ignore[arg-type]
+        except Exception:
+            log.exception("introduction request failed")
+            return [OutMessage(t("intro_failed", lang)), *prompt]
+        text = intro_result_text(result, lang)
+        if without_contact and getattr(result, "code", "") in ("sent", "queued"):
+            text += "\n" + t("contact_missing_hint", lang)
+        return [OutMessage(text), *prompt]
+
+    ctx.defer(request)
+
+
+#: request_introduction result code -> the message saying so.
+_INTRO_RESULT_KEYS = {
+    "sent": "intro_sent",
+    "queued": "intro_queued",  # nobody to ask in chat: a facilitator relays
+    "already_requested": "intro_already_requested",
+    "not_found": "intro_entry_not_found",
+}
+#: Codes refused politely: ``intro_refused`` with ``intro_<code>`` as the reason.
+_INTRO_REFUSALS = ("cap_reached", "no_contact", "self")
+
+
+def intro_result_text(result: Any, lang: str) -> str:
+    """Words for an ``IntroResult`` of :func:`matcher.introductions.request_introduction`."""
+    code = str(getattr(result, "code", "") or "")
+    params = dict(getattr(result, "params", {}) or {})
+    if code in _INTRO_RESULT_KEYS:
+        return t(_INTRO_RESULT_KEYS[code], lang, **params)
+    if code in _INTRO_REFUSALS:
+        return t("intro_refused", lang, reason=t(f"intro_{code}", lang, **params))
+    return t("intro_failed", lang)

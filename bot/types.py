@@ -1,0 +1,211 @@
+"""The conversation types shared by the engine and the flows.
+
+A flow module imports what it needs from here, never from :mod:`bot.engine`: the
+engine installs the flows it is given, the flows only see the :class:`Engine` protocol.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict, Unpack
+
+from sqlalchemy.orm import Session
+
+from core.config import Settings
+from core.db import Database
+from core.messages import t
+from core.models import ConversationState, Person
+
+if TYPE_CHECKING:
+    from matcher.peers import PeerService
+    from matcher.service import MatchService
+    from matcher.territories import TerritoryResolver
+
+__all__ = [
+    "Button",
+    "ChoiceHandler",
+    "CommandHandler",
+    "Ctx",
+    "Engine",
+    "EntryHandler",
+    "Flow",
+    "IntroTarget",
+    "OutMessage",
+    "Step",
+]
+
+
+class IntroTarget(TypedDict, total=False):
+    """Whom to be introduced to: one of these ids (see matcher.introductions)."""
+
+    experience_id: int | None
+    need_id: int | None
+    solution_id: int | None
+
+
+@dataclass
+class Button:
+    id: str
+    label: str
+
+
+@dataclass
+class OutMessage:
+    text: str
+    buttons: list[Button] = field(default_factory=list)
+
+
+def base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if n == 0:
+            return out
+
+
+@dataclass
+class Ctx:
+    """Everything a step handler needs for one user and one call."""
+
+    engine: Engine
+    session: Session
+    person: Person
+    state: ConversationState
+    data: dict[str, Any]
+    transport: str
+    external_id: str
+    out: list[OutMessage] = field(default_factory=list)
+    after: list[Callable[[], list[OutMessage]]] = field(default_factory=list)
+
+    @property
+    def lang(self) -> str:
+        return self.person.language if self.person.language in ("fr", "en") else "fr"
+
+    @property
+    def flow(self) -> str | None:
+        return self.state.flow
+
+    @property
+    def step(self) -> str | None:
+        return self.state.step
+
+    @property
+    def profile(self) -> dict[str, Any]:
+        """What is remembered across flows (kept by :meth:`end_flow`)."""
+        return self.data.setdefault("profile", {})
+
+    @property
+    def nonce(self) -> str:
+        return base36(int(self.data.get("n", 0)))
+
+    def t(self, key: str, **params: object) -> str:
+        return t(key, self.lang, **params)
+
+    def say(self, key: str, **params: object) -> None:
+        self.out.append(OutMessage(t(key, self.lang, **params)))
+
+    def send(self, text: str, buttons: list[Button] | None = None) -> None:
+        self.out.append(OutMessage(text, list(buttons or [])))
+
+    def btn(self, action: str, value: str, label: str) -> Button:
+        """A button bound to the current step (its id carries the step nonce)."""
+        return Button(f"{action}:{value}@{self.nonce}", label)
+
+    def ask(self, step: str, *, flow: str | None = None) -> None:
+        """Move to ``step`` (new nonce: older buttons become stale) and ask its question."""
+        if flow is not None:
+            self.state.flow = flow
+        self.state.step = step
+        self.data["n"] = int(self.data.get("n", 0)) + 1
+        self.reask()
+
+    def reask(self) -> None:
+        """Ask the current step's question again (same nonce: its buttons stay valid)."""
+        step = self.engine.steps.get(self.state.step or "")
+        if step is not None and step.prompt is not None:
+            step.prompt(self)
+
+    def end_flow(self) -> None:
+        """Leave the current flow; keeps the nonce and the remembered profile."""
+        self.state.flow = None
+        self.state.step = None
+        keep: dict[str, Any] = {k: self.data[k] for k in ("n", "profile", "seq") if k in self.data}
+        self.data.clear()
+        self.data.update(keep)
+        self.data["n"] = int(self.data.get("n", 0)) + 1
+
+    def defer(self, action: Callable[[], list[OutMessage]]) -> None:
+        """Run ``action`` after this step's transaction commits (service calls)."""
+        self.after.append(action)
+
+
+@dataclass
+class Step:
+    """One question of a flow: how to ask it and how to take an answer."""
+
+    prompt: Callable[[Ctx], None] | None
+    on_text: Callable[[Ctx, str], None] | None = None
+    on_choice: Callable[[Ctx, str, str], bool] | None = None  # False: not for this step
+    resting: bool = False  # a place to stay after a flow (commands act as when idle)
+    prose: bool = False  # free prose expected: detect the language on it
+
+
+CommandHandler = Callable[[Ctx, str], None]
+ChoiceHandler = Callable[[Ctx, str], None]
+#: Starts a flow from outside it (the role choice, a need typed when idle): ctx, text.
+EntryHandler = Callable[[Ctx, str], None]
+
+
+class Engine(Protocol):
+    """What flows see of :class:`bot.engine.ConversationEngine`."""
+
+    db: Database
+    service: MatchService
+    settings: Settings
+    resolver: TerritoryResolver | None
+    peers: PeerService | None
+    today: Callable[[], dt.date]
+    steps: dict[str, Step]
+
+    def register_steps(self, steps: dict[str, Step]) -> None: ...
+
+    def register_command(self, names: str | tuple[str, ...], handler: CommandHandler) -> None: ...
+
+    def register_choice(self, action: str, handler: ChoiceHandler) -> None: ...
+
+    def has_flow(self, name: str) -> bool: ...
+
+    def enter(self, ctx: Ctx, flow: str, text: str = "") -> None: ...
+
+    def current(self, ctx: Ctx) -> Step | None: ...
+
+    def in_flow(self, ctx: Ctx) -> bool: ...
+
+    def reask_or_hint(self, ctx: Ctx) -> None: ...
+
+    def in_context(
+        self, transport: str, external_id: str, step: Callable[[Ctx], None]
+    ) -> list[OutMessage]: ...
+
+    def render_outbox(self, payload: dict[str, Any], language: str) -> OutMessage: ...
+
+    def request_introduction(self, requester_id: int, **target: Unpack[IntroTarget]) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A flow as the engine installs it.
+
+    ``name``: what :meth:`Engine.has_flow` and :meth:`Engine.enter` know it by (not the
+    ``ConversationState.flow`` a step stores). ``install`` registers its steps, commands
+    and global buttons; ``start``, when the flow can be entered from outside (the role
+    choice, a need typed when idle), begins it with the text already written.
+    """
+
+    name: str
+    install: Callable[[Engine], None]
+    start: EntryHandler | None = None
