@@ -362,6 +362,7 @@ class ConversationEngine:
 
     @staticmethod
     def _save(ctx: Ctx) -> None:
+        ctx.store_states()
         ctx.state.data = copy.deepcopy(ctx.data)
         flag_modified(ctx.state, "data")
         ctx.state.updated_at = utcnow()

@@ -6,10 +6,11 @@ engine installs the flows it is given, the flows only see the :class:`Engine` pr
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, TypedDict, TypeVar, Unpack
 
 from sqlalchemy.orm import Session
 
@@ -31,6 +32,7 @@ __all__ = [
     "Engine",
     "EntryHandler",
     "Flow",
+    "FlowState",
     "IntroTarget",
     "OutMessage",
     "Step",
@@ -57,6 +59,42 @@ class OutMessage:
     buttons: list[Button] = field(default_factory=list)
 
 
+@dataclass
+class FlowState:
+    """A flow's per-conversation state: a dataclass stored in ``ConversationState.data``
+    under ``KEY``, one JSON key per field (only fields away from their default are
+    written). Keys this version does not know are kept in ``extra`` and written back, so
+    a row saved by another version loses nothing. Get it with :meth:`Ctx.state_of`."""
+
+    KEY: ClassVar[str]
+    extra: dict[str, Any] = field(default_factory=dict, kw_only=True)
+
+    @classmethod
+    def load(cls, raw: dict[str, Any]) -> Self:
+        names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        known = {k: v for k, v in raw.items() if k in names}
+        return cls(**known, extra={k: v for k, v in raw.items() if k not in names})
+
+    def dump(self) -> dict[str, Any]:
+        out = dict(self.extra)
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "extra":
+                continue
+            if f.default is not dataclasses.MISSING:
+                default = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                default = f.default_factory()
+            else:
+                default = dataclasses.MISSING
+            if value != default:
+                out[f.name] = value
+        return out
+
+
+S = TypeVar("S", bound=FlowState)
+
+
 def base36(n: int) -> str:
     digits = "0123456789abcdefghijklmnopqrstuvwxyz"
     out = ""
@@ -80,6 +118,8 @@ class Ctx:
     external_id: str
     out: list[OutMessage] = field(default_factory=list)
     after: list[Callable[[], list[OutMessage]]] = field(default_factory=list)
+    #: The flow states read during this call (written back into ``data`` on save).
+    flow_states: dict[str, FlowState] = field(default_factory=dict)
 
     @property
     def lang(self) -> str:
@@ -101,6 +141,30 @@ class Ctx:
     @property
     def nonce(self) -> str:
         return base36(int(self.data.get("n", 0)))
+
+    def state_of(self, kind: type[S]) -> S:
+        """The state of ``kind``'s flow for this conversation (empty if none yet)."""
+        found = self.flow_states.get(kind.KEY)
+        if not isinstance(found, kind):
+            found = kind.load(self.data.get(kind.KEY) or {})
+            self.flow_states[kind.KEY] = found
+        return found
+
+    def put_state(self, state: FlowState) -> None:
+        """Replace the state of ``state``'s flow."""
+        self.flow_states[state.KEY] = state
+
+    def pop_state(self, kind: type[S]) -> S:
+        """The state of ``kind``'s flow, removed from the conversation."""
+        found = self.state_of(kind)
+        del self.flow_states[kind.KEY]
+        self.data.pop(kind.KEY, None)
+        return found
+
+    def store_states(self) -> None:
+        """Write the flow states read during this call back into ``data``."""
+        for key, state in self.flow_states.items():
+            self.data[key] = state.dump()
 
     def t(self, key: str, **params: object) -> str:
         return t(key, self.lang, **params)
@@ -134,6 +198,7 @@ class Ctx:
         self.state.flow = None
         self.state.step = None
         keep: dict[str, Any] = {k: self.data[k] for k in ("n", "profile", "seq") if k in self.data}
+        self.flow_states.clear()
         self.data.clear()
         self.data.update(keep)
         self.data["n"] = int(self.data.get("n", 0)) + 1

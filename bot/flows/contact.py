@@ -18,7 +18,7 @@ return to the step they came from, so nothing of that flow is lost.
 
 from __future__ import annotations
 
-from bot.flows.shared import CONTACT_SKIPPED_KEY, send_request, validate_email
+from bot.flows.shared import CONTACT_SKIPPED_KEY, ContactState, send_request, validate_email
 from bot.types import Ctx, Engine, Step
 from core.models import utcnow
 from core.privacy import record_consent
@@ -30,7 +30,7 @@ CONSENT_PURPOSE = "contact"
 def cmd_contact(ctx: Ctx, args: str) -> None:
     """/contact: leave (or change) the e-mail address shared when an introduction is accepted."""
     here = ctx.step if ctx.engine.current(ctx) is not None and ctx.step not in _STEPS else None
-    ctx.data["k"] = {"back": [ctx.flow, here]}
+    ctx.put_state(ContactState(back=[ctx.flow, here]))
     ctx.ask("k_offer")
 
 
@@ -114,9 +114,9 @@ def _go_on_without(ctx: Ctx) -> None:
 
 def _finish(ctx: Ctx) -> None:
     """Send the pending request, if any, and go back where the person was."""
-    pending = ctx.data.pop("k", {}) or {}
-    flow, back = (pending.get("back") or [None, None])[:2]
-    target = pending.get("target")
+    pending = ctx.pop_state(ContactState)
+    flow, back = (pending.back or [None, None])[:2]
+    target = pending.target
     if back is None:  # the person was idle: leave them idle
         ctx.end_flow()
     if target:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from typing import Any
 
-from bot.types import Button, Ctx, OutMessage
+from bot.types import Button, Ctx, FlowState, OutMessage
 from core.messages import t
 from matcher.scope import THEMES, find_theme
 
@@ -80,6 +81,16 @@ def reindex_later(ctx: Ctx, kind: str, doc_id: int) -> None:
 
 
 # --- introductions ------------------------------------------------------------------------------
+@dataclass
+class ContactState(FlowState):
+    """The contact flow's state (``k``): the introduction to request once the contact
+    question is answered, and ``[flow, step]`` to go back to (``step`` None: idle)."""
+
+    KEY = "k"
+    target: dict[str, int | None] | None = None
+    back: list[str | None] | None = None
+
+
 def request_introduction(ctx: Ctx, target: dict[str, int | None], *, then: str | None) -> None:
     """Ask for an introduction to ``target``, first offering to leave a contact (the
     contact flow's ``k_offer`` step) if the person has none and never declined.
@@ -93,7 +104,7 @@ def request_introduction(ctx: Ctx, target: dict[str, int | None], *, then: str |
         and not ctx.profile.get(CONTACT_SKIPPED_KEY)
         and can_reach(ctx.session, **target)
     ):
-        ctx.data["k"] = {"target": target, "back": [ctx.flow, then or ctx.step]}
+        ctx.put_state(ContactState(target=target, back=[ctx.flow, then or ctx.step]))
         ctx.ask("k_offer")
         return
     send_request(ctx, target, back=then, flow=ctx.flow)
