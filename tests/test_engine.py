@@ -340,6 +340,58 @@ def test_restart_resumes_same_step(_db: Database, settings: Settings) -> None:
         restarted.dispose()
 
 
+def test_a_state_saved_as_free_dicts_resumes(_engine: ConversationEngine) -> None:
+    """A row written when the flow states were free dicts (every key present, and a key
+    this version does not know) loads into the typed states: the flow goes on where it
+    was and the unknown key is written back."""
+    from core.models import ChatIdentity
+
+    Chat(_engine).say("bonjour")
+    need = "Nous cherchons une solution de covoiturage pour nos agents"
+    with _engine.db.session() as session:
+        ident = session.scalar(select(ChatIdentity).where(ChatIdentity.external_id == "u1"))
+        state = session.scalar(
+            select(ConversationState).where(ConversationState.person_id == ident.person_id)
+        )
+        state.flow, state.step = "buyer", "b_stage"
+        state.data = {
+            "n": 7,
+            "profile": {},
+            "b": {
+                "scope": {"text": need, "themes": ["Mobilité"], "stage": None},
+                "asked": ["territory", "stage"],
+                "territory": None,
+                "editing": False,
+                "offset": 0,
+                "shown": [],
+                "peers": [],
+                "later": {"x": 1},
+            },
+        }
+    chat = Chat(_engine)
+    chat.choose("st:experiment@7")  # the stage button shown before the upgrade
+    assert "budget" in chat.text.lower()
+    flow, step, data = _state(_engine.db)
+    assert (flow, step) == ("buyer", "b_budget")
+    assert data["b"]["scope"]["stage"] == "experiment"
+    assert data["b"]["asked"] == ["territory", "stage", "budget"]
+    assert data["b"]["later"] == {"x": 1}
+
+
+def test_flow_state_keeps_unknown_keys_and_writes_only_what_is_set() -> None:
+    from bot.flows.buyer import BuyerState
+    from bot.flows.shared import ContactState
+
+    raw = {"target": {"solution_id": 3}, "back": ["buyer", "b_results"], "later": 2}
+    contact = ContactState.load(raw)
+    assert contact.target == {"solution_id": 3} and contact.back == ["buyer", "b_results"]
+    assert contact.dump() == raw
+    buyer = BuyerState.load({"offset": 0, "shown": [], "editing": False})
+    assert buyer.dump() == {}
+    buyer.asked.append("stage")
+    assert buyer.dump() == {"asked": ["stage"]}
+
+
 def test_a_redelivered_input_is_not_processed_twice(_engine: ConversationEngine) -> None:
     """Telegram re-sends an update the bot did not confirm before dying (kill -9 after the
     commit): the need must not be taken again as the answer to the next question."""

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 
 from bot.flows.shared import request_introduction, skip_button, theme_buttons, tick, toggle_theme
 from bot.render import render_card, render_peers, render_solutions, render_territory, shorten
-from bot.types import Ctx, Engine, OutMessage, Step
+from bot.types import Ctx, Engine, FlowState, OutMessage, Step
 from core.domain import Cadence, NeedStatus, Role, size_band, size_band_value
 from core.models import MatchEvent, Need, Subscription
 from matcher.scope import (
@@ -47,17 +48,34 @@ FIELD_STEPS = {
 }
 
 
-# --- state helpers ----------------------------------------------------------------------------
-def _b(ctx: Ctx) -> dict[str, Any]:
-    return ctx.data.setdefault("b", {})
+# --- state ------------------------------------------------------------------------------------
+@dataclass
+class BuyerState(FlowState):
+    """The buyer flow's state (``b``): the need being described, then its results."""
+
+    KEY = "b"
+    scope: dict[str, Any] | None = None  # Scope.to_dict()
+    territory: dict[str, Any] | None = None  # the chosen territory (candidate + "desc")
+    cands: list[dict[str, Any]] | None = None  # territories to choose from
+    asked: list[str] = field(default_factory=list)  # questions already asked
+    timing_text: str | None = None  # the deadline as the person wrote it
+    editing: bool = False  # a field of the scope card is being changed
+    need_id: int | None = None  # the saved need, once confirmed
+    offset: int = 0  # results shown so far
+    shown: list[dict[str, Any]] = field(default_factory=list)  # {"id", "title"} per result
+    peers: list[dict[str, Any]] = field(default_factory=list)  # _peer_ref of each peer
+
+
+def _b(ctx: Ctx) -> BuyerState:
+    return ctx.state_of(BuyerState)
 
 
 def _scope(ctx: Ctx) -> Scope:
-    return Scope.from_dict(_b(ctx).get("scope") or {"text": ""})
+    return Scope.from_dict(_b(ctx).scope or {"text": ""})
 
 
 def _set_scope(ctx: Ctx, scope: Scope) -> None:
-    _b(ctx)["scope"] = scope.to_dict()
+    _b(ctx).scope = scope.to_dict()
 
 
 def _territory_from_candidate(candidate: Any) -> dict[str, Any]:
@@ -70,8 +88,8 @@ def _territory_from_candidate(candidate: Any) -> dict[str, Any]:
 
 def _apply_territory(ctx: Ctx, territory: dict[str, Any] | None) -> None:
     b = _b(ctx)
-    b["territory"] = territory
-    b.pop("cands", None)
+    b.territory = territory
+    b.cands = None
     scope = _scope(ctx)
     territory = territory or {}
     scope.territory_code = territory.get("code")
@@ -84,7 +102,7 @@ def _apply_territory(ctx: Ctx, territory: dict[str, Any] | None) -> None:
     scope.region = territory.get("region")
     _set_scope(ctx, scope)
     if territory.get("code"):
-        ctx.data.setdefault("profile", {})["territory"] = territory
+        ctx.profile["territory"] = territory
 
 
 # --- entry ------------------------------------------------------------------------------------
@@ -113,7 +131,7 @@ def _take_need_text(ctx: Ctx, text: str) -> None:
     today = ctx.engine.today()
     found = extract(text, today=today)
     b = _b(ctx)
-    editing = bool(b.get("editing"))
+    editing = b.editing
     old = _scope(ctx) if editing else Scope(text=text)
     scope = Scope(
         text=text,
@@ -127,18 +145,17 @@ def _take_need_text(ctx: Ctx, text: str) -> None:
     )
     _set_scope(ctx, scope)
     if found.timing_text:
-        b["timing_text"] = found.timing_text
-    b.setdefault("asked", [])
-    territory = b.get("territory") if editing else None
+        b.timing_text = found.timing_text
+    territory = b.territory if editing else None
     resolver = ctx.engine.resolver
     if resolver is not None:
         resolution = resolver.find_in_text(text)
         if resolution.status == "found" and resolution.candidate is not None:
             territory = _territory_from_candidate(resolution.candidate)
         elif resolution.status == "ambiguous" and resolution.candidates:
-            b["cands"] = [_territory_from_candidate(c) for c in resolution.candidates[:6]]
-            b["asked"] = [q for q in b["asked"] if q != "territory"]
-    if territory is None and not b.get("cands"):
+            b.cands = [_territory_from_candidate(c) for c in resolution.candidates[:6]]
+            b.asked = [q for q in b.asked if q != "territory"]
+    if territory is None and not b.cands:
         territory = (ctx.data.get("profile") or {}).get("territory")
     if territory is not None:
         _apply_territory(ctx, territory)
@@ -155,9 +172,9 @@ def _take_need_text(ctx: Ctx, text: str) -> None:
 def _missing(ctx: Ctx) -> list[str]:
     b = _b(ctx)
     scope = _scope(ctx)
-    asked = set(b.get("asked") or [])
+    asked = set(b.asked)
     missing = []
-    if "territory" not in asked and (b.get("cands") or not b.get("territory")):
+    if "territory" not in asked and (b.cands or not b.territory):
         missing.append("territory")
     if "stage" not in asked and not scope.stage:
         missing.append("stage")
@@ -173,7 +190,8 @@ def _missing(ctx: Ctx) -> list[str]:
 def _next(ctx: Ctx) -> None:
     """Ask the next missing question, or show the scope card."""
     b = _b(ctx)
-    if b.pop("editing", False):
+    editing, b.editing = b.editing, False
+    if editing:
         ctx.ask("b_card", flow=FLOW)
         return
     missing = _missing(ctx)
@@ -181,8 +199,8 @@ def _next(ctx: Ctx) -> None:
         ctx.ask("b_card", flow=FLOW)
         return
     question = missing[0]
-    b.setdefault("asked", []).append(question)
-    if question == "territory" and b.get("cands"):
+    b.asked.append(question)
+    if question == "territory" and b.cands:
         ctx.ask("b_terr_pick", flow=FLOW)
     else:
         ctx.ask(FIELD_STEPS[question], flow=FLOW)
@@ -190,7 +208,7 @@ def _next(ctx: Ctx) -> None:
 
 # --- b_text -----------------------------------------------------------------------------------
 def _p_text(ctx: Ctx) -> None:
-    ctx.say("edit_text" if _b(ctx).get("editing") else "need_ask")
+    ctx.say("edit_text" if _b(ctx).editing else "need_ask")
 
 
 def _t_text(ctx: Ctx, text: str) -> None:
@@ -224,7 +242,7 @@ def _t_terr(ctx: Ctx, text: str) -> None:
         ctx.say("territory_noted", territory=render_territory(territory, ctx.lang))
         _next(ctx)
     elif resolution.status == "ambiguous" and resolution.candidates:
-        _b(ctx)["cands"] = [_territory_from_candidate(c) for c in resolution.candidates[:6]]
+        _b(ctx).cands = [_territory_from_candidate(c) for c in resolution.candidates[:6]]
         ctx.ask("b_terr_pick", flow=FLOW)
     else:
         ctx.say("territory_not_found", text=shorten(text, 60))
@@ -234,14 +252,14 @@ def _t_terr(ctx: Ctx, text: str) -> None:
 def _c_skip_then_next(ctx: Ctx, action: str, value: str) -> bool:
     if action != "skip":
         return False
-    _b(ctx).pop("cands", None)
+    _b(ctx).cands = None
     _next(ctx)
     return True
 
 
 def _p_terr_pick(ctx: Ctx) -> None:
     buttons = []
-    for i, cand in enumerate(_b(ctx).get("cands") or []):
+    for i, cand in enumerate(_b(ctx).cands or []):
         where = cand.get("dep_name") or cand.get("dep") or cand.get("region_name") or ""
         label = f"{cand['name']} ({where})" if where else cand["name"]
         buttons.append(ctx.btn("terr", str(i), shorten(label, 60)))
@@ -252,7 +270,7 @@ def _p_terr_pick(ctx: Ctx) -> None:
 def _c_terr_pick(ctx: Ctx, action: str, value: str) -> bool:
     if action == "skip":
         return _c_skip_then_next(ctx, action, value)
-    cands = _b(ctx).get("cands") or []
+    cands = _b(ctx).cands or []
     if action != "terr" or not value.isdigit() or int(value) >= len(cands):
         return False
     territory = cands[int(value)]
@@ -332,7 +350,7 @@ def _c_timing(ctx: Ctx, action: str, value: str) -> bool:
         return _c_skip_then_next(ctx, action, value)
     if action != "tim" or value not in TIMING_BANDS:
         return False
-    _b(ctx).pop("timing_text", None)
+    _b(ctx).timing_text = None
     _set_field(ctx, timing=value)
     _next(ctx)
     return True
@@ -344,7 +362,7 @@ def _t_timing(ctx: Ctx, text: str) -> None:
         ctx.say("unexpected")
         ctx.reask()
         return
-    _b(ctx)["timing_text"] = found[1]
+    _b(ctx).timing_text = found[1]
     _set_field(ctx, timing=found[0])
     _next(ctx)
 
@@ -402,9 +420,7 @@ def _c_themes(ctx: Ctx, action: str, value: str) -> bool:
 # --- scope card and edit ----------------------------------------------------------------------
 def _p_card(ctx: Ctx) -> None:
     b = _b(ctx)
-    text = render_card(
-        _scope(ctx), ctx.lang, territory=b.get("territory"), timing_text=b.get("timing_text")
-    )
+    text = render_card(_scope(ctx), ctx.lang, territory=b.territory, timing_text=b.timing_text)
     ctx.send(
         text,
         [ctx.btn("card", "ok", ctx.t("confirm")), ctx.btn("card", "edit", ctx.t("edit"))],
@@ -432,7 +448,7 @@ def _c_edit(ctx: Ctx, action: str, value: str) -> bool:
     if value == "back":
         ctx.ask("b_card", flow=FLOW)
         return True
-    _b(ctx)["editing"] = True
+    _b(ctx).editing = True
     ctx.ask(FIELD_STEPS[value], flow=FLOW)
     return True
 
@@ -441,7 +457,7 @@ def _c_edit(ctx: Ctx, action: str, value: str) -> bool:
 def _confirm(ctx: Ctx) -> None:
     scope = _scope(ctx)
     b = _b(ctx)
-    territory = b.get("territory") or {}
+    territory = b.territory or {}
     need = Need(
         owner_id=ctx.person.id,
         raw_text=scope.text,
@@ -467,7 +483,7 @@ def _confirm(ctx: Ctx) -> None:
     if scope.territory_code and ctx.person.territory_code is None:
         ctx.person.territory_code = scope.territory_code
         ctx.person.territory_kind = scope.territory_kind
-    b.update(need_id=need.id, offset=0, shown=[], peers=[])
+    b.need_id, b.offset, b.shown, b.peers = need.id, 0, [], []
     ctx.state.step = "b_results"
     ctx.data["n"] = int(ctx.data.get("n", 0)) + 1
     engine, transport, external_id = ctx.engine, ctx.transport, ctx.external_id
@@ -514,19 +530,19 @@ def _results_page(
 
     def step(ctx: Ctx) -> None:
         b = _b(ctx)
-        if b.get("need_id") != need_id:
+        if b.need_id != need_id:
             return  # the user moved on meanwhile
         for rank, m in enumerate(matches, start=offset + 1):
             ctx.session.add(
                 MatchEvent(need_id=need_id, solution_id=m.solution_id, rank=rank, score=m.score)
             )
-        b["offset"] = offset + len(matches)
-        b["shown"] = [
-            *b.get("shown", []),
+        b.offset = offset + len(matches)
+        b.shown = [
+            *b.shown,
             *({"id": m.solution_id, "title": m.title} for m in matches),
         ]
         if first:
-            b["peers"] = [_peer_ref(p) for p in peers]
+            b.peers = [_peer_ref(p) for p in peers]
         if failed:
             ctx.say("search_unavailable")
         elif first:
@@ -591,9 +607,9 @@ def _c_results(ctx: Ctx, action: str, value: str) -> bool:
     if action != "res":
         return False
     b = _b(ctx)
-    if value == "more" and b.get("need_id"):
+    if value == "more" and b.need_id:
         engine, transport, external_id = ctx.engine, ctx.transport, ctx.external_id
-        scope, need_id, offset = _scope(ctx), int(b["need_id"]), int(b.get("offset", 0))
+        scope, need_id, offset = _scope(ctx), b.need_id, b.offset
         ctx.defer(
             lambda: _results_page(
                 engine, transport, external_id, scope, need_id, offset, first=False
@@ -614,7 +630,7 @@ def _c_results(ctx: Ctx, action: str, value: str) -> bool:
         if ctx.engine.peers is None:
             ctx.say("intro_unavailable")
             return True
-        if not b.get("shown") and not b.get("peers"):
+        if not b.shown and not b.peers:
             ctx.say("intro_nothing")
             return True
         ctx.ask("b_intro", flow=FLOW)
@@ -629,12 +645,11 @@ def _c_results(ctx: Ctx, action: str, value: str) -> bool:
 def _p_intro(ctx: Ctx) -> None:
     b = _b(ctx)
     buttons = [
-        ctx.btn("meet", f"s{i}", shorten(s["title"], 48))
-        for i, s in enumerate((b.get("shown") or [])[:PAGE])
+        ctx.btn("meet", f"s{i}", shorten(s["title"], 48)) for i, s in enumerate(b.shown[:PAGE])
     ]
     buttons += [  # only peers someone can pass a request to
         ctx.btn("meet", f"p{i}", shorten(p.get("label") or "?", 48))
-        for i, p in enumerate(b.get("peers") or [])
+        for i, p in enumerate(b.peers)
         if p.get("contact", True)
     ]
     buttons.append(ctx.btn("meet", "back", ctx.t("back")))
@@ -649,7 +664,7 @@ def _c_intro(ctx: Ctx, action: str, value: str) -> bool:
         ctx.ask("b_results", flow=FLOW)
         return True
     kind, idx = value[:1], value[1:]
-    pool = (b.get("shown") or [])[:PAGE] if kind == "s" else (b.get("peers") or [])
+    pool = b.shown[:PAGE] if kind == "s" else b.peers
     if kind not in ("s", "p") or not idx.isdigit() or int(idx) >= len(pool):
         return False
     item = pool[int(idx)]
