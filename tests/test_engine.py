@@ -381,6 +381,7 @@ def test_a_state_saved_as_free_dicts_resumes(_engine: ConversationEngine) -> Non
 def test_flow_state_keeps_unknown_keys_and_writes_only_what_is_set() -> None:
     from bot.flows.buyer import BuyerState
     from bot.flows.shared import ContactState
+    from bot.flows.startup import RegistrationState
 
     raw = {"target": {"solution_id": 3}, "back": ["buyer", "b_results"], "later": 2}
     contact = ContactState.load(raw)
@@ -390,6 +391,15 @@ def test_flow_state_keeps_unknown_keys_and_writes_only_what_is_set() -> None:
     assert buyer.dump() == {}
     buyer.asked.append("stage")
     assert buyer.dump() == {"asked": ["stage"]}
+
+    saved = {"org": "Acme", "title": "Compost", "kinds": ["commune"], "sizes": [], "x": 1}
+    registration = RegistrationState.load(saved)
+    assert (registration.org, registration.kinds, registration.maturity) == (
+        "Acme",
+        ["commune"],
+        None,
+    )
+    assert registration.dump() == {k: v for k, v in saved.items() if k != "sizes"}
 
 
 def test_a_redelivered_input_is_not_processed_twice(_engine: ConversationEngine) -> None:

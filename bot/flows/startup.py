@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -20,7 +21,7 @@ from bot.flows.shared import (
     validate_email,
 )
 from bot.render import render_need_matches, shorten
-from bot.types import Button, Ctx, Engine, OutMessage, Step
+from bot.types import Button, Ctx, Engine, FlowState, OutMessage, Step
 from core.catalogue import archive_solution, create_solution
 from core.domain import (
     SIZE_BAND_ORDER,
@@ -53,8 +54,27 @@ _URL = re.compile(
 )
 
 
-def _r(ctx: Ctx) -> dict[str, Any]:
-    return ctx.data.setdefault("r", {})
+@dataclass
+class RegistrationState(FlowState):
+    """The start-up flow's state (``r``): the solution being registered."""
+
+    KEY = "r"
+    org: str = ""
+    title: str = ""
+    desc: str = ""
+    themes: list[str] = field(default_factory=list)  # French labels
+    dups: list[dict[str, Any]] = field(default_factory=list)  # {"id", "title"} of look-alikes
+    kinds: list[str] = field(default_factory=list)  # KINDS
+    sizes: list[str] = field(default_factory=list)  # size bands
+    maturity: str | None = None
+    refs: list[str] = field(default_factory=list)
+    pricing: str | None = None
+    website: str | None = None
+    consent_at: str | None = None  # ISO time the contact consent was given
+
+
+def _r(ctx: Ctx) -> RegistrationState:
+    return ctx.state_of(RegistrationState)
 
 
 def validate_url(text: str) -> str | None:
@@ -91,11 +111,12 @@ def _p_org(ctx: Ctx) -> None:
 
 
 def _name(ctx: Ctx, text: str, key: str, next_step: str) -> None:
+    """``key``: the field of :class:`RegistrationState` taking the name (org, title)."""
     if not 2 <= len(text) <= 200:
         ctx.say("reg_name_invalid")
         ctx.reask()
         return
-    _r(ctx)[key] = text
+    setattr(_r(ctx), key, text)
     ctx.ask(next_step, flow=FLOW)
 
 
@@ -113,10 +134,8 @@ def _t_desc(ctx: Ctx, text: str) -> None:
         ctx.say("reg_description_short", n=words)
         return
     r = _r(ctx)
-    r["desc"] = text
-    r["themes"] = [
-        t.fr for t in (find_theme(x) for x in extract_themes(f"{r.get('title', '')}. {text}")) if t
-    ]
+    r.desc = text
+    r.themes = [t.fr for t in (find_theme(x) for x in extract_themes(f"{r.title}. {text}")) if t]
     engine, transport, external_id = ctx.engine, ctx.transport, ctx.external_id
     nonce = ctx.data["n"]
 
@@ -131,7 +150,7 @@ def _t_desc(ctx: Ctx, text: str) -> None:
             if ctx2.step != "r_desc" or ctx2.data.get("n") != nonce:
                 return  # the user moved on meanwhile
             if similar:
-                _r(ctx2)["dups"] = [{"id": s.solution_id, "title": s.title} for s in similar]
+                _r(ctx2).dups = [{"id": s.solution_id, "title": s.title} for s in similar]
                 ctx2.ask("r_dup", flow=FLOW)
             else:
                 ctx2.ask("r_themes", flow=FLOW)
@@ -143,7 +162,7 @@ def _t_desc(ctx: Ctx, text: str) -> None:
 
 def _p_dup(ctx: Ctx) -> None:
     lines = [ctx.t("reg_duplicates")]
-    lines += [f"• {shorten(d['title'], 90)}" for d in _r(ctx).get("dups") or []]
+    lines += [f"• {shorten(d['title'], 90)}" for d in _r(ctx).dups]
     ctx.send(
         "\n".join(lines),
         [ctx.btn("dup", "yes", ctx.t("reg_dup_yes")), ctx.btn("dup", "no", ctx.t("reg_dup_no"))],
@@ -163,23 +182,23 @@ def _c_dup(ctx: Ctx, action: str, value: str) -> bool:
 
 # --- toggles ----------------------------------------------------------------------------------
 def _p_themes(ctx: Ctx) -> None:
-    buttons = theme_buttons(ctx, _r(ctx).get("themes") or [])
+    buttons = theme_buttons(ctx, _r(ctx).themes)
     ctx.send(ctx.t("reg_themes"), [*buttons, ctx.btn("ok", "x", ctx.t("done"))])
 
 
 def _c_themes(ctx: Ctx, action: str, value: str) -> bool:
     r = _r(ctx)
     if action == "ok":
-        if not r.get("themes"):
+        if not r.themes:
             ctx.say("reg_themes_required")
             ctx.reask()
         else:
             ctx.ask("r_kinds", flow=FLOW)
         return True
-    chosen = toggle_theme(r.get("themes") or [], value) if action == "th" else None
+    chosen = toggle_theme(r.themes, value) if action == "th" else None
     if chosen is None:
         return False
-    r["themes"] = chosen
+    r.themes = chosen
     ctx.reask()
     return True
 
@@ -190,13 +209,14 @@ def _toggle(values: list[str], value: str, order: tuple[str, ...]) -> list[str]:
 
 
 def _multi_select(
-    field: str, action_name: str, options: tuple[str, ...], prompt_key: str, next_key: str
+    attr: str, action_name: str, options: tuple[str, ...], prompt_key: str, next_key: str
 ) -> Step:
-    """A step toggling ``options`` (labels ``{action_name}_{option}``) into ``r[field]``,
-    kept in ``options`` order; "done" moves on to ``next_key``."""
+    """A step toggling ``options`` (labels ``{action_name}_{option}``) into the list
+    ``attr`` of :class:`RegistrationState` (kinds, sizes), kept in ``options`` order;
+    "done" moves on to ``next_key``."""
 
     def prompt(ctx: Ctx) -> None:
-        chosen = set(_r(ctx).get(field) or [])
+        chosen = set(getattr(_r(ctx), attr))
         buttons = [
             ctx.btn(action_name, o, tick(ctx.t(f"{action_name}_{o}"), o in chosen)) for o in options
         ]
@@ -209,7 +229,7 @@ def _multi_select(
             return True
         if action != action_name or value not in options:
             return False
-        r[field] = _toggle(r.get(field) or [], value, options)
+        setattr(r, attr, _toggle(getattr(r, attr), value, options))
         ctx.reask()
         return True
 
@@ -229,7 +249,7 @@ def _p_maturity(ctx: Ctx) -> None:
 def _c_maturity(ctx: Ctx, action: str, value: str) -> bool:
     if action != "mat" or value not in {m.value for m in MATURITIES}:
         return False
-    _r(ctx)["maturity"] = value
+    _r(ctx).maturity = value
     ctx.ask("r_refs", flow=FLOW)
     return True
 
@@ -259,12 +279,12 @@ def _skip_to(next_step: str):  # type: ignore[no-untyped-def]
 
 def _t_refs(ctx: Ctx, text: str) -> None:
     refs = [shorten(p, 200) for p in re.split(r"[;\n]|,(?![^()]*\))", text) if p.strip()]
-    _r(ctx)["refs"] = refs[:20]
+    _r(ctx).refs = refs[:20]
     ctx.ask("r_pricing", flow=FLOW)
 
 
 def _t_pricing(ctx: Ctx, text: str) -> None:
-    _r(ctx)["pricing"] = shorten(text, 300)
+    _r(ctx).pricing = shorten(text, 300)
     ctx.ask("r_website", flow=FLOW)
 
 
@@ -274,7 +294,7 @@ def _t_website(ctx: Ctx, text: str) -> None:
         ctx.say("reg_website_invalid")
         ctx.reask()
         return
-    _r(ctx)["website"] = url
+    _r(ctx).website = url
     ctx.ask("r_consent", flow=FLOW)
 
 
@@ -300,7 +320,7 @@ def _c_consent(ctx: Ctx, action: str, value: str) -> bool:
         ctx.say("reg_no_contact")
         _save(ctx, email=None)
     else:
-        _r(ctx)["consent_at"] = utcnow().isoformat()
+        _r(ctx).consent_at = utcnow().isoformat()
         ctx.ask("r_email", flow=FLOW)
     return True
 
@@ -321,29 +341,29 @@ def _t_email(ctx: Ctx, text: str) -> None:
 def _save(ctx: Ctx, *, email: str | None) -> None:
     r = _r(ctx)
     settings = ctx.engine.settings
-    org = Organisation(kind=OrgKind.STARTUP, name=r["org"], website=r.get("website"))
+    org = Organisation(kind=OrgKind.STARTUP, name=r.org, website=r.website)
     ctx.session.add(org)
     ctx.session.flush()
     if ctx.person.organisation_id is None:
         ctx.person.organisation_id = org.id
-    desc = r["desc"]
+    desc = r.desc
     first_sentence = re.split(r"(?<=[.!?])\s", desc, maxsplit=1)[0]
     solution = create_solution(
         ctx.session,
-        external_id=lambda new_id: f"chat-{slug(r['title'])}-{new_id}",
+        external_id=lambda new_id: f"chat-{slug(r.title)}-{new_id}",
         values={
-            "title": r["title"],
+            "title": r.title,
             "mission": shorten(first_sentence, 300),
             "description": desc,
-            "themes": list(r.get("themes") or []),
-            "target_kinds": list(r.get("kinds") or []),
-            "target_size_bands": list(r.get("sizes") or []),
-            "maturity": r.get("maturity"),
-            "pricing_model": r.get("pricing"),
-            "references": list(r.get("refs") or []),
-            "website": r.get("website"),
+            "themes": list(r.themes),
+            "target_kinds": list(r.kinds),
+            "target_size_bands": list(r.sizes),
+            "maturity": r.maturity,
+            "pricing_model": r.pricing,
+            "references": list(r.refs),
+            "website": r.website,
             "contact": email,
-            "organisation_name": r["org"],
+            "organisation_name": r.org,
             "status": SolutionStatus.PUBLISHED,
         },
         actor=f"chat:{ctx.person.id}",
@@ -352,7 +372,7 @@ def _save(ctx: Ctx, *, email: str | None) -> None:
         submitted_by_id=ctx.person.id,
     ).row
     if email is not None:
-        given = r.get("consent_at")
+        given = r.consent_at
         ctx.session.add(
             ConsentRecord(
                 person_id=ctx.person.id,
@@ -362,7 +382,7 @@ def _save(ctx: Ctx, *, email: str | None) -> None:
             )
         )
         ctx.person.email = email
-    title, solution_id = r["title"], solution.id
+    title, solution_id = r.title, solution.id
     ctx.end_flow()
     ctx.say("reg_saved", title=title)
     engine, lang = ctx.engine, ctx.lang
