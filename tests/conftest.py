@@ -1,4 +1,12 @@
-"""Shared fixtures: real components everywhere (SQLite file or PostgreSQL, real model, FAISS).
+"""Shared fixtures: real components everywhere (SQLite file or PostgreSQL, FAISS, an embedder).
+
+The embedder comes in two flavours. ``embedder`` / ``service`` are the real model: every
+test using them is marked ``slow`` here, whatever its module says. ``hashing_embedder`` /
+``hashing_service`` are the model-free :class:`~index.hashing.HashingEmbedder`, for the
+tests whose assertions hold without the model's semantics (flows, plumbing, ranking
+mechanics): they run in the fast tier (``make test-fast``). The per-test ``settings``
+select the hashing embedder too, so a service built from them without an embedder (its
+model loaded lazily, e.g. by the background indexer) never loads the real model.
 
 ``PIU_TEST_DB=postgres`` runs the same tests on a throw-away PostgreSQL cluster
 (started once per session by :mod:`tests.pg`, one fresh database per test).
@@ -26,6 +34,15 @@ from core.db import Database
 USE_POSTGRES = os.environ.get("PIU_TEST_DB", "sqlite") == "postgres"
 MODEL_CACHE = Path(os.environ.get("PIU_MODEL_CACHE_DIR", REPO_ROOT / "var" / "models"))
 TEST_CACHE = REPO_ROOT / "var" / "test-cache"
+#: Fixtures that load the real embedding model.
+REAL_MODEL_FIXTURES = {"embedder", "service"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that loads the real model is ``slow``, so the fast tier never loads it."""
+    for item in items:
+        if REAL_MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -66,8 +83,11 @@ def make_settings(data_dir: Path, db_url: str, model_cache: Path, **overrides: o
 
 @pytest.fixture
 def settings(tmp_path: Path, pg_server: object, model_cache: Path, request) -> Settings:  # type: ignore[no-untyped-def]
-    """Settings for one test: its own data directory and its own empty database."""
-    return make_settings(tmp_path, _new_db_url(pg_server, tmp_path, request.node.name), model_cache)
+    """Settings for one test: its own data directory and its own empty database. They
+    select the hashing embedder: a service built from them loads the real model only when
+    given the ``embedder`` fixture."""
+    db_url = _new_db_url(pg_server, tmp_path, request.node.name)
+    return make_settings(tmp_path, db_url, model_cache, embedder="hashing")
 
 
 @pytest.fixture
@@ -85,6 +105,14 @@ def embedder(model_cache: Path, tmp_path_factory: pytest.TempPathFactory):  # ty
 
     tmp = tmp_path_factory.mktemp("embedder")
     return load_embedder(make_settings(tmp, f"sqlite:///{tmp / 'x.sqlite3'}", model_cache))
+
+
+@pytest.fixture(scope="session")
+def hashing_embedder():  # type: ignore[no-untyped-def]
+    """The model-free hashing embedder (no model files, deterministic)."""
+    from index.hashing import HashingEmbedder
+
+    return HashingEmbedder()
 
 
 @pytest.fixture(scope="session")
@@ -119,4 +147,23 @@ def service(demo_db: Database, demo_settings: Settings, embedder):  # type: igno
     svc.ensure_ready()
     cache.mkdir(parents=True, exist_ok=True)
     shutil.copytree(index_dir, cache, dirs_exist_ok=True)
+    return svc
+
+
+@pytest.fixture(scope="session")
+def hashing_service(  # type: ignore[no-untyped-def]
+    demo_db: Database,
+    demo_settings: Settings,
+    hashing_embedder,
+    tmp_path_factory: pytest.TempPathFactory,
+    model_cache: Path,
+):
+    """A ready MatchService over the demo data with the hashing embedder; its ``settings``
+    (``embedder="hashing"``, its own index directory) are the demo settings otherwise."""
+    from matcher.service import MatchService
+
+    tmp = tmp_path_factory.mktemp("demo-hashing")
+    settings = make_settings(tmp, demo_settings.db_url, model_cache, embedder="hashing")
+    svc = MatchService(demo_db, settings, hashing_embedder)
+    svc.ensure_ready()
     return svc

@@ -3,7 +3,7 @@ qualification audit trail, exports round trip, analytics, CLI keys.
 
 These tests never load the model: the indexes are not loaded (``load_indexes=False``),
 so writes only bump the catalogue version and searches are tested in
-``test_api_search.py`` (slow).
+``test_api_search.py``.
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
-"""Search through the HTTP API with the real model (slow): same ranking as the chat,
-filters, and the index kept in sync by admin writes."""
+"""Search through the HTTP API (hashing embedder): same ranking as the chat, filters, and
+the index kept in sync by admin writes."""
 
 from __future__ import annotations
 
-import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -15,17 +14,14 @@ from index.base import Embedder
 from matcher.service import MatchService
 from matcher.types import Scope
 
-pytestmark = pytest.mark.slow
 
-
-def test_search_ranks_like_the_chat(
-    service: MatchService, demo_db: Database, demo_settings: Settings
-) -> None:  # type: ignore[no-untyped-def]
-    services = build_services(demo_settings, db=demo_db, matcher=service, ready=False)
-    with TestClient(create_app(demo_settings, services)) as client:
+def test_search_ranks_like_the_chat(hashing_service: MatchService, demo_db: Database) -> None:
+    settings = hashing_service.settings
+    services = build_services(settings, db=demo_db, matcher=hashing_service, ready=False)
+    with TestClient(create_app(settings, services)) as client:
         q = "réduire l'éclairage public la nuit dans une petite commune"
         page = client.get("/api/solutions", params={"q": q, "limit": 5}).json()
-        expected = service.search(Scope(text=q), top=5).matches
+        expected = hashing_service.search(Scope(text=q), top=5).matches
         assert [s["external_id"] for s in page["items"]] == [m.external_id for m in expected]
         assert page["items"][0]["reasons"] and page["total"] >= 5
         second = client.get("/api/solutions", params={"q": q, "limit": 5, "offset": 5}).json()
@@ -51,7 +47,7 @@ LUM_QUERY = "couper l'éclairage public la nuit"
 def _admin(
     settings: Settings, db: Database, embedder: Embedder, name: str
 ) -> tuple[Services, dict[str, str]]:
-    """Services with the real model, and the headers of an admin key."""
+    """Services searching with ``embedder``, and the headers of an admin key."""
     services = build_services(settings, db=db, embedder=embedder, ready=False)
     with db.session() as session:
         _, key = create_key(session, name=name)
@@ -59,9 +55,9 @@ def _admin(
 
 
 def test_admin_writes_keep_the_index_in_sync(  # type: ignore[no-untyped-def]
-    settings: Settings, db: Database, embedder
+    settings: Settings, db: Database, hashing_embedder
 ) -> None:
-    services, headers = _admin(settings, db, embedder, "sync")
+    services, headers = _admin(settings, db, hashing_embedder, "sync")
     with TestClient(create_app(settings, services)) as client:
         rows = [
             {"external_id": "velo", "title": "Vélos cargo partagés", "mission": "Mobilité douce"},
@@ -81,9 +77,9 @@ def test_admin_writes_keep_the_index_in_sync(  # type: ignore[no-untyped-def]
 
 
 def test_a_qualification_shows_in_the_next_search(  # type: ignore[no-untyped-def]
-    settings: Settings, db: Database, embedder
+    settings: Settings, db: Database, hashing_embedder
 ) -> None:
-    services, headers = _admin(settings, db, embedder, "qualify")
+    services, headers = _admin(settings, db, hashing_embedder, "qualify")
     q = LUM_QUERY
     with TestClient(create_app(settings, services)) as client:
         assert client.post("/api/admin/solutions", json=LUM, headers=headers).status_code == 201

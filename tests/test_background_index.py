@@ -1,14 +1,12 @@
 """Background indexing, the ranking cache and the catalogue version under concurrency.
 
-Real SQLite/PostgreSQL, the real model, real FAISS files.
+Real SQLite/PostgreSQL, real FAISS files; the hashing embedder (no model semantics needed).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-
-import pytest
 
 from core.db import Database, bump_catalogue_version, catalogue_version
 from core.domain import NeedStatus
@@ -35,9 +33,8 @@ def _saved_ids(settings, embedder, kind: str) -> set[int]:  # type: ignore[no-un
     return set() if loaded is None else set(loaded[0].items)
 
 
-@pytest.mark.slow
-def test_queued_need_is_searchable_then_saved(db: Database, settings, embedder) -> None:  # type: ignore[no-untyped-def]
-    service = MatchService(db, settings, embedder)
+def test_queued_need_is_searchable_then_saved(db: Database, settings, hashing_embedder) -> None:  # type: ignore[no-untyped-def]
+    service = MatchService(db, settings, hashing_embedder)
     service.ensure_ready()
     before = catalogue_version_of(db)
     need = _need(db, "Réduire le gaspillage alimentaire dans les cantines scolaires")
@@ -47,13 +44,14 @@ def test_queued_need_is_searchable_then_saved(db: Database, settings, embedder) 
     assert hits and hits[0][0] == need
     assert catalogue_version_of(db) > before  # other workers learn of it
     assert service.flush_indexing(save=True, timeout=60)
-    assert need in _saved_ids(settings, embedder, "need")
+    assert need in _saved_ids(settings, hashing_embedder, "need")
     service.close()
 
 
-@pytest.mark.slow
-def test_a_need_closed_before_its_turn_is_not_indexed(db: Database, settings, embedder) -> None:  # type: ignore[no-untyped-def]
-    service = MatchService(db, settings, embedder)
+def test_a_need_closed_before_its_turn_is_not_indexed(
+    db: Database, settings, hashing_embedder
+) -> None:  # type: ignore[no-untyped-def]
+    service = MatchService(db, settings, hashing_embedder)
     service.ensure_ready()
     kept = _need(db, "Capteurs de qualité de l'air dans les écoles")
     closed = _need(db, "Capteurs de bruit près des écoles", status=NeedStatus.CLOSED)
@@ -61,20 +59,19 @@ def test_a_need_closed_before_its_turn_is_not_indexed(db: Database, settings, em
     service.index_later("need", closed)
     service.close()  # indexes and saves what is queued
     assert service.store.ids("need") == [kept]
-    assert _saved_ids(settings, embedder, "need") == {kept}
+    assert _saved_ids(settings, hashing_embedder, "need") == {kept}
 
 
-@pytest.mark.slow
-def test_a_crash_before_the_save_loses_nothing(db: Database, settings, embedder) -> None:  # type: ignore[no-untyped-def]
-    service = MatchService(db, settings, embedder)
+def test_a_crash_before_the_save_loses_nothing(db: Database, settings, hashing_embedder) -> None:  # type: ignore[no-untyped-def]
+    service = MatchService(db, settings, hashing_embedder)
     service.ensure_ready()
     service._indexer.save_interval = 3600.0  # the process "dies" before any save
     need = _need(db, "Plateforme de covoiturage pour les agents")
     service.index_later("need", need)
     assert service.flush_indexing(timeout=60)
-    assert need not in _saved_ids(settings, embedder, "need")
+    assert need not in _saved_ids(settings, hashing_embedder, "need")
     # a new process over the same files: the start-up sync finds the missing need
-    restarted = MatchService(db, settings, embedder)
+    restarted = MatchService(db, settings, hashing_embedder)
     reports = {r.kind: r for r in restarted.ensure_ready()}
     assert reports["need"].embedded == 1
     assert restarted.search_needs("covoiturage des agents")[0][0] == need
@@ -150,15 +147,14 @@ def test_concurrent_catalogue_bumps_are_never_lost(db: Database) -> None:
     assert catalogue_version_of(db) == 100
 
 
-@pytest.mark.slow
 def test_more_results_page_through_one_ranking_and_edits_show(
-    db: Database, settings, embedder
+    db: Database, settings, hashing_embedder
 ) -> None:  # type: ignore[no-untyped-def]
     ids = [
         add_solution(db, f"s{i}", f"Vélos partagés {i}", f"Vélos en libre-service, station {i}")
         for i in range(8)
     ]
-    service = MatchService(db, settings, embedder)
+    service = MatchService(db, settings, hashing_embedder)
     service.ensure_ready()
     scope = Scope(text="vélos en libre-service pour la commune")
     whole = [m.solution_id for m in service.search(scope, top=8).matches]

@@ -1,6 +1,7 @@
 """The conversation engine, driven directly (real SQLite file, real resolver).
 
-Tests marked ``slow`` use the real embedding model (search, duplicates, peers).
+Searches run with the hashing embedder; the tests marked ``slow`` use the real embedding
+model (needs and duplicates found by meaning).
 """
 
 from __future__ import annotations
@@ -118,11 +119,22 @@ def _engine(_db: Database, settings: Settings) -> ConversationEngine:
     return _make_engine(_db, settings)
 
 
-@pytest.fixture
-def _live(_db: Database, settings: Settings, embedder) -> ConversationEngine:  # type: ignore[no-untyped-def]
-    engine = _make_engine(_db, settings, embedder)
+def _ready_engine(db: Database, settings: Settings, embedder) -> ConversationEngine:  # type: ignore[no-untyped-def]
+    engine = _make_engine(db, settings, embedder)
     engine.service.ensure_ready()
     return engine
+
+
+@pytest.fixture
+def _live(_db: Database, settings: Settings, embedder) -> ConversationEngine:  # type: ignore[no-untyped-def]
+    """An engine searching with the real model (needs and duplicates found by meaning)."""
+    return _ready_engine(_db, settings, embedder)
+
+
+@pytest.fixture
+def _live_hashing(_db: Database, settings: Settings, hashing_embedder) -> ConversationEngine:  # type: ignore[no-untyped-def]
+    """An engine searching with the hashing embedder (the flow around the search)."""
+    return _ready_engine(_db, settings, hashing_embedder)
 
 
 class Chat:
@@ -533,13 +545,12 @@ def test_terminal_numbers_pick_buttons(_engine: ConversationEngine) -> None:
     assert _state(_engine.db, "term")[1] != state[1]  # "2" answered that question
 
 
-# --- slow: real model --------------------------------------------------------------------------
-@pytest.mark.slow
-def test_buyer_confirm_results_more_and_actions(_live: ConversationEngine) -> None:
+# --- search: hashing embedder ------------------------------------------------------------------
+def test_buyer_confirm_results_more_and_actions(_live_hashing: ConversationEngine) -> None:
     # Paging needs more than five results from an eight-entry catalogue: keep the
     # results that share no word with the need (the floor is tested in test_matching).
-    _live.service.params = replace(_live.service.params, semantic_gap=None)
-    chat = Chat(_live)
+    _live_hashing.service.params = replace(_live_hashing.service.params, semantic_gap=None)
+    chat = Chat(_live_hashing)
     chat.say(LONS)
     chat.press("Terminé")
     chat.press("Confirmer")
@@ -549,7 +560,7 @@ def test_buyer_confirm_results_more_and_actions(_live: ConversationEngine) -> No
     assert "(qualifiée)" in text
     # peers: the ranking belongs to matcher.peers; the engine shows them or says so honestly
     assert "Dole" in text or "Pas encore de collectivité pair identifiée" in text
-    with _live.db.session() as session:
+    with _live_hashing.db.session() as session:
         need = session.scalars(select(Need)).one()
         assert need.status == NeedStatus.OPEN and need.territory_code == "39300"
         assert need.budget_eur == 30_000 and need.stage == "experiment"
@@ -560,7 +571,7 @@ def test_buyer_confirm_results_more_and_actions(_live: ConversationEngine) -> No
     assert "chaque semaine" in chat.text
     chat.press("lettre hebdo")
     assert "déjà abonné" in chat.text
-    with _live.db.session() as session:
+    with _live_hashing.db.session() as session:
         sub = session.scalars(select(Subscription)).one()
         assert "Agriculture et alimentation" in sub.themes
     chat.press("mise en relation")
@@ -570,6 +581,7 @@ def test_buyer_confirm_results_more_and_actions(_live: ConversationEngine) -> No
     assert "ouvert" in chat.text
 
 
+# --- slow: real model --------------------------------------------------------------------------
 @pytest.mark.slow
 def test_registration_full_flow_with_consent(_live: ConversationEngine) -> None:
     _live.rate_limit.limit = 0  # a scripted conversation types faster than 20 messages/min

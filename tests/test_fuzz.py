@@ -42,8 +42,6 @@ from core.models import (
 )
 from tests.test_engine import SOLUTIONS, _make_engine, _territories
 
-pytestmark = pytest.mark.slow
-
 SEED = 20261115
 N_MESSAGES = 1_000
 N_USERS = 40
@@ -263,7 +261,7 @@ def check_reply(out: list[OutMessage], error_texts: set[str], where: str) -> Non
 
 
 @pytest.fixture
-def _fuzz_engine(db: Database, settings: Settings, embedder) -> ConversationEngine:  # type: ignore[no-untyped-def]
+def _fuzz_engine(db: Database, settings: Settings, hashing_embedder) -> ConversationEngine:  # type: ignore[no-untyped-def]
     with db.session() as session:
         _territories(session)
         for i, (title, desc, themes) in enumerate(SOLUTIONS):
@@ -271,7 +269,7 @@ def _fuzz_engine(db: Database, settings: Settings, embedder) -> ConversationEngi
                 Solution(external_id=f"sol-{i}", title=title, mission=desc, description=desc,
                          themes=themes)
             )  # fmt: skip
-    engine = _make_engine(db, settings, embedder)
+    engine = _make_engine(db, settings, hashing_embedder)
     engine.service.ensure_ready()
     engine.rate_limit.limit = 0  # the fuzz measures input handling, not the rate limit
     return engine

@@ -1,4 +1,4 @@
-"""Vector index and index store: real FAISS, the real model, real files."""
+"""Vector index and index store: real FAISS, real files, the hashing embedder."""
 
 from __future__ import annotations
 
@@ -91,50 +91,52 @@ def test_reader_never_sees_a_partial_index_file(tmp_path: Path) -> None:
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
 
 
-@pytest.mark.slow
-def test_store_survives_restart_and_syncs_only_changes(db: Database, settings, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_store_survives_restart_and_syncs_only_changes(
+    db: Database, settings, hashing_embedder
+) -> None:  # type: ignore[no-untyped-def]
     a = add_solution(db, "a", "Vélos partagés", "Location de vélos en libre-service")
     b = add_solution(db, "b", "Cantine", "Réduire le gaspillage alimentaire à la cantine")
-    store = IndexStore(settings.index_dir, embedder)
+    store = IndexStore(settings.index_dir, hashing_embedder)
     with db.session() as s:
         first = {r.kind: r for r in store.sync(_documents(s))}
     assert first["solution"].embedded == 2 and first["solution"].count == 2
 
     # A new process (new store object) loads the file instead of re-embedding.
-    store2 = IndexStore(settings.index_dir, embedder)
+    store2 = IndexStore(settings.index_dir, hashing_embedder)
     with db.session() as s:
         again = {r.kind: r for r in store2.sync(_documents(s))}
     assert again["solution"].loaded and again["solution"].embedded == 0
-    query = embedder.encode_queries(["gaspillage dans les cantines scolaires"])[0]
+    query = hashing_embedder.encode_queries(["gaspillage dans les cantines scolaires"])[0]
     assert store2.search("solution", query, 1)[0][0] == b
 
     # An edit in the database re-embeds that one document; a deletion removes it.
     with db.session() as s:
         s.get(Solution, a).mission = "Compteurs de vélos et de piétons"
     with db.session() as s:
-        edited = {r.kind: r for r in IndexStore(settings.index_dir, embedder).sync(_documents(s))}
+        edited = {
+            r.kind: r for r in IndexStore(settings.index_dir, hashing_embedder).sync(_documents(s))
+        }
     assert edited["solution"].embedded == 1 and edited["solution"].count == 2
     with db.session() as s:
         s.delete(s.get(Solution, b))
-    store3 = IndexStore(settings.index_dir, embedder)
+    store3 = IndexStore(settings.index_dir, hashing_embedder)
     with db.session() as s:
         removed = {r.kind: r for r in store3.sync(_documents(s))}
     assert removed["solution"].removed == 1 and store3.ids("solution") == [a]
 
 
-@pytest.mark.slow
-def test_model_change_triggers_a_rebuild(db: Database, settings, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_model_change_triggers_a_rebuild(db: Database, settings, hashing_embedder) -> None:  # type: ignore[no-untyped-def]
     add_solution(db, "a", "Vélos partagés", "Location de vélos en libre-service")
     with db.session() as s:
-        IndexStore(settings.index_dir, embedder).sync(_documents(s))
+        IndexStore(settings.index_dir, hashing_embedder).sync(_documents(s))
 
     class Renamed:
         """The same vectors under another model identity (what a model swap looks like)."""
 
-        model_id = embedder.model_id + "-other"
-        dim = embedder.dim
-        encode_queries = staticmethod(embedder.encode_queries)
-        encode_passages = staticmethod(embedder.encode_passages)
+        model_id = hashing_embedder.model_id + "-other"
+        dim = hashing_embedder.dim
+        encode_queries = staticmethod(hashing_embedder.encode_queries)
+        encode_passages = staticmethod(hashing_embedder.encode_passages)
 
     with db.session() as s:
         report = IndexStore(settings.index_dir, Renamed()).sync(_documents(s))[0]
@@ -142,20 +144,20 @@ def test_model_change_triggers_a_rebuild(db: Database, settings, embedder) -> No
     assert report.reason.startswith("model changed")
 
 
-@pytest.mark.slow
-def test_damaged_index_file_is_rebuilt(db: Database, settings, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_damaged_index_file_is_rebuilt(db: Database, settings, hashing_embedder) -> None:  # type: ignore[no-untyped-def]
     add_solution(db, "a", "Vélos partagés", "Location de vélos en libre-service")
-    store = IndexStore(settings.index_dir, embedder)
+    store = IndexStore(settings.index_dir, hashing_embedder)
     with db.session() as s:
         store.sync(_documents(s))
     store.path("solution").write_bytes(b"PIUIDX1\n\x00\x01garbage")
     with db.session() as s:
-        report = IndexStore(settings.index_dir, embedder).sync(_documents(s, "solution"))[0]
+        report = IndexStore(settings.index_dir, hashing_embedder).sync(_documents(s, "solution"))[0]
     assert not report.loaded and report.count == 1
 
 
-@pytest.mark.slow
-def test_stale_temp_files_of_a_killed_writer_are_removed(db: Database, settings, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_stale_temp_files_of_a_killed_writer_are_removed(
+    db: Database, settings, hashing_embedder
+) -> None:  # type: ignore[no-untyped-def]
     settings.index_dir.mkdir(parents=True)
     old = settings.index_dir / ".solution.piuindex.abc123.tmp"
     fresh = settings.index_dir / ".solution.piuindex.def456.tmp"
@@ -163,5 +165,5 @@ def test_stale_temp_files_of_a_killed_writer_are_removed(db: Database, settings,
     fresh.write_bytes(b"another worker writing now")
     os.utime(old, (time.time() - 3600, time.time() - 3600))
     with db.session() as s:
-        IndexStore(settings.index_dir, embedder).sync(_documents(s, "solution"))
+        IndexStore(settings.index_dir, hashing_embedder).sync(_documents(s, "solution"))
     assert not old.exists() and fresh.exists()

@@ -1,4 +1,9 @@
-"""Hybrid ranking on the demo catalogue: sanity on hand-checked needs, reasons, bad queries."""
+"""Hybrid ranking on the demo catalogue: sanity on hand-checked needs, reasons, bad queries.
+
+What the real model finds by meaning (hand-checked needs, English queries, near duplicates)
+is ``slow``; the ranking mechanics (reasons, paging, filters, bad queries) run with the
+hashing embedder.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,6 @@ import pytest
 from matcher.service import QueryError, prepare_query
 from matcher.text import without_place
 from matcher.types import Scope
-
-pytestmark = pytest.mark.slow
 
 # Needs written as a buyer would, each with catalogue entries that answer it
 # (checked by hand in data/catalogue_betagouv.jsonl).
@@ -32,21 +35,23 @@ HAND_CHECKED = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("need", "expected"), HAND_CHECKED)
 def test_hand_checked_needs_find_their_solutions(service, need: str, expected: set[str]) -> None:  # type: ignore[no-untyped-def]
     top5 = [m.external_id for m in service.search(Scope(text=need), top=5).matches]
     assert expected & set(top5), top5
 
 
+@pytest.mark.slow
 def test_english_query_still_finds_french_solutions(service) -> None:  # type: ignore[no-untyped-def]
     scope = Scope(text="We want to cut food waste in our school canteens", language="en")
     top5 = [m.external_id for m in service.search(scope, top=5).matches]
     assert {"anti-gaspi-cantine", "ma-cantine-egalim", "rest-0"} & set(top5), top5
 
 
-def test_every_result_carries_real_reasons(service) -> None:  # type: ignore[no-untyped-def]
+def test_every_result_carries_real_reasons(hashing_service) -> None:  # type: ignore[no-untyped-def]
     scope = Scope(text="gaspillage alimentaire à la cantine scolaire", size_band="10k-50k")
-    matches = service.search(scope, top=5).matches
+    matches = hashing_service.search(scope, top=5).matches
     assert len(matches) == 5
     for m in matches:
         codes = [r.code for r in m.reasons]
@@ -59,18 +64,18 @@ def test_every_result_carries_real_reasons(service) -> None:  # type: ignore[no-
     assert [m.score for m in matches] == sorted((m.score for m in matches), reverse=True)
 
 
-def test_paging_returns_the_next_results_without_overlap(service) -> None:  # type: ignore[no-untyped-def]
+def test_paging_returns_the_next_results_without_overlap(hashing_service) -> None:  # type: ignore[no-untyped-def]
     scope = Scope(text="mobilité durable et transports en commun")
-    first = [m.external_id for m in service.search(scope, top=5).matches]
-    second = [m.external_id for m in service.search(scope, top=5, offset=5).matches]
+    first = [m.external_id for m in hashing_service.search(scope, top=5).matches]
+    second = [m.external_id for m in hashing_service.search(scope, top=5, offset=5).matches]
     assert len(first) == len(second) == 5 and not set(first) & set(second)
-    assert first + second == [m.external_id for m in service.search(scope, top=10).matches]
+    assert first + second == [m.external_id for m in hashing_service.search(scope, top=10).matches]
 
 
-def test_stage_buy_never_promotes_stopped_services(service) -> None:  # type: ignore[no-untyped-def]
+def test_stage_buy_never_promotes_stopped_services(hashing_service) -> None:  # type: ignore[no-untyped-def]
     text = "outil numérique pour les cantines scolaires"
-    explore = [m.external_id for m in service.search(Scope(text=text), top=30).matches]
-    buy = service.search(Scope(text=text, stage="buy"), top=30).matches
+    explore = [m.external_id for m in hashing_service.search(Scope(text=text), top=30).matches]
+    buy = hashing_service.search(Scope(text=text, stage="buy"), top=30).matches
     stopped = [m.external_id for m in buy if m.maturity == "stopped"]
     assert stopped, "the demo catalogue has stopped services on this topic"
     buy_ids = [m.external_id for m in buy]
@@ -88,18 +93,18 @@ def test_stage_buy_never_promotes_stopped_services(service) -> None:  # type: ig
         ("1234 !!! ???", "no_letters"),
     ],
 )
-def test_unsearchable_queries_get_a_clear_error(service, raw: str, code: str) -> None:  # type: ignore[no-untyped-def]
+def test_unsearchable_queries_get_a_clear_error(hashing_service, raw: str, code: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(QueryError) as info:
-        service.search(Scope(text=raw))
+        hashing_service.search(Scope(text=raw))
     assert info.value.code == code
 
 
-def test_degenerate_queries_are_best_effort_with_a_notice(service) -> None:  # type: ignore[no-untyped-def]
-    stop_words_only = service.search(Scope(text="le la les de des et pour avec"))
+def test_degenerate_queries_are_best_effort_with_a_notice(hashing_service) -> None:  # type: ignore[no-untyped-def]
+    stop_words_only = hashing_service.search(Scope(text="le la les de des et pour avec"))
     assert "no_keywords" in stop_words_only.notices
-    huge = service.search(Scope(text="déchets " * 3000))
+    huge = hashing_service.search(Scope(text="déchets " * 3000))
     assert "truncated" in huge.notices and huge.matches
-    binary = service.search(Scope(text="cantine \x07\x1b[31m scolaire \ufeff gaspillage"))
+    binary = hashing_service.search(Scope(text="cantine \x07\x1b[31m scolaire \ufeff gaspillage"))
     assert binary.matches
 
 
@@ -122,18 +127,18 @@ def test_the_buyers_own_place_is_not_searched_as_words(
     assert without_place(text, place) == expected
 
 
-def test_a_place_in_the_need_does_not_pull_its_namesakes(service) -> None:  # type: ignore[no-untyped-def]
+def test_a_place_in_the_need_does_not_pull_its_namesakes(hashing_service) -> None:  # type: ignore[no-untyped-def]
     text = "Nous voulons installer des capteurs de bruit près des bars à Saint-Denis"
     named = {"saint", "denis"}
     cited = [  # without the place in the scope, its namesakes come up (the test can fail)
         set(r.params["terms"]) & named
-        for m in service.search(Scope(text=text), top=10).matches
+        for m in hashing_service.search(Scope(text=text), top=10).matches
         for r in m.reasons
         if r.code == "words"
     ]
     assert any(cited)
     scope = Scope(text=text, territory_name="Saint-Denis", size_band="50k-200k")
-    for m in service.search(scope, top=10).matches:
+    for m in hashing_service.search(scope, top=10).matches:
         for r in m.reasons:
             if r.code == "words":
                 assert not {"saint", "denis"} & {t.lower() for t in r.params["terms"]}, m.title
@@ -144,6 +149,7 @@ def test_prepare_query_strips_control_characters() -> None:
     assert text == "vélos partagés" and notices == []
 
 
+@pytest.mark.slow
 def test_similar_solutions_flags_a_near_duplicate(service) -> None:  # type: ignore[no-untyped-def]
     dupes = service.similar_solutions(
         "Anti-Gaspi-Cantine : une application pour que les familles décommandent les repas "
@@ -154,12 +160,12 @@ def test_similar_solutions_flags_a_near_duplicate(service) -> None:  # type: ign
     assert "anti-gaspi-cantine" not in [d.external_id for d in unrelated]
 
 
-def test_results_sharing_no_word_must_be_close_to_the_best(service) -> None:  # type: ignore[no-untyped-def]
+def test_results_sharing_no_word_must_be_close_to_the_best(hashing_service) -> None:  # type: ignore[no-untyped-def]
     text = "Nous voulons réduire le gaspillage alimentaire dans les cantines"
-    hits = service._hybrid("solution", text, "fr")
+    hits = hashing_service._hybrid("solution", text, "fr")
     best = max(h[2] for h in hits)
-    gap = service.params.semantic_gap
+    gap = hashing_service.params.semantic_gap
     allowed = {h[0] for h in hits if h[3] > 0 or h[2] >= best - gap}
-    shown = {m.solution_id for m in service.search(Scope(text=text), top=500).matches}
+    shown = {m.solution_id for m in hashing_service.search(Scope(text=text), top=500).matches}
     assert shown == allowed
     assert len(allowed) < len(hits)  # far-off results with no word in common were dropped

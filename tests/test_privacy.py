@@ -1,7 +1,7 @@
 """Privacy (GDPR): export, erasure, consent, retention; chat commands and web endpoints.
 
 Real SQLite file (or PostgreSQL with PIU_TEST_DB=postgres), real engine; only the index
-removal test loads the model (``slow``).
+removal test builds indexes (with the hashing embedder).
 """
 
 from __future__ import annotations
@@ -624,12 +624,11 @@ def test_admin_export_and_delete(_client: TestClient, db: Database) -> None:
 # --------------------------------------------------------------------------- index
 
 
-@pytest.mark.slow
-def test_deleted_needs_leave_the_index(db: Database, settings: Settings, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_deleted_needs_leave_the_index(db: Database, settings: Settings, hashing_embedder) -> None:  # type: ignore[no-untyped-def]
     from bot.flows.privacy import remove_from_index
 
     ids = _seed(db)
-    service = MatchService(db, settings, embedder)
+    service = MatchService(db, settings, hashing_embedder)
     service.ensure_ready()
     assert ids["need"] in service.store.ids("need")
     with db.session() as s:
@@ -637,7 +636,7 @@ def test_deleted_needs_leave_the_index(db: Database, settings: Settings, embedde
     remove_from_index(service, report.need_ids)
     assert ids["need"] not in service.store.ids("need")
     # a fresh process (index loaded from disk and synced with the DB) does not see it either
-    fresh = MatchService(db, settings, embedder)
+    fresh = MatchService(db, settings, hashing_embedder)
     fresh.ensure_ready()
     assert ids["need"] not in fresh.store.ids("need")
 

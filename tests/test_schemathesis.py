@@ -61,7 +61,7 @@ def _app(tmp_path_factory: pytest.TempPathFactory, model_cache) -> Iterator[obje
 # operation's hypothesis strategy directly instead.
 def test_no_server_errors(_app) -> None:  # type: ignore[no-untyped-def]
     schema = _app.exclude(path_regex=r"^/api/chat").exclude(
-        # free-text search loads the embedding model: covered by test_api_search.py (slow)
+        # free-text search needs loaded indexes: covered by test_api_search.py
         path="/api/solutions",
         method="GET",
     )
