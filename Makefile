@@ -14,15 +14,19 @@ PYTEST_ARGS ?=
 # What the PostgreSQL run covers: every test that touches the database (the model-only,
 # browser and subprocess end-to-end tests run on SQLite only).
 PG_PYTEST_ARGS ?= -m "not browser and not e2e" --ignore=tests/test_model.py --ignore=tests/test_finetune.py
+# The fast tier: no real embedding model (the hashing embedder searches), no browser,
+# no subprocess end-to-end run, no PostgreSQL cluster.
+FAST_PYTEST_ARGS ?= -m "not slow and not browser and not e2e and not postgres"
 # Benchmark command.
 BENCH_CMD ?= $(PIU) bench
 
-.PHONY: help setup run serve test test-sqlite test-pg check fix bench pg clean distclean
+.PHONY: help setup run serve test test-fast test-sqlite test-pg check fix bench pg clean distclean
 
 help:
 	@echo "make setup        create/refresh .venv (+ embedding model)"
 	@echo "make run          setup, piu init, piu serve"
 	@echo "make test         full suite on SQLite, then DB suite on PostgreSQL"
+	@echo "make test-fast    fast tier on SQLite: no real model, browser, e2e or PostgreSQL"
 	@echo "make test-sqlite  full suite on SQLite only"
 	@echo "make test-pg      DB suite on a throw-away PostgreSQL (PIU_TEST_DB=postgres)"
 	@echo "make check        ruff format --check, ruff check, mypy"
@@ -52,6 +56,9 @@ test: setup pg
 	PIU_TEST_DB=postgres $(PYTEST) $(PG_PYTEST_ARGS) $(PYTEST_ARGS) || rc2=$$?; \
 	echo "==> test summary: sqlite exit=$$rc1, postgres exit=$$rc2"; \
 	if [ $$rc1 -ne 0 ]; then exit $$rc1; fi; exit $$rc2
+
+test-fast: setup
+	$(PYTEST) $(FAST_PYTEST_ARGS) $(PYTEST_ARGS)
 
 test-sqlite: setup
 	$(PYTEST) $(PYTEST_ARGS)
