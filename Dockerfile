@@ -24,7 +24,7 @@ RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
 
 # 2. Dependencies only (cached layer): project metadata with empty packages.
 COPY pyproject.toml README.md* ./
-RUN mkdir -p core index matcher bot api ingest cli \
+RUN mkdir -p core index matcher bot api ingest devtools cli \
     && { [ -f README.md ] || touch README.md; } \
     && pip install -e . \
     && python -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.common import database, fail, print_json, settings
+from cli.common import database, settings
+from core.console import fail, print_json
 
 app = typer.Typer(help="Weekly digests: run them from cron or by hand.", no_args_is_help=True)
 
@@ -30,9 +31,9 @@ def run(
     db = database(s)
 
     def matcher() -> ServiceMatcher:
-        from cli.common import match_service
+        from matcher.service import MatchService
 
-        return ServiceMatcher(match_service(s, db, progress=False))
+        return ServiceMatcher(MatchService.ready(s, db, progress=False))
 
     async def go() -> None:
         if dry_run:

@@ -7,7 +7,8 @@ import os
 
 import typer
 
-from cli import bench, index_cmd, init_cmd, search
+from cli import index_cmd, init_cmd, search
+from devtools import bench
 
 # Weights are never fetched from a hub at run time; a deployment that wants a hub
 # model sets HF_HUB_OFFLINE=0 explicitly.
@@ -43,9 +44,6 @@ app.add_typer(bench.app, name="bench")
 def _register_optional() -> None:
     """Sub-commands owned by the other packages (model, ingest, chat, bot, serve, ...)."""
     from cli import admin, bot, chat, digest, ingest, model, privacy, serve
-    from cli.bench_digest import bench_digest
-    from cli.bench_load import bench_load
-    from cli.bench_peers import bench_peers
 
     app.add_typer(model.app, name="model")
     app.add_typer(ingest.app, name="ingest")
@@ -55,9 +53,6 @@ def _register_optional() -> None:
     app.add_typer(bot.app, name="bot")
     app.add_typer(privacy.app, name="privacy")
     app.command(name="serve")(serve.serve)
-    bench.app.command(name="peers")(bench_peers)
-    bench.app.command(name="digest")(bench_digest)
-    bench.app.command(name="load")(bench_load)
 
 
 _register_optional()

@@ -10,7 +10,8 @@ from typing import Annotated
 
 import typer
 
-from cli.common import database, fail, print_json, settings
+from cli.common import database, settings
+from core.console import fail, print_json
 from core.models import utcnow
 from core.privacy import delete_person, export_person, retention_sweep
 

@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
-from cli.common import fail, match_service, print_json
-from matcher.service import QueryError
+from cli.common import settings
+from core.console import fail, print_json
+from matcher.service import MatchService, QueryError
 from matcher.types import Scope
 
 
@@ -20,7 +21,7 @@ def search(
     language: Annotated[str, typer.Option("--lang")] = "fr",
 ) -> None:
     """Search the catalogue like the chat does (hybrid dense + BM25)."""
-    service = match_service(progress=not as_json)
+    service = MatchService.ready(settings(), progress=not as_json)
     try:
         result = service.search(Scope(text=text, language=language), top=top)
     except QueryError as exc:
@@ -51,7 +52,7 @@ def rank(
     top: Annotated[int, typer.Option("--top", min=1, max=100)] = 10,
 ) -> None:
     """Print one JSON line per query with its qid and the ranked external ids, best first."""
-    service = match_service(progress=False)
+    service = MatchService.ready(settings(), progress=False)
     with queries.open(encoding="utf-8") as fh:
         for line_no, line in enumerate(fh, 1):
             if not line.strip():

@@ -140,6 +140,16 @@ class MatchService:
         db.before_dispose(self.close)  # what is queued is indexed while the database is open
         self._lexical_built = dict.fromkeys(KINDS, 0.0)
 
+    @classmethod
+    def ready(
+        cls, settings: Settings, db: Database | None = None, *, progress: bool = True
+    ) -> MatchService:
+        """A MatchService over ``db`` (default: the settings' database), indexes loaded or
+        rebuilt from the database."""
+        service = cls(db or Database(settings.db_url), settings)
+        service.ensure_ready(progress=progress)
+        return service
+
     # -- lifecycle ------------------------------------------------------------
     @property
     def embedder(self) -> Embedder:

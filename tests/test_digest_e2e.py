@@ -31,7 +31,6 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from bot.tg_emulator import TelegramEmulator
 from core.config import Settings
 from core.db import Database
 from core.domain import NeedStatus, Role, TerritoryKind, TrustLevel, fold
@@ -47,6 +46,7 @@ from core.models import (
     Territory,
     utcnow,
 )
+from devtools.tg_emulator import TelegramEmulator
 from digest.compose import ServiceMatcher
 from digest.run import DigestRunner, RunReport
 from digest.schedule import next_slot, register_digest_jobs

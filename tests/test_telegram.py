@@ -35,10 +35,10 @@ from bot.telegram import (
     merge_messages,
     split_text,
 )
-from bot.tg_emulator import TelegramEmulator
 from bot.types import Button, OutMessage
 from core.config import Settings
 from core.messages import t
+from devtools.tg_emulator import TelegramEmulator
 
 TOKEN = "123:ABC"
 USER = 1001

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from bot.tg_emulator import TelegramEmulator
 from core.config import Settings
 from core.messages import t
+from devtools.tg_emulator import TelegramEmulator
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.tg_emulator import TelegramEmulator
+from devtools.tg_emulator import TelegramEmulator
 
 TOKEN = "123:ABC"
 

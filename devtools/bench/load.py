@@ -10,7 +10,7 @@ itself. The per-IP API rate limit is lifted in the server it starts (all the sim
 users share 127.0.0.1); the per-user chat limit stays on (a flow is ~10 messages).
 
 ``--transport telegram`` runs the same flows through Telegram: the Bot API emulator
-(``bot/tg_emulator.py``) in this process, the real ``piu bot`` process polling it, one
+(``devtools/tg_emulator.py``) in this process, the real ``piu bot`` process polling it, one
 thread per simulated user typing and pressing buttons; a turn's latency runs from the
 user's update to the last message the bot sends for it. The bot's own AIORateLimiter
 (Telegram's 30 messages/s per bot) stays on: it is part of what users would see.
@@ -41,7 +41,8 @@ from urllib.parse import urlparse
 import httpx
 import typer
 
-from cli.common import fail, percentile, print_json
+from core.console import fail, print_json
+from devtools.bench.stats import percentile
 
 __all__ = ["bench_load"]
 
@@ -391,7 +392,7 @@ def _run_telegram_level(
 def _run_telegram(
     levels: list[int], duration: float, max_requests: int, seed: int, timeout: float, think: float
 ) -> list[dict[str, Any]]:
-    from bot.tg_emulator import TelegramEmulator
+    from devtools.tg_emulator import TelegramEmulator
 
     rows = []
     with TelegramEmulator(TELEGRAM_TOKEN) as emu, Server(telegram_base_url=emu.base_url) as bot:
@@ -563,7 +564,7 @@ def bench_load(
         str,
         typer.Option(
             help="web: POST /api/chat on `piu serve`; telegram: `piu bot` polling the "
-            "Bot API emulator (bot/tg_emulator.py), latency to the last message of a turn"
+            "Bot API emulator (devtools/tg_emulator.py), latency to the last message of a turn"
         ),
     ] = "web",
     as_json: Annotated[bool, typer.Option("--json")] = False,

@@ -20,7 +20,8 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import insert, select
 
-from cli.common import print_json, settings
+from core.config import get_settings
+from core.console import print_json
 
 THEMES = [f"theme{i}" for i in range(20)]
 WORDS = [
@@ -218,7 +219,7 @@ def bench_digest(
     from digest.schedule import last_slot
     from digest.sender import FakeSender, RateLimiter, VirtualClock
 
-    base = settings()
+    base = get_settings()
     tmp = Path(tempfile.mkdtemp(prefix="piu-bench-digest-"))
     s = base.model_copy(
         update={"data_dir": tmp, "database_url": f"sqlite:///{tmp / 'bench.sqlite3'}"}

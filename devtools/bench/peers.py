@@ -19,8 +19,12 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import func, select
 
+from core.config import get_settings
+from core.console import print_json
+from core.db import Database
 from core.domain import SizeBand, band_distance, size_band
 from core.models import Experience, Territory
+from devtools.bench.stats import percentile
 from matcher.types import Scope
 
 
@@ -64,7 +68,6 @@ def run_bench(
     db, service, settings, *, seed: int = 7, top: int = 5, max_chars: int = 300
 ) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """The benchmark figures (also used by tests)."""
-    from cli.common import percentile
     from matcher.peers import PeerService
 
     peers = PeerService(db, service, settings)
@@ -144,17 +147,17 @@ def bench_peers(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Peer ranking: recall@5 of each REX asked by a same-size collectivité, size fit, latency."""
-    from cli.common import database, match_service, print_json, settings
+    from matcher.service import MatchService
 
-    s = settings()
-    db = database(s)
+    s = get_settings()
+    db = Database(s.db_url)
     with db.session() as session:
         n_rex = session.scalar(select(func.count()).select_from(Experience)) or 0
     if not n_rex:
         from ingest.demo import load_demo
 
         load_demo(db)
-    service = match_service(s, db, progress=not as_json)
+    service = MatchService.ready(s, db, progress=not as_json)
     result = run_bench(db, service, s, seed=seed, top=top, max_chars=max_chars)
     if as_json:
         print_json(result)

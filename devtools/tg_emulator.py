@@ -21,7 +21,7 @@ In tests (same process, server on a background thread)::
         first = replies[-1]["reply_markup"]["inline_keyboard"][0][0]
         replies = emu.click_and_wait(1001, first["callback_data"])
 
-By hand: ``python -m bot.tg_emulator --port 8081`` starts it with a console that plays
+By hand: ``python -m devtools.tg_emulator --port 8081`` starts it with a console that plays
 one user (see ``--help``); the same control is reachable over HTTP under ``/_emu/``.
 """
 

@@ -1,4 +1,4 @@
-"""``piu bench``: benchmarks that print figures (quality, speed). Nothing here is a test."""
+"""``piu bench retrieval|tune|gap|speed``: retrieval quality and speed on query sets."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from cli.common import median, percentile, print_json, settings
-
-app = typer.Typer(help="Benchmarks: retrieval quality, speed, peers, digest.", no_args_is_help=True)
+from core.config import REPO_ROOT, get_settings
+from core.console import print_json
+from devtools.bench.stats import median, percentile
 
 
 def load_queries(path: Path, field: str) -> list[dict[str, Any]]:
@@ -63,7 +63,6 @@ def _evaluate(service, queries: list[dict[str, Any]]) -> tuple[dict[str, float],
     return retrieval_metrics(ranked, [q["relevant"] for q in queries]), latencies
 
 
-@app.command()
 def retrieval(
     queries: Annotated[Path, typer.Option("--queries", exists=True, dir_okay=False)],
     field: Annotated[str, typer.Option("--field", help="short | long")] = "short",
@@ -73,9 +72,9 @@ def retrieval(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """MRR@10, Recall@1/5/10, nDCG@10 and query latency p50/p95 on a query set."""
-    from cli.common import match_service
+    from matcher.service import MatchService
 
-    service = match_service(progress=False)
+    service = MatchService.ready(get_settings(), progress=False)
     if bm25_weight is not None:
         service.params = replace(service.params, bm25_weight=bm25_weight)
     rows = load_queries(queries, field)
@@ -98,15 +97,14 @@ def retrieval(
         typer.echo(f"{key:>16}: {value}")
 
 
-@app.command()
 def tune(
     queries: Annotated[Path, typer.Option("--queries", exists=True, dir_okay=False)],
     fields: Annotated[str, typer.Option(help="Comma-separated fields")] = "short,long",
 ) -> None:
     """Grid of the BM25 fusion weight on a development set (query vectors cached)."""
-    from cli.common import match_service
+    from matcher.service import MatchService
 
-    service = match_service(progress=False)
+    service = MatchService.ready(get_settings(), progress=False)
     sets = {f: load_queries(queries, f) for f in fields.split(",")}
     typer.echo("weight  " + "  ".join(f"{f:>10}" for f in sets) + "   (MRR@10)")
     for weight in [round(w * 0.1, 1) for w in range(11)]:
@@ -115,7 +113,6 @@ def tune(
         typer.echo(f"{weight:>6}  " + "  ".join(f"{s:>10.4f}" for s in scores))
 
 
-@app.command()
 def gap(
     queries: Annotated[Path, typer.Option("--queries", exists=True, dir_okay=False)],
     field: Annotated[str, typer.Option(help="short | long")] = "short",
@@ -125,9 +122,9 @@ def gap(
     Calibrates ``FusionParams.semantic_gap``: results with no word in common with the
     need are shown only within that distance of the best match.
     """
-    from cli.common import match_service
+    from matcher.service import MatchService
 
-    service = match_service(progress=False)
+    service = MatchService.ready(get_settings(), progress=False)
     with service.db.session() as session:
         from sqlalchemy import select
 
@@ -165,12 +162,11 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-@app.command()
 def speed(
     sizes: Annotated[str, typer.Option(help="Synthetic catalogue sizes")] = "10000,100000",
     catalogue: Annotated[
         Path, typer.Option(exists=True, dir_okay=False, help="Real catalogue to sample from")
-    ] = Path(__file__).resolve().parent.parent / "data" / "catalogue_betagouv.jsonl",
+    ] = REPO_ROOT / "data" / "catalogue_betagouv.jsonl",
     encode_sample: Annotated[int, typer.Option(help="Real documents embedded to time it")] = 160,
     queries: Annotated[int, typer.Option(help="Queries timed per size")] = 100,
     seed: int = 7,
@@ -193,7 +189,7 @@ def speed(
     from index.store import IndexMeta, pack, text_hash
     from matcher.service import MatchService
 
-    base_settings = settings()
+    base_settings = get_settings()
     rng = random.Random(seed)
     real = [json.loads(line) for line in catalogue.open(encoding="utf-8") if line.strip()]
     embedder = load_embedder(base_settings)
@@ -295,72 +291,3 @@ def speed(
             for r in results
         )
     )
-
-
-@app.command()
-def extraction(
-    queries: Annotated[Path, typer.Option("--queries", exists=True, dir_okay=False)],
-    fields: Annotated[str, typer.Option(help="Comma-separated fields")] = "short,long",
-    show: Annotated[bool, typer.Option(help="List every text where something was found")] = True,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
-    """What the scope extractor reads in free texts: territory, stage, budget, deadline.
-
-    The development texts are problem statements, not needs naming a place or a budget, so
-    most findings there are false positives: the list is for reading, the counts for
-    comparing two versions. Needs ``piu init`` (the territories table)."""
-    import datetime as dt
-
-    from cli.common import database
-    from matcher.scope import extract
-    from matcher.territories import TerritoryResolver
-
-    db = database()
-    with db.session() as session:
-        resolver = TerritoryResolver.from_session(session)
-    today = dt.date.today()
-    counts: dict[str, int] = {"texts": 0, "territory": 0, "ambiguous": 0, "stage": 0,
-                              "budget": 0, "deadline": 0}  # fmt: skip
-    latencies: list[float] = []
-    found: list[str] = []
-    for field in fields.split(","):
-        for row in load_queries(queries, field.strip()):
-            text = row["text"]
-            counts["texts"] += 1
-            started = time.perf_counter()
-            where = resolver.find_in_text(text)
-            latencies.append((time.perf_counter() - started) * 1000)
-            scope = extract(text, today=today)
-            bits = []
-            if where.status == "found" and where.candidate is not None:
-                counts["territory"] += 1
-                bits.append(f"territory {where.matched!r} -> {where.candidate.name} "
-                            f"({where.candidate.kind}, {where.candidate.population})")  # fmt: skip
-            elif where.status == "ambiguous":
-                counts["ambiguous"] += 1
-                bits.append(f"ambiguous {where.matched!r}")
-            if scope.stage:
-                counts["stage"] += 1
-                bits.append(f"stage {scope.stage}")
-            if scope.budget_eur is not None:
-                counts["budget"] += 1
-                bits.append(f"budget {scope.budget_eur}")
-            if scope.timing:
-                counts["deadline"] += 1
-                bits.append(f"deadline {scope.timing}")
-            if bits:
-                found.append(f"{row['qid']} [{field}] " + "; ".join(bits))
-    db.dispose()
-    out: dict[str, Any] = {
-        **counts,
-        "territory_ms_p50": round(percentile(latencies, 50), 2),
-        "territory_ms_p95": round(percentile(latencies, 95), 2),
-    }
-    if as_json:
-        print_json({**out, "found": found})
-        return
-    if show:
-        for line in found:
-            typer.echo(line)
-    for key, value in out.items():
-        typer.echo(f"{key:>17}: {value}")
