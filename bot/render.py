@@ -7,7 +7,7 @@ from typing import Any
 
 from core.messages import MESSAGES, t
 from matcher.procurement import suggest_route
-from matcher.scope import theme_label
+from matcher.themes import theme_label
 from matcher.types import NeedMatch, PeerMatch, Reason, Scope, SolutionMatch
 
 __all__ = [

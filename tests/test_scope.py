@@ -14,11 +14,10 @@ from matcher.scope import (
     extract_constraints,
     extract_population,
     extract_stage,
-    extract_themes,
     extract_timing,
     reads_like_need,
-    theme_label,
 )
+from matcher.themes import extract_themes, theme_label
 
 TODAY = dt.date(2026, 11, 15)
 

@@ -30,7 +30,7 @@ from digest.commands import (
     set_subscription,
     subscription_status,
 )
-from matcher.scope import find_theme
+from matcher.themes import find_theme
 
 __all__ = ["router"]
 

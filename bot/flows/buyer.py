@@ -25,8 +25,8 @@ from matcher.scope import (
     extract_population,
     extract_stage,
     extract_timing,
-    find_theme,
 )
+from matcher.themes import find_theme
 from matcher.types import PeerMatch, Scope
 
 log = logging.getLogger(__name__)

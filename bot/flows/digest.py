@@ -34,7 +34,7 @@ from core.domain import IntroStatus, Moderation, NeedStatus, SolutionStatus, siz
 from core.messages import t
 from core.models import Experience, Introduction, Need, Outbox, Solution
 from digest.commands import SubscriptionError, describe, set_subscription, subscription_status
-from matcher.scope import THEMES, find_theme, theme_label
+from matcher.themes import THEMES, find_theme, theme_label
 
 __all__ = [
     "HOURS",

@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.types import Button, Ctx, FlowState, OutMessage
 from core.messages import t
-from matcher.scope import THEMES, find_theme
+from matcher.themes import THEMES, find_theme
 
 log = logging.getLogger(__name__)
 

@@ -38,7 +38,7 @@ from core.models import (
     Solution,
     utcnow,
 )
-from matcher.scope import extract_themes, find_theme
+from matcher.themes import extract_themes, find_theme
 
 log = logging.getLogger(__name__)
 
