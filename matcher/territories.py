@@ -7,8 +7,10 @@ or the list of homonyms to ask about ("Saint-Denis": Seine-Saint-Denis or La Ré
 
 Matching ignores accents, case, hyphens and apostrophes; "St"/"Ste" = Saint/Sainte;
 leading articles are optional ("Havre"); names of 6+ letters tolerate one typo. In free
-text, names that are also common words ("Plus", "Vie", "Mer", "Cher"…) only match when
-written with a capital (not at the start of a sentence) or after a cue ("mairie de").
+text, :mod:`matcher.place_scan` finds the phrases that name a place (names that are also
+common words, "Plus", "Vie", "Mer", "Cher"…, only when written with a capital, not at the
+start of a sentence, or after a cue such as "mairie de"); this module decides which
+territory they mean.
 """
 
 from __future__ import annotations
@@ -24,148 +26,18 @@ from sqlalchemy.orm import Session
 from core.domain import fold, size_band
 from core.messages import MESSAGES, t
 from core.models import Territory
+from matcher.place_scan import (
+    ABBREV,
+    ARTICLES,
+    KIND_CUES,
+    PlacePhrase,
+    dep_hints,
+    find_places,
+)
 
 KIND_RANK = {"commune": 0, "ept": 1, "epci": 2, "departement": 3, "region": 4}
 
-_ARTICLES = ("le", "la", "les", "l")
-_ABBREV = {"st": "saint", "ste": "sainte", "sts": "saints", "stes": "saintes"}
-
-#: Words that are also territory names: they need a capital or a cue in free text.
-_COMMON_TEXT = """
-    a accueil agent agents ai aide aides aigle ailleurs aire aires aix allons ambition ame
-    an ans aout apt ar arc arles ars art as atelier au aube aulne aussi autre aux avec avril
-    bac bagnols bain bains bais banque bar barre bas beau belle bien biens bio bleu bois bon
-    bonne bonnes bons bouge bourg bourges bourse bout bras brest breton bu bus but ca carnet
-    cartes cave ce celle celles cent centre centres cerisiers champ champs change chapelle
-    charge charges charme chaux cher cheval chez ci clair classe coeur col colline colombes
-    comment commune contrat cote coteaux coudray cour cours creche creuse croisette croix
-    cru culture da dame dammartin de decembre des deux di dire dix do dol don donc donnees
-    dos du eau eaux echange echelle eclairees ecole elle emploi en enfants ennemi entre
-    entreprise es est et etang etangs etat ete etre eu eus fa famille familles faux faye fer
-    ferme fertes feuille fevrier fiches fin foi fois font fontaine force foret forges fort
-    forts four frais francais france gap garde gare gay gestes grand grande gras gros gue
-    guerre guichet haies hameau haut hautes hermite hopital hotel il ile image internet is
-    issy janvier jardin jeu jeunes job jour jours juillet juin la lac lacs lais lance lande
-    landes lay le les lieu lieux ligne lilas lille loge loges long lons lot lu lune lutter
-    lys ma macron mai main mairies maison maisons mal manche mano marais marchaux marche
-    marches mare marne mars marseillais mas matignon mazet me mer mes metiers metz mine
-    mines mission mode moi mon mont montagne monts mot mots moulin moulins moutier moyen
-    navale ne neuf nice nord notre nous novembre noyer nuits o octobre oeuvre oise on or
-    orange ordre orient ormes orne ou ours outil outils pain palais paradis parc parent
-    paris pas passage passe pau pavillons pays peau perche pere pierre pin pins place places
-    plaine plan plans plateau pluie plus point pont port porte porto pre premiere pres
-    pressions prise prix projet projets pruniers public publics puits quai quartier quatre
-    que qui rang ravel recueil rennes reseau reseaux reunion ris rive rives riviere rivieres
-    roche rochers roi ronde rose rouge route rue sa sable sables sac saint sainte salle
-    salles sang sante saules savoir se secours sel sens sentier sept septembre serre service
-    services seul si signal signaux sion six social sociale soi soir somme son sons sort
-    sous sud suite sur tache tard tarn tel temple termes terrain terre terres tour tours
-    tous tout train travail tre trois tronche un une union us va val vals vannes var vaux
-    venir verger vernay verneuil vert verte vie vienne vieux vigne vigneux ville villes vin
-    vines vingt vire vis vivre voie voir vous vue y
-"""
-COMMON_WORDS = frozenset(_COMMON_TEXT.split())
-# Real cities whose name is also a common word but which users cite lower-case in context
-_NOT_COMMON = frozenset({"lille", "rennes", "metz", "nice", "brest", "pau", "paris", "vannes"})
-COMMON = COMMON_WORDS - _NOT_COMMON
-
-#: Phrases right before a name that say "this is a place".
-_STRONG_CUES = [
-    "commune de",
-    "commune d",
-    "ville de",
-    "ville d",
-    "mairie de",
-    "mairie d",
-    "maire de",
-    "maire d",
-    "village de",
-    "village d",
-    "habitants de",
-    "habitants d",
-    "je suis a",
-    "j habite a",
-    "nous sommes a",
-    "base a",
-    "basee a",
-    "situe a",
-    "situee a",
-    "territoire de",
-    "collectivite de",
-    "agglomeration de",
-    "agglo de",
-    "departement de",
-    "departement du",
-    "departement des",
-    "region",
-    "metropole de",
-    "from",
-    "in",
-]
-_WEAK_CUES = {"de", "d", "a", "au", "en", "du", "sur", "vers", "dans", "at"}
-#: Weak cues that say "where" (not "of"): enough for a name that is also a common word.
-_LOCATIVE_CUES = {"a", "au", "en", "vers", "dans", "at"}
-#: "une commune près de Lyon": a landmark, not the asker's territory.
-_NEAR_CUES = (
-    "pres de", "pres d", "a cote de", "a cote d", "proche de", "proche d", "non loin de",
-    "non loin d", "autour de", "autour d", "alentours de", "alentours d", "environs de",
-    "environs d", "near", "close to", "next to", "outside", "around",
-)  # fmt: skip
-#: English cues are followed by determiners far more often than by names: "in our
-#: canteens" must not find the commune of Our (Jura).
-_EN_CUES = {"in", "from"}
-_EN_FUNCTION_WORDS = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "our",
-        "my",
-        "your",
-        "their",
-        "his",
-        "her",
-        "its",
-        "this",
-        "that",
-        "these",
-        "those",
-        "we",
-        "they",
-        "all",
-        "some",
-        "each",
-        "every",
-        "both",
-        "other",
-        "such",
-    ]
-)
-_KIND_CUES: list[tuple[tuple[str, ...], str]] = [
-    (("communaute", "d", "agglomeration"), "epci"),
-    (("communaute", "de", "communes"), "epci"),
-    (("communaute", "urbaine"), "epci"),
-    (("communaute", "d", "agglo"), "epci"),
-    (("agglomeration",), "epci"),
-    (("agglo",), "epci"),
-    (("intercommunalite",), "epci"),
-    (("interco",), "epci"),
-    (("epci",), "epci"),
-    (("metropole",), "epci"),
-    (("departement",), "departement"),
-    (("conseil", "departemental"), "departement"),
-    (("region",), "region"),
-    (("conseil", "regional"), "region"),
-    (("commune",), "commune"),
-    (("ville",), "commune"),
-    (("mairie",), "commune"),
-    (("maire",), "commune"),
-    (("village",), "commune"),
-]
-_CONNECTORS = {"le", "la", "les", "l", "sur", "sous", "en", "de", "du", "des", "d", "et", "lez"}
 _EPCI_PREFIX = {"ca", "cc", "cu", "metropole", "communaute"}
-_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
-_DEP_HINT = re.compile(r"\(?\b(2[AB]|97[1-8]|98[4-9]|0?[1-9]|[1-8]\d|9[0-5])\b\)?", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,29 +79,8 @@ class Resolution:
         return self.status == "ambiguous"
 
 
-@dataclass(slots=True)
-class _Tok:
-    folded: str
-    start: int
-    end: int
-    capital: bool
-    sentence_start: bool
-    joined_prev: bool  # attached to the previous token by "-" or "'"
-    broken: bool = False  # punctuation (",", "(", ";"…) between it and the previous token
-
-
-@dataclass(slots=True)
-class _Match:
-    start: int  # token index
-    end: int  # exclusive
-    key: str
-    candidates: list[Candidate]
-    exact: bool = True
-    kind_hint: str | None = None
-
-
 def _key_tokens(text: str) -> list[str]:
-    return [_ABBREV.get(t, t) for t in fold(text).split()]
+    return [ABBREV.get(t, t) for t in fold(text).split()]
 
 
 def normalise(name: str) -> str:
@@ -349,13 +200,13 @@ class TerritoryResolver:
         key = normalise(cand.name)
         yield key, False
         tokens = key.split()
-        if len(tokens) > 1 and tokens[0] in _ARTICLES:
+        if len(tokens) > 1 and tokens[0] in ARTICLES:
             yield " ".join(tokens[1:]), True
         if (
             cand.kind == "commune"
             and (cand.population or 0) >= 30_000
             and len(tokens) > 1
-            and tokens[0] not in ("saint", "sainte", *_ARTICLES)
+            and tokens[0] not in ("saint", "sainte", *ARTICLES)
             and len(tokens[0]) >= 3
         ):
             yield tokens[0], True  # "Boulogne", "Aix", "Châlons"
@@ -434,7 +285,14 @@ class TerritoryResolver:
             return self.by_code.get(("epci", cand.epci))
         return None
 
-    def _fuzzy_keys(self, key: str) -> list[str]:
+    def top_population(self, key: str) -> int | None:
+        """Population of the best territory called ``key`` (0 if unknown); ``None`` when no
+        territory is called ``key``."""
+        cands = self.index.get(key)
+        return (cands[0].population or 0) if cands else None
+
+    def fuzzy_keys(self, key: str) -> list[str]:
+        """The names within one typo of ``key`` (names of 6 letters or more)."""
         if len(key.replace(" ", "")) < 6:
             return []
         found: list[str] = []
@@ -444,6 +302,14 @@ class TerritoryResolver:
                     if other not in found and _within_one(key, other):
                         found.append(other)
         return found
+
+    def _gather(self, keys: Iterable[str]) -> list[Candidate]:
+        """The territories called by any of ``keys``, each once, best first."""
+        cands: list[Candidate] = []
+        for key in keys:
+            cands.extend(c for c in self.index[key] if c not in cands)
+        cands.sort(key=self._rank)
+        return cands
 
     def resolve(self, name: str, *, fuzzy: bool = True) -> list[Candidate]:
         """Territories called ``name``, best first (exact names, then near misses)."""
@@ -455,7 +321,7 @@ class TerritoryResolver:
         key = normalise(text)
         kind_hint = None
         tokens = key.split()
-        for cue, kind in _KIND_CUES:
+        for cue, kind in KIND_CUES:
             if tuple(tokens[: len(cue)]) == cue and len(tokens) > len(cue):
                 rest = tokens[len(cue) :]
                 while rest and rest[0] in ("de", "du", "des", "d", "l", "la", "le", "les"):
@@ -465,9 +331,7 @@ class TerritoryResolver:
                 break
         cands = list(self.index.get(key, []))
         if not cands and fuzzy:
-            for other in self._fuzzy_keys(key):
-                cands.extend(c for c in self.index[other] if c not in cands)
-            cands.sort(key=self._rank)
+            cands = self._gather(self.fuzzy_keys(key))
         if kind_hint:
             cands = self._apply_kind(cands, kind_hint)
         if hint_dep:
@@ -501,210 +365,19 @@ class TerritoryResolver:
 
     # ---------------------------------------------------------------- free text
 
-    def _tokens(self, text: str) -> list[_Tok]:
-        toks: list[_Tok] = []
-        prev_end = -1
-        # in mixed-case text, a word in capitals is an acronym or a brand ("COEX", "ESCALE")
-        shouting = not any(c.islower() for c in text)
-        for m in _TOKEN.finditer(text):
-            raw = m.group(0)
-            folded = fold(raw)
-            if not folded:
-                continue
-            between = text[prev_end : m.start()] if prev_end >= 0 else ""
-            # a list item ("; Charge mentale", "• Plan …") starts like a sentence
-            sentence_start = prev_end < 0 or bool(re.search(r"[.!?:;\n•→·]", between))
-            joined = prev_end >= 0 and between in ("-", "'", "’")
-            broken = prev_end >= 0 and not joined and bool(between.strip())
-            for i, part in enumerate(folded.split()):
-                toks.append(
-                    _Tok(
-                        folded=_ABBREV.get(part, part),
-                        start=m.start(),
-                        end=m.end(),
-                        capital=raw[:1].isupper()
-                        and (shouting or not raw.isupper() or len(raw) < 3),
-                        sentence_start=sentence_start and i == 0,
-                        joined_prev=joined or i > 0,
-                        broken=broken and i == 0,
-                    )
-                )
-            prev_end = m.end()
-        return toks
-
-    def _cue_before(self, toks: list[_Tok], i: int) -> tuple[bool, bool]:
-        """(strong cue, weak cue) right before token i, in the same clause: "la région…),
-        contre 24 %" has no cue for "contre"."""
-        first = max(0, i - 3)
-        for k in range(i, first, -1):
-            if k < len(toks) and toks[k].broken:
-                first = k
-                break
-        words = [t.folded for t in toks[first:i]]
-        tail = " ".join(words)
-        strong = any(tail == c or tail.endswith(" " + c) for c in _STRONG_CUES)
-        if strong and words[-1] in _EN_CUES and i < len(toks):
-            strong = toks[i].folded not in _EN_FUNCTION_WORDS
-        weak = bool(words) and words[-1] in _WEAK_CUES
-        return strong, weak
-
-    @staticmethod
-    def _near_phrases(toks: list[_Tok]) -> set[int]:
-        """Indices of the tokens that make up a "près de", "à côté de"… phrase."""
-        folded = [t.folded for t in toks]
-        inside: set[int] = set()
-        for cue in _NEAR_CUES:
-            words = cue.split()
-            for i in range(len(folded) - len(words) + 1):
-                if folded[i : i + len(words)] == words:
-                    inside.update(range(i, i + len(words)))
-        return inside
-
-    def _kind_cue(self, toks: list[_Tok], i: int) -> str | None:
-        words = [t.folded for t in toks[max(0, i - 4) : i]]
-        while words and words[-1] in ("de", "du", "des", "d", "l", "la", "le", "les"):
-            words.pop()
-        for cue, kind in _KIND_CUES:
-            if len(words) >= len(cue) and tuple(words[-len(cue) :]) == cue:
-                return kind
-        return None
-
-    def _accept(self, toks: list[_Tok], start: int, end: int, key: str, n_texts: int) -> bool:
-        span = toks[start:end]
-        # never cut through a hyphenated name ("Lons" in "Lons-le-Saulnier")
-        if span[0].joined_prev or (end < len(toks) and toks[end].joined_prev):
-            return False
-        words = [t for t in key.split() if t not in _ARTICLES]
-        if (end < len(toks) and toks[end].folded.startswith("europ")) and key.endswith("union"):
-            return False  # "l'Union européenne" is not L'Union (Haute-Garonne)
-        strong, weak = self._cue_before(toks, start)
-        if strong:
-            return True
-        capital = any(t.capital and t.folded not in _ARTICLES for t in span)
-        mid_capital = capital and not span[0].sentence_start
-        whole = capital and end - start == n_texts  # a short answer that is only the name
-        cands = self.index.get(key) or []
-        pop = (cands[0].population or 0) if cands else 0
-        hyphenated = end - start > 1 and all(t.joined_prev for t in span[1:])
-        if hyphenated and capital:  # "Fort-de-France", "Plan-de-Cuques"
-            return True
-        # Without a cue, a capital alone is weak evidence: titles, first names, brands and
-        # list items are capitalised too ("le Plan France Très Haut Débit", "Pierre
-        # Morel", "un partenariat avec Orange"): small places need a cue.
-        if all(w in COMMON for w in words) or len(key) <= 2:
-            # "à Orange", "de La Réunion": yes; "la mesure 50 du Plan Eau": no
-            prev = toks[start - 1].folded if start > 0 and not span[0].broken else ""
-            located = prev in _LOCATIVE_CUES or (weak and pop >= 50_000)
-            return (mid_capital and located) or whole
-        if key in self.alias_keys and len(words) == 1:
-            # "Havre" for "Le Havre": capitalised, or after a contracted article ("au havre")
-            contracted = start > 0 and toks[start - 1].folded in ("au", "du", "aux", "des")
-            return (
-                (mid_capital and (weak or pop >= 5_000)) or whole or (contracted and pop >= 20_000)
-            )
-        if len(words) > 1:  # "trois domaines", "savoir faire": a cue or a capital, please
-            return capital or weak or pop >= 20_000
-        if mid_capital:
-            return weak or pop >= 5_000
-        if capital:
-            return whole or pop >= 5_000
-        return (weak and pop >= 5_000) or pop >= 50_000
-
-    def _scan(self, toks: list[_Tok]) -> list[_Match]:
-        matches: list[_Match] = []
-        n = len(toks)
-        for i in range(n):
-            for j in range(min(n, i + self.max_tokens), i, -1):
-                key = " ".join(t.folded for t in toks[i:j])
-                cands = self.index.get(key)
-                if cands and self._accept(toks, i, j, key, n):
-                    matches.append(_Match(i, j, key, cands))
-                    break
-        # near misses: a hyphenated group or a capitalised word not sentence-initial
-        covered = {k for m in matches for k in range(m.start, m.end)}
-        i = 0
-        while i < n:
-            j = i + 1
-            while j < n and toks[j].joined_prev:
-                j += 1
-            group = range(i, j)
-            strong, weak = self._cue_before(toks, i)
-            whole = i == 0 and j == n
-            eligible = toks[i].capital and (j - i > 1 or whole)
-            if j - i == 2 and toks[i].folded in _ARTICLES and not toks[i + 1].capital:
-                eligible = False  # "L'offre" is not a misspelt Loffre; "L'Isle" may be
-            key = " ".join(t.folded for t in toks[i:j])
-            if all(w in COMMON for w in key.split()):
-                eligible = strong = False
-            if (eligible or strong) and not any(k in covered for k in group):
-                found: list[Candidate] = []
-                for other in self._fuzzy_keys(key):
-                    found.extend(c for c in self.index[other] if c not in found)
-                if found:
-                    found.sort(key=self._rank)
-                    matches.append(_Match(i, j, key, found, exact=False))
-            i = j
-        # near misses spelled with spaces: "Lons le Saulnier" (a connector inside the name)
-        for i in range(n):
-            if not toks[i].capital or toks[i].folded in _ARTICLES:
-                continue
-            strong, weak = self._cue_before(toks, i)
-            if not (strong or weak or i == 0):
-                continue
-            for j in range(min(n, i + 4), i + 1, -1):
-                inner = [t.folded for t in toks[i + 1 : j - 1]]
-                if not inner or not any(w in _CONNECTORS for w in inner):
-                    continue
-                key = " ".join(t.folded for t in toks[i:j])
-                if key in self.index or len(key) < 8:
-                    continue
-                found = []
-                for other in self._fuzzy_keys(key):
-                    found.extend(c for c in self.index[other] if c not in found)
-                if found:
-                    found.sort(key=self._rank)
-                    matches.append(_Match(i, j, key, found, exact=False))
-                    break
-        for m in matches:
-            m.kind_hint = self._kind_cue(toks, m.start)
-        return matches
-
     def find_in_text(self, text: str) -> Resolution:
         """The territory a sentence talks about (see module docstring)."""
-        toks = self._tokens(text)
-        if not toks:
-            return Resolution("none")
-        matches = self._scan(toks)
-        if not matches:
-            return Resolution("none")
-        # keep the longest non-overlapping matches (exact before fuzzy)
-        matches.sort(key=lambda m: (-(m.end - m.start), not m.exact, m.start))
-        chosen: list[_Match] = []
-        used: set[int] = set()
-        for m in matches:
-            if any(k in used for k in range(m.start, m.end)):
-                continue
-            chosen.append(m)
-            used.update(range(m.start, m.end))
-        chosen.sort(key=lambda m: m.start)
-        # "près de Lyon": a landmark, not the asker's territory ("à côté de" is not La Côte)
-        near = self._near_phrases(toks)
-        chosen = [
-            m
-            for m in chosen
-            if not near.intersection(range(m.start, m.end))
-            and not (m.start - 1 in near and not toks[m.start].broken)
-        ]
-        if not chosen:
+        found = [(phrase, self._gather(phrase.keys)) for phrase in find_places(text, self)]
+        if not found:
             return Resolution("none")
 
-        deps = {h.upper().lstrip("0").zfill(2) for h in self._dep_hints(text)}
+        deps = {h.upper().lstrip("0").zfill(2) for h in dep_hints(text)}
         context_deps: set[str] = set()
         context_regions: set[str] = set()
-        for m in chosen:
-            top = m.candidates[0]
+        for _, phrase_cands in found:
+            top = phrase_cands[0]
             if top.kind in ("departement", "region"):
-                for c in m.candidates:
+                for c in phrase_cands:
                     if c.population != top.population:
                         continue
                     if c.kind == "departement" and c.dep:
@@ -712,10 +385,10 @@ class TerritoryResolver:
                     if c.kind in ("departement", "region") and c.region:
                         context_regions.add(c.region)
 
-        def narrowed(m: _Match) -> list[Candidate]:
-            cands = list(m.candidates)
-            if m.kind_hint:
-                cands = self._apply_kind(cands, m.kind_hint)
+        def narrowed(phrase: PlacePhrase, phrase_cands: list[Candidate]) -> list[Candidate]:
+            cands = list(phrase_cands)
+            if phrase.kind_hint:
+                cands = self._apply_kind(cands, phrase.kind_hint)
             for hint in (deps, context_deps):
                 if hint and len(cands) > 1:
                     sub = [c for c in cands if c.dep in hint]
@@ -725,22 +398,14 @@ class TerritoryResolver:
                 cands = sub or cands
             return self._same_entity_first(sorted(cands, key=self._rank))
 
-        def specificity(m: _Match) -> tuple[int, int, int]:
-            cands = narrowed(m)
-            kinds = min(KIND_RANK.get(c.kind, 9) for c in cands)
+        def specificity(item: tuple[PlacePhrase, list[Candidate]]) -> tuple[int, int, int]:
+            phrase = item[0]
+            kinds = min(KIND_RANK.get(c.kind, 9) for c in narrowed(*item))
             # a kind cue ("communauté d'agglomération de …") makes a match the subject
-            return (0 if m.kind_hint else 1, kinds, m.start)
+            return (0 if phrase.kind_hint else 1, kinds, phrase.start)
 
-        best = min(chosen, key=specificity)
-        cands = narrowed(best)
-        matched = text[toks[best.start].start : toks[best.end - 1].end]
-        return self._decide(cands, matched)
-
-    @staticmethod
-    def _dep_hints(text: str) -> list[str]:
-        hints = [m.group(1) for m in re.finditer(r"\((2[AB]|\d{2,3})\)", text, re.IGNORECASE)]
-        hints += re.findall(r"(?<![\d,.])\b(97[1-8])\b(?![\d,.])", text)
-        return hints
+        best = min(found, key=specificity)
+        return self._decide(narrowed(*best), best[0].matched)
 
     @staticmethod
     def _decide(cands: list[Candidate], matched: str) -> Resolution:
