@@ -81,7 +81,8 @@ def finetune(
         split_holdout,
         train,
     )
-    from index.model_install import ModelInstallError, install_model, read_stamp
+    from index.model.folder import ModelInstallError, read_stamp
+    from index.model.install import install_model
 
     settings = get_settings()
     try:

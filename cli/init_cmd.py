@@ -13,7 +13,7 @@ def init(
     demo: bool = typer.Option(True, help="Load the shipped demo data"),
 ) -> None:
     """Migrate the database, install the model, load the demo data, build the indexes."""
-    from index.model_install import install_finetuned
+    from index.model.install import install_finetuned
     from ingest.demo import load_demo
     from matcher.service import MatchService
 

@@ -32,7 +32,9 @@ def install(
     """
     from core.config import get_settings
     from index.embedder import ONNX_VARIANTS
-    from index.model_install import ModelInstallError, ensure_onnx, install_finetuned
+    from index.model.folder import ModelInstallError
+    from index.model.install import install_finetuned
+    from index.model.onnx_export import ensure_onnx
 
     settings = get_settings()
     started = time.perf_counter()
@@ -53,7 +55,8 @@ def install(
 def info() -> None:
     """Show the configured model, backend and cache folder (loads nothing)."""
     from core.config import get_settings
-    from index.model_install import model_folder, read_stamp
+    from index.model.folder import read_stamp
+    from index.model.install import model_folder
 
     settings = get_settings()
     folder = model_folder(settings)

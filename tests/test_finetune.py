@@ -23,14 +23,9 @@ from index.finetune import (
     split_holdout,
     train,
 )
-from index.model_install import (
-    FINETUNED_DIR_NAME,
-    ModelInstallError,
-    apply_adapter,
-    install_model_at,
-    model_fingerprint,
-    read_stamp,
-)
+from index.model.adapter import apply_adapter
+from index.model.folder import ModelInstallError, read_stamp
+from index.model.install import FINETUNED_DIR_NAME, install_model_at, model_fingerprint
 
 pytestmark = pytest.mark.slow
 

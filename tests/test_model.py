@@ -20,13 +20,8 @@ import pytest
 from core.config import Settings
 from index.base import Embedder
 from index.embedder import load_embedder
-from index.model_install import (
-    MODEL_DIR_NAME,
-    STAMP_FILE,
-    install_model,
-    model_folder,
-    read_stamp,
-)
+from index.model.folder import STAMP_FILE, read_stamp
+from index.model.install import MODEL_DIR_NAME, install_model, model_folder
 
 pytestmark = pytest.mark.slow
 
@@ -182,7 +177,7 @@ def test_loaded_once_per_settings(e5: Embedder, model_cache: Path, tmp_path: Pat
 
 
 def test_onnx_int8_backend(e5: Embedder, model_cache: Path, tmp_path: Path) -> None:
-    from index.model_install import onnx_path
+    from index.model.onnx_export import onnx_path
 
     folder = model_folder(_settings(tmp_path, model_cache))
     if not onnx_path(folder, "int8").is_file():
