@@ -73,7 +73,8 @@ class Services:
             self.matcher.ensure_ready()
 
     def close(self) -> None:
-        """Release the database."""
+        """Index and save what the chat queued (MatchService.close), release the database."""
+        self.matcher.close()
         self.db.dispose()
 
 
