@@ -238,6 +238,12 @@ class Need(TimestampMixin, Base):
     timing: Mapped[str | None] = mapped_column(String(64))
     constraints: Mapped[list[str]] = mapped_column(JSON, default=list)
     status: Mapped[NeedStatus] = enum_column(NeedStatus, default=NeedStatus.DRAFT)
+    #: Why its owner closed it (/mesbesoins): ``met`` (by ``met_by_solution_id``, if
+    #: given), ``abandoned`` or ``other``.
+    close_reason: Mapped[str | None] = mapped_column(String(16))
+    met_by_solution_id: Mapped[int | None] = mapped_column(
+        ForeignKey("solution.id", ondelete="SET NULL")
+    )
 
     def index_text(self) -> str:
         return "\n".join([self.raw_text, " ".join(self.themes or [])])
