@@ -42,7 +42,7 @@ app.add_typer(bench.app, name="bench")
 
 def _register_optional() -> None:
     """Sub-commands owned by the other packages (model, ingest, chat, bot, serve, ...)."""
-    from cli import admin, bot, chat, digest, ingest, model, privacy, serve
+    from cli import admin, bot, chat, digest, followups, ingest, model, privacy, serve
     from cli.bench_digest import bench_digest
     from cli.bench_load import bench_load
     from cli.bench_peers import bench_peers
@@ -51,6 +51,7 @@ def _register_optional() -> None:
     app.add_typer(ingest.app, name="ingest")
     app.add_typer(admin.app, name="admin")
     app.add_typer(digest.app, name="digest")
+    app.add_typer(followups.app, name="followups")
     app.add_typer(chat.app, name="chat")
     app.add_typer(bot.app, name="bot")
     app.add_typer(privacy.app, name="privacy")

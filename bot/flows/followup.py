@@ -28,14 +28,13 @@ from bot.types import Ctx, Engine, FlowState, Step
 from core import catalogue
 from core.domain import IntroStatus, Moderation, NeedStatus, Outcome
 from core.models import Experience, Introduction, Need, Solution, Territory, as_utc, utcnow
-from core.privacy import record_consent
+from core.privacy import REX_CONTACT_PURPOSE, record_consent
 from matcher import followups
 from matcher.scope import find_theme
 
 FLOW = "followup"
 FOLLOWUP_ACTION = "fu"
-#: Consent purpose: other buyers may ask to be introduced about one's REX.
-REX_CONSENT = "rex_contact"
+REX_CONSENT = REX_CONTACT_PURPOSE
 DURATIONS = (3, 6, 12)
 COST_BANDS = ("lt10k", "10k-40k", "40k-100k", "gt100k", "unknown")
 REX_OUTCOMES = {"success": Outcome.SUCCESS, "partial": Outcome.PARTIAL, "stopped": Outcome.STOPPED}
