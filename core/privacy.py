@@ -310,9 +310,7 @@ def delete_person(session: Session, person_id: int, *, now: dt.datetime) -> Dele
             .where(Introduction.requester_need_id.in_(need_ids))
             .values(requester_need_id=None)
         )
-        session.execute(
-            update(FollowUp).where(FollowUp.need_id.in_(need_ids)).values(need_id=None)
-        )
+        session.execute(update(FollowUp).where(FollowUp.need_id.in_(need_ids)).values(need_id=None))
         session.execute(delete(Need).where(Need.id.in_(need_ids)))
     report.need_ids = need_ids
     report.needs = len(need_ids)
