@@ -322,7 +322,9 @@ def answer(
         _event(session, intro, IntroStatus.NO_CONTRACT, now, note="no follow-up")
     else:  # the pilot's end: success / partial / stopped
         intro.pilot_outcome = PilotOutcome(verb)
-        intro.pilot_end_at = now
+        # asked at the planned end: the pilot ended then, or when the buyer answers
+        planned = as_utc(intro.pilot_end_at) if intro.pilot_end_at else now
+        intro.pilot_end_at = max(planned, now)
         _event(session, intro, IntroStatus.PILOT_ENDED, now, note=verb)
         _tell_startup(session, intro, "fu_startup_outcome", now)
         done.next = "contract"
