@@ -352,7 +352,7 @@ def test_a_pilot_in_one_town_becomes_a_peer_for_the_next(
     db: Database, settings: Settings, embedder
 ) -> None:  # type: ignore[no-untyped-def]
     _territories(db)
-    startup_id, sol_id = _startup_solution(db)
+    _, sol_id = _startup_solution(db)
     # two people talking for a long while: above the per-minute flood limit
     settings = settings.model_copy(update={"chat_rate_limit_per_minute": 1000})
     services = build_services(settings, db=db, embedder=embedder)
@@ -457,6 +457,7 @@ def test_a_pilot_in_one_town_becomes_a_peer_for_the_next(
     (got,) = b.inbox()
     assert "elu@champagnole.example" in got.text
     (SHOTS / "followup-transcript-B.txt").write_text("\n".join(b_transcript) + "\n")
+    (SHOTS / "followup-transcript-A.txt").write_text("\n".join(transcript) + "\n")
 
     funnel = client.get("/api/admin/analytics/funnel", headers=headers).json()
     counts = {s["stage"]: s["count"] for s in funnel["stages"]}
