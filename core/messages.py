@@ -1228,7 +1228,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "fu_contract_yes": {"fr": "Oui, signé", "en": "Yes, signed"},
     "fu_contract_no": {"fr": "Non", "en": "No"},
-    "fu_rex_offer": {
+    "fu_rex_ask": {
         "fr": "Votre expérience peut servir aux collectivités de votre taille. Voulez-vous "
         "la raconter en quelques questions (5 minutes) ? Une fiche REX sera relue par un "
         "facilitateur avant publication.",

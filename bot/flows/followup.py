@@ -124,11 +124,19 @@ def _c_duration(ctx: Ctx, action: str, value: str) -> bool:
     return True
 
 
-def _p_share(ctx: Ctx) -> None:
-    ctx.send(
-        ctx.t("fu_share_ask", about=_f(ctx).about),
-        [ctx.btn("f", "yes", ctx.t("fu_share_yes")), ctx.btn("f", "no", ctx.t("fu_share_no"))],
-    )
+def _two_buttons(key: str, first: str, second: str) -> Any:
+    """A question ``fu_<key>_ask`` answered with ``f:<first>`` or ``f:<second>``."""
+
+    def prompt(ctx: Ctx) -> None:
+        ctx.send(
+            ctx.t(f"fu_{key}_ask", about=_f(ctx).about),
+            [ctx.btn("f", v, ctx.t(f"fu_{key}_{v}")) for v in (first, second)],
+        )
+
+    return prompt
+
+
+_p_share = _two_buttons("share", "yes", "no")
 
 
 def _c_share(ctx: Ctx, action: str, value: str) -> bool:
@@ -146,14 +154,7 @@ def _c_share(ctx: Ctx, action: str, value: str) -> bool:
     return True
 
 
-def _p_contract(ctx: Ctx) -> None:
-    ctx.send(
-        ctx.t("fu_contract_ask"),
-        [
-            ctx.btn("f", "yes", ctx.t("fu_contract_yes")),
-            ctx.btn("f", "no", ctx.t("fu_contract_no")),
-        ],
-    )
+_p_contract = _two_buttons("contract", "yes", "no")
 
 
 def _c_contract(ctx: Ctx, action: str, value: str) -> bool:
@@ -170,14 +171,7 @@ def _c_contract(ctx: Ctx, action: str, value: str) -> bool:
     return True
 
 
-def _p_rex_offer(ctx: Ctx) -> None:
-    ctx.send(
-        ctx.t("fu_rex_offer"),
-        [
-            ctx.btn("f", "now", ctx.t("fu_rex_now")),
-            ctx.btn("f", "later", ctx.t("fu_rex_later")),
-        ],
-    )
+_p_rex_offer = _two_buttons("rex", "now", "later")
 
 
 def _c_rex_offer(ctx: Ctx, action: str, value: str) -> bool:
