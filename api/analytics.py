@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.domain import SIZE_BAND_ORDER, TRUST_ORDER, IntroStatus, SolutionStatus, TrustLevel
-from core.models import Experience, Introduction, MatchEvent, Need, Solution
+from core.domain import SIZE_BAND_ORDER, TRUST_ORDER, IntroStatus, SolutionStatus
+from core.models import Introduction, IntroductionEvent, MatchEvent, Need, Solution
 
 __all__ = [
     "FUNNEL_STAGES",
@@ -27,12 +27,20 @@ __all__ = [
     "needs_weekly",
     "solutions_by_trust",
     "stalled_introductions",
+    "stalled_pilots",
     "week_of",
     "weeks_back",
 ]
 
 STALL_DAYS = 14
-FUNNEL_STAGES = ("need", "introduction", "accepted", "pilot")
+FUNNEL_STAGES = ("need", "introduction", "accepted", "pilot", "contract")
+#: The funnel stage (index in FUNNEL_STAGES) an introduction event stands for.
+_STAGE_OF = {
+    IntroStatus.REQUESTED: 1,
+    IntroStatus.ACCEPTED: 2,
+    IntroStatus.PILOT_STARTED: 3,
+    IntroStatus.CONTRACT_SIGNED: 4,
+}
 UNKNOWN = "?"
 
 
@@ -142,11 +150,14 @@ class FunnelRow:
 
 
 def funnel(session: Session, *, since: dt.date | None = None) -> list[FunnelRow]:
-    """Needs that reached each stage: need → introduction → accepted → pilot.
+    """Needs that reached each stage: need → introduction to a start-up → accepted →
+    pilot → contract.
 
-    A pilot is an accepted introduction to a solution whose trust level is
-    ``pilot_confirmed``, or a REX linked to the need. A need counts in every stage up
-    to the furthest it reached, so the counts never grow down the funnel.
+    An introduction belongs to the need its requester had when asking
+    (``Introduction.requester_need_id``); the stages an introduction reached are its
+    events (:class:`~core.models.IntroductionEvent`, written by matcher.introductions and
+    matcher.followups). A need counts in every stage up to the furthest one any of its
+    introductions reached, so the counts never grow down the funnel.
     """
     needs_stmt = select(Need.id)
     if since is not None:
@@ -154,31 +165,23 @@ def funnel(session: Session, *, since: dt.date | None = None) -> list[FunnelRow]
             Need.created_at >= dt.datetime.combine(since, dt.time(), tzinfo=dt.UTC)
         )
     need_ids = set(session.scalars(needs_stmt))
-    intro_rows = session.execute(
-        select(Introduction.need_id, Introduction.status, Solution.trust_level)
-        .join(Solution, Solution.id == Introduction.solution_id, isouter=True)
-        .where(Introduction.need_id.is_not(None))
+    rows = session.execute(
+        select(Introduction.requester_need_id, IntroductionEvent.status)
+        .join(IntroductionEvent, IntroductionEvent.introduction_id == Introduction.id)
+        .where(Introduction.requester_need_id.is_not(None), Introduction.solution_id.is_not(None))
     ).all()
-    introduced: set[int] = set()
-    accepted: set[int] = set()
-    pilot: set[int] = set()
-    for need_id, status, trust in intro_rows:
-        if need_id not in need_ids:
-            continue
-        introduced.add(need_id)
-        if status == IntroStatus.ACCEPTED:
-            accepted.add(need_id)
-            if trust == TrustLevel.PILOT_CONFIRMED:
-                pilot.add(need_id)
-    linked = session.scalars(select(Experience.need_id).where(Experience.need_id.is_not(None)))
-    pilot |= {n for n in linked if n in need_ids}
-    accepted |= pilot
-    introduced |= accepted
-    counts = [len(need_ids), len(introduced), len(accepted), len(pilot)]
-    rows = []
+    furthest: dict[int, int] = {}
+    for need_id, status in rows:
+        if need_id in need_ids and status in _STAGE_OF:
+            furthest[need_id] = max(furthest.get(need_id, 0), _STAGE_OF[status])
+    counts = [len(need_ids)] + [
+        sum(1 for reached in furthest.values() if reached >= stage)
+        for stage in range(1, len(FUNNEL_STAGES))
+    ]
+    rows_out = []
     for i, (stage, count) in enumerate(zip(FUNNEL_STAGES, counts, strict=True)):
         previous = counts[i - 1] if i else None
-        rows.append(
+        rows_out.append(
             FunnelRow(
                 stage=stage,
                 count=count,
@@ -186,7 +189,7 @@ def funnel(session: Session, *, since: dt.date | None = None) -> list[FunnelRow]
                 rate_from_start=_rate(count, counts[0]) if i else None,
             )
         )
-    return rows
+    return rows_out
 
 
 def _rate(count: int, base: int | None) -> float | None:
@@ -217,4 +220,37 @@ def stalled_introductions(
         }
         for r in rows
     ]
+    return total, out
+
+
+def stalled_pilots(
+    session: Session, *, now: dt.datetime, weeks: int, limit: int = 100
+) -> tuple[int, list[dict[str, Any]]]:
+    """Pilots with no news: still ``pilot_started`` ``weeks`` after their planned end (or
+    their start, when no duration was given). (total, oldest first)."""
+    cutoff = now - dt.timedelta(weeks=weeks)
+    since = func.coalesce(Introduction.pilot_end_at, Introduction.pilot_started_at)
+    where = (Introduction.status == IntroStatus.PILOT_STARTED, since < cutoff)
+    total = int(session.scalar(select(func.count()).select_from(Introduction).where(*where)) or 0)
+    rows = session.execute(
+        select(Introduction, Solution.title)
+        .join(Solution, Solution.id == Introduction.solution_id, isouter=True)
+        .where(*where)
+        .order_by(since)
+        .limit(limit)
+    ).all()
+    out = []
+    for intro, title in rows:
+        started = _aware(intro.pilot_started_at or intro.updated_at)
+        last = _aware(intro.pilot_end_at or started)
+        out.append(
+            {
+                "id": intro.id,
+                "need_id": intro.requester_need_id,
+                "solution": title or intro.target_label or "",
+                "started_at": started.date().isoformat(),
+                "planned_end": last.date().isoformat(),
+                "weeks": (now - last).days // 7,
+            }
+        )
     return total, out

@@ -17,7 +17,7 @@ from api.schemas import (
     SolutionCreate,
 )
 from core import catalogue
-from core.catalogue import Written, archive_solution, audit, delete_experience
+from core.catalogue import Written, archive_solution, audit, delete_experience, public_experience
 from core.domain import (
     IntroStatus,
     Moderation,
@@ -53,10 +53,12 @@ __all__ = [
     "list_needs",
     "list_solutions",
     "merge_solution",
+    "moderate_experience",
     "moderation_queue",
     "qualify_solution",
     "reject_solution",
     "relay_introduction",
+    "rex_drafts",
     "update_experience",
     "update_solution",
 ]
@@ -193,6 +195,27 @@ def moderation_queue(session: Session, *, limit: int, offset: int) -> tuple[list
     return page(session, stmt, limit=limit, offset=offset)
 
 
+def rex_drafts(session: Session, *, limit: int, offset: int) -> tuple[list[Experience], int]:
+    """REX told in chat waiting for a facilitator, oldest first."""
+    stmt = (
+        select(Experience)
+        .where(Experience.moderation == Moderation.PENDING)
+        .order_by(Experience.created_at, Experience.id)
+    )
+    return page(session, stmt, limit=limit, offset=offset)
+
+
+def moderate_experience(
+    session: Session, *, rex: Experience, approve: bool, reason: str | None, actor: str
+) -> Written[Experience]:
+    """Approve (published, indexed) or reject (with the reason) a REX draft."""
+    if rex.moderation != Moderation.PENDING:
+        raise Conflict(f"REX {rex.external_id!r} is not waiting for moderation")
+    if approve:
+        return catalogue.approve_experience(session, rex=rex, actor=actor)
+    return catalogue.reject_experience(session, rex=rex, reason=reason or "", actor=actor)
+
+
 def _pending(sol: Solution) -> None:
     if sol.moderation != Moderation.PENDING:
         raise Conflict(f"solution {sol.external_id!r} is not waiting for moderation")
@@ -225,8 +248,12 @@ def merge_solution(session: Session, *, sol: Solution, into: str, actor: str) ->
 # --------------------------------------------------------------------------- REX
 
 
-def get_experience(session: Session, *, external_id: str) -> Experience:
-    rex = session.scalar(select(Experience).where(Experience.external_id == external_id))
+def get_experience(session: Session, *, external_id: str, public: bool = False) -> Experience:
+    """A REX by external id; ``public``: not a draft waiting for moderation (or rejected)."""
+    stmt = select(Experience).where(Experience.external_id == external_id)
+    if public:
+        stmt = stmt.where(*public_experience())
+    rex = session.scalar(stmt)
     if rex is None:
         raise NotFound(f"no REX {external_id!r}")
     return rex
@@ -240,7 +267,7 @@ def list_experiences(
     outcome: str | None = None,
     dep: str | None = None,
 ) -> tuple[list[Experience], int]:
-    stmt = select(Experience).order_by(Experience.title, Experience.id)
+    stmt = select(Experience).where(*public_experience()).order_by(Experience.title, Experience.id)
     if outcome is not None:
         stmt = stmt.where(Experience.outcome == outcome)
     if dep is not None:

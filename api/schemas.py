@@ -294,6 +294,10 @@ class ExperienceOut(BaseModel):
     contact_role: str | None
     links: list[str]
     source: str
+    moderation: Moderation = Moderation.NONE  # pending: told in chat, not yet approved
+    duration_months: int | None = None
+    cost_band: str | None = None
+    recommend: str | None = None
     created_at: UtcDatetime
     updated_at: UtcDatetime
 

@@ -119,7 +119,8 @@ def build_services(
 
 
 def attach_digest(application: Any, services: Services) -> None:
-    """Schedule the weekly digest on the Telegram application's JobQueue."""
+    """Schedule the weekly digest, and the follow-up loop (expiry of unanswered
+    introductions, due follow-up questions), on the Telegram application's JobQueue."""
     from digest.compose import ServiceMatcher
     from digest.run import DigestRunner
     from digest.schedule import register_digest_jobs
@@ -132,3 +133,6 @@ def attach_digest(application: Any, services: Services) -> None:
         lambda: ServiceMatcher(services.matcher),
     )
     register_digest_jobs(application, services.settings, runner)
+    from matcher.followup_runner import FollowUpRunner
+
+    FollowUpRunner(services.db, services.settings).register_jobs(application)

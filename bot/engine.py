@@ -274,7 +274,11 @@ class ConversationEngine:
             from matcher.introductions import respond
 
             result = respond(
-                db, introduction_id=int(raw_id), responder_id=responder, accept=verb == "accept"
+                db,
+                introduction_id=int(raw_id),
+                responder_id=responder,
+                accept=verb == "accept",
+                settings=self.settings,
             )
             key = _INTRO_ANSWER_KEYS.get(result.code, "intro_failed")
             out = [OutMessage(t(key, lang))]

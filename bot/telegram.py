@@ -97,6 +97,7 @@ COMMANDS: dict[str, str] = {
     "langue": "cmd_language",
     "digest": "cmd_digest",
     "contact": "cmd_contact",
+    "rex": "cmd_rex",
 }
 
 

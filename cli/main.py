@@ -43,12 +43,13 @@ app.add_typer(bench.app, name="bench")
 
 def _register_optional() -> None:
     """Sub-commands owned by the other packages (model, ingest, chat, bot, serve, ...)."""
-    from cli import admin, bot, chat, digest, ingest, model, privacy, serve
+    from cli import admin, bot, chat, digest, followups, ingest, model, privacy, serve
 
     app.add_typer(model.app, name="model")
     app.add_typer(ingest.app, name="ingest")
     app.add_typer(admin.app, name="admin")
     app.add_typer(digest.app, name="digest")
+    app.add_typer(followups.app, name="followups")
     app.add_typer(chat.app, name="chat")
     app.add_typer(bot.app, name="bot")
     app.add_typer(privacy.app, name="privacy")

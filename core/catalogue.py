@@ -42,6 +42,7 @@ __all__ = [
     "SOLUTION_FIELDS",
     "Imported",
     "Written",
+    "approve_experience",
     "approve_solution",
     "archive_solution",
     "audit",
@@ -54,8 +55,10 @@ __all__ = [
     "import_entries",
     "indexable_documents",
     "merge_solution",
+    "public_experience",
     "publishable_solution",
     "qualify_solution",
+    "reject_experience",
     "reject_solution",
     "update_entry",
 ]
@@ -172,6 +175,12 @@ def publishable_solution() -> list[ColumnElement[bool]]:
     ]
 
 
+def public_experience() -> list[ColumnElement[bool]]:
+    """The REX the public sees and the search holds: not a draft told in chat waiting for
+    a facilitator, nor a rejected one."""
+    return [Experience.moderation.not_in([Moderation.PENDING, Moderation.REJECTED])]
+
+
 def indexable_documents(
     session: Session, kind: str, ids: Iterable[int] | None = None
 ) -> dict[int, str]:
@@ -186,7 +195,7 @@ def indexable_documents(
         query = select(Need).where(Need.status == NeedStatus.OPEN)
     elif kind == "experience":
         model = Experience
-        query = select(Experience)
+        query = select(Experience).where(*public_experience())
     else:
         raise ValueError(f"unknown index kind {kind!r}")
     if ids is not None:
@@ -355,6 +364,23 @@ def create_experience(
     rex = Experience(**values, external_id=external_id, source=source)
     session.add(rex)
     return _written(session, rex, actor=actor, action="create")
+
+
+def approve_experience(session: Session, *, rex: Experience, actor: str) -> Written[Experience]:
+    """Publish a REX told in chat: it becomes searchable (peers); its author is told."""
+    rex.moderation = Moderation.APPROVED
+    _notify(session, rex.contact_person_id, "rex_approved", {"title": rex.title})
+    return _written(session, rex, actor=actor, action="approve")
+
+
+def reject_experience(
+    session: Session, *, rex: Experience, reason: str, actor: str
+) -> Written[Experience]:
+    """Reject a REX told in chat, with a reason sent to its author; it stays out of search."""
+    rex.moderation = Moderation.REJECTED
+    params = {"title": rex.title, "reason": reason}
+    _notify(session, rex.contact_person_id, "rex_rejected", params)
+    return _written(session, rex, actor=actor, action="reject", detail={"reason": reason})
 
 
 def delete_experience(session: Session, *, rex: Experience, actor: str) -> Written[Experience]:

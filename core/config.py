@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     max_message_chars: int = 4000
     max_body_bytes: int = 5_000_000
     intro_cap_per_month: int = 3
+    intro_expiry_days: int = 14  # unanswered introduction requests expire after this
+    followup_days: int = 21  # the buyer is asked what happened this long after an accept
+    followup_hours: tuple[int, int] = (9, 19)  # local hours (timezone) follow-ups go out in
+    stalled_pilot_weeks: int = 8  # a pilot with no news this long after it started
     retention_years: int = 3
     privacy_policy_version: str = "2026-11"
     privacy_contact: str | None = Field(

@@ -74,6 +74,7 @@ class Outcome(StrEnum):
     STOPPED = "stopped"
     FAILED = "failed"
     UNKNOWN = "unknown"
+    PARTIAL = "partial"  # a pilot that met part of its goals
 
 
 class IntroStatus(StrEnum):
@@ -82,6 +83,28 @@ class IntroStatus(StrEnum):
     ACCEPTED = "accepted"
     DECLINED = "declined"
     EXPIRED = "expired"
+    # after an accepted introduction (matcher.followups): what the buyer reports
+    PILOT_STARTED = "pilot_started"
+    PILOT_ENDED = "pilot_ended"
+    CONTRACT_SIGNED = "contract_signed"
+    NO_CONTRACT = "no_contract"  # closed without a contract (no follow-up, or after a pilot)
+
+
+#: The statuses an introduction moves through, in order; the funnel counts a need at
+#: every stage up to the furthest one an introduction of it reached.
+INTRO_PROGRESS = (
+    IntroStatus.REQUESTED,
+    IntroStatus.ACCEPTED,
+    IntroStatus.PILOT_STARTED,
+    IntroStatus.PILOT_ENDED,
+    IntroStatus.CONTRACT_SIGNED,
+)
+
+
+class PilotOutcome(StrEnum):
+    SUCCESS = "success"
+    PARTIAL = "partial"
+    STOPPED = "stopped"
 
 
 class TerritoryKind(StrEnum):

@@ -42,6 +42,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "/langue — changer de langue\n"
         "/digest — la lettre hebdomadaire : jour, heure, thèmes\n"
         "/contact — l'adresse transmise lors d'une mise en relation acceptée\n"
+        "/rex — raconter une expérimentation (retour d'expérience) pour les autres villes\n"
         "/confidentialite — vos données et vos droits (/mesdonnees, /supprimer)\n"
         "Vous pouvez aussi écrire directement votre besoin, avec vos mots.",
         "en": "Here is what I can do:\n"
@@ -53,6 +54,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "/language — change language\n"
         "/digest — the weekly digest: day, time, themes\n"
         "/contact — the address passed on when an introduction is accepted\n"
+        "/rex — tell how a pilot went (experience report) for other towns\n"
         "/privacy — your data and your rights (/mydata, /delete)\n"
         "You can also simply write your need in your own words.",
     },
@@ -1102,6 +1104,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "cmd_language": {"fr": "Changer de langue", "en": "Change language"},
     "cmd_digest": {"fr": "Lettre hebdomadaire", "en": "Weekly digest"},
     "cmd_mysolutions": {"fr": "Mes solutions inscrites", "en": "My registered solutions"},
+    "cmd_rex": {
+        "fr": "Raconter une expérimentation (retour d'expérience)",
+        "en": "Tell how a pilot went (experience report)",
+    },
     "cmd_contact": {
         "fr": "Votre adresse de contact pour les mises en relation",
         "en": "Your contact address for introductions",
@@ -1158,6 +1164,193 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "{label} de {population} habitants",
         "en": "{label} of {population} inhabitants",
     },
+    # --- follow-ups after an introduction (matcher.followups, bot/flows/followup.py) ------
+    "fu_after_accept": {
+        "fr": "Il y a quelques semaines, vous avez été mis en relation avec « {about} ». "
+        "Où en êtes-vous ? Votre réponse aide les prochaines collectivités.",
+        "en": 'A few weeks ago you were introduced to "{about}". How is it going? Your '
+        "answer helps the next local authorities.",
+    },
+    "fu_pilot_end": {
+        "fr": "Votre expérimentation avec « {about} » arrive à son terme. Comment "
+        "s'est-elle passée ?",
+        "en": 'Your pilot with "{about}" is reaching its end. How did it go?',
+    },
+    "fu_btn_pilot": {"fr": "Expérimentation lancée", "en": "Pilot started"},
+    "fu_btn_talks": {"fr": "En discussion", "en": "Still talking"},
+    "fu_btn_none": {"fr": "Pas de suite", "en": "No follow-up"},
+    "fu_btn_stop": {"fr": "Ne plus me demander", "en": "Stop asking"},
+    "fu_btn_success": {"fr": "Réussie", "en": "Successful"},
+    "fu_btn_partial": {"fr": "En partie", "en": "Partly"},
+    "fu_btn_stopped": {"fr": "Arrêtée", "en": "Stopped"},
+    "fu_talks_ack": {
+        "fr": "Merci, je vous reposerai la question dans quelques semaines.",
+        "en": "Thank you, I will ask again in a few weeks.",
+    },
+    "fu_none_ack": {
+        "fr": "Merci, c'est noté : pas de suite avec « {about} ».",
+        "en": 'Thank you, noted: no follow-up with "{about}".',
+    },
+    "fu_stopped": {
+        "fr": "Entendu : je ne vous poserai plus de questions de suivi.",
+        "en": "Understood: I will not ask follow-up questions any more.",
+    },
+    "fu_already": {
+        "fr": "Vous avez déjà répondu à cette question, merci.",
+        "en": "You already answered this question, thank you.",
+    },
+    "fu_not_found": {
+        "fr": "Cette question de suivi ne vous est pas adressée ou n'existe plus.",
+        "en": "This follow-up question is not for you or no longer exists.",
+    },
+    "fu_duration_ask": {
+        "fr": "Bravo pour ce lancement ! Combien de temps l'expérimentation doit-elle "
+        "durer ? Je vous demanderai le bilan à son terme.",
+        "en": "Well done! How long is the pilot planned to last? I will ask how it went "
+        "at its end.",
+    },
+    "fu_months": {"fr": "{n} mois", "en": "{n} months"},
+    "fu_share_ask": {
+        "fr": "Puis-je dire à « {about} » comment se passe l'expérimentation (lancement, "
+        "bilan) ? Rien d'autre n'est transmis.",
+        "en": 'May I tell "{about}" how the pilot goes (start, outcome)? Nothing else is '
+        "passed on.",
+    },
+    "fu_share_yes": {"fr": "Oui, prévenez-les", "en": "Yes, tell them"},
+    "fu_share_no": {"fr": "Non", "en": "No"},
+    "fu_share_ack": {
+        "fr": "C'est noté. Je reviendrai vers vous à la fin de l'expérimentation.",
+        "en": "Noted. I will come back to you at the end of the pilot.",
+    },
+    "fu_contract_ask": {
+        "fr": "Merci ! Un contrat (marché, commande) a-t-il été signé ensuite ?",
+        "en": "Thank you! Was a contract (procurement, order) signed afterwards?",
+    },
+    "fu_contract_yes": {"fr": "Oui, signé", "en": "Yes, signed"},
+    "fu_contract_no": {"fr": "Non", "en": "No"},
+    "fu_rex_ask": {
+        "fr": "Votre expérience peut servir aux collectivités de votre taille. Voulez-vous "
+        "la raconter en quelques questions (5 minutes) ? Une fiche REX sera relue par un "
+        "facilitateur avant publication.",
+        "en": "Your experience can help local authorities of your size. Would you tell it "
+        "in a few questions (5 minutes)? A facilitator reviews the REX sheet before it is "
+        "published.",
+    },
+    "fu_rex_now": {"fr": "Raconter maintenant", "en": "Tell it now"},
+    "fu_rex_later": {"fr": "Plus tard (/rex)", "en": "Later (/rex)"},
+    "fu_rex_later_ack": {
+        "fr": "Entendu. Écrivez /rex quand vous voulez.",
+        "en": "Understood. Type /rex whenever you like.",
+    },
+    "fu_startup_pilot": {
+        "fr": "Bonne nouvelle : {who} a lancé une expérimentation de « {about} » après "
+        "votre mise en relation sur PIU.",
+        "en": 'Good news: {who} started a pilot of "{about}" after your introduction on PIU.',
+    },
+    "fu_startup_outcome": {
+        "fr": "Bilan de l'expérimentation de « {about} » chez {who} : {outcome}.",
+        "en": 'Outcome of the pilot of "{about}" at {who}: {outcome}.',
+    },
+    "fu_startup_contract": {
+        "fr": "{who} indique avoir signé un contrat pour « {about} » après l'expérimentation.",
+        "en": '{who} reports signing a contract for "{about}" after the pilot.',
+    },
+    # closing a need (/mesbesoins): why?
+    "needwhy_ask": {
+        "fr": "Pour nous aider, pourquoi clore ce besoin ?",
+        "en": "To help us, why are you closing this need?",
+    },
+    "needwhy_met": {"fr": "Résolu avec {title}", "en": "Met with {title}"},
+    "needwhy_gone": {"fr": "Abandonné", "en": "Abandoned"},
+    "needwhy_other": {"fr": "Autre raison", "en": "Other reason"},
+    "needwhy_ack": {"fr": "Merci, c'est noté.", "en": "Thank you, noted."},
+    "needwhy_met_ack": {
+        "fr": "Merci ! Votre retour sur « {title} » aiderait les collectivités de votre "
+        "taille : /rex pour le raconter.",
+        "en": 'Thank you! Your experience with "{title}" would help local authorities of '
+        "your size: /rex to tell it.",
+    },
+    # the REX interview (/rex, /retour)
+    "rex_intro": {
+        "fr": "Racontons votre expérimentation en quelques questions ; /annuler pour "
+        "arrêter. Une fiche REX sera relue par un facilitateur avant d'être proposée aux "
+        "collectivités de taille proche.",
+        "en": "Let us tell your pilot in a few questions; /cancel to stop. A facilitator "
+        "reviews the REX sheet before it is shown to local authorities of a similar size.",
+    },
+    "rex_tried_ask": {
+        "fr": "Qu'avez-vous expérimenté, et pour quel problème ? (une ou deux phrases)",
+        "en": "What did you try, and for which problem? (one or two sentences)",
+    },
+    "rex_solution_ask": {
+        "fr": "Avec quelle solution ?",
+        "en": "With which solution?",
+    },
+    "rex_solution_other": {"fr": "Une autre (je l'écris)", "en": "Another (I type it)"},
+    "rex_solution_none": {"fr": "Sans solution du marché", "en": "No market solution"},
+    "rex_solution_text": {
+        "fr": "Quel est le nom de la solution (ou de l'entreprise) ?",
+        "en": "What is the name of the solution (or the company)?",
+    },
+    "rex_duration_ask": {"fr": "Combien de temps a-t-elle duré ?", "en": "How long did it last?"},
+    "rex_cost_ask": {
+        "fr": "Quel en a été le coût, à peu près (HT) ?",
+        "en": "Roughly what did it cost (excl. VAT)?",
+    },
+    "rex_cost_lt10k": {"fr": "moins de 10 000 €", "en": "under €10,000"},
+    "rex_cost_10k-40k": {"fr": "10 000 à 40 000 €", "en": "€10,000 to €40,000"},
+    "rex_cost_40k-100k": {"fr": "40 000 à 100 000 €", "en": "€40,000 to €100,000"},
+    "rex_cost_gt100k": {"fr": "plus de 100 000 €", "en": "over €100,000"},
+    "rex_cost_unknown": {"fr": "je ne sais pas", "en": "I don't know"},
+    "rex_outcome_ask": {"fr": "Quel en est le résultat ?", "en": "What was the outcome?"},
+    "rex_worked_ask": {
+        "fr": "Qu'est-ce qui a bien marché ?",
+        "en": "What worked well?",
+    },
+    "rex_failed_ask": {
+        "fr": "Et qu'est-ce qui n'a pas marché, ou serait à faire autrement ?",
+        "en": "And what did not work, or should be done differently?",
+    },
+    "rex_reco_ask": {
+        "fr": "La recommanderiez-vous à une collectivité comme la vôtre ?",
+        "en": "Would you recommend it to a local authority like yours?",
+    },
+    "rex_reco_yes": {"fr": "Oui", "en": "Yes"},
+    "rex_reco_no": {"fr": "Non", "en": "No"},
+    "rex_reco_depends": {"fr": "Ça dépend", "en": "It depends"},
+    "rex_consent_ask": {
+        "fr": "D'autres collectivités peuvent-elles vous demander une mise en relation à "
+        "propos de cette expérience ({themes}) ? Chaque demande vous est soumise (vous "
+        "acceptez ou refusez), au plus {cap} par mois. Vous pouvez retirer cet accord à "
+        "tout moment avec /retrait.",
+        "en": "May other local authorities ask to be introduced to you about this "
+        "experience ({themes})? You accept or decline each request, at most {cap} a "
+        "month. You can withdraw this at any time with /withdraw.",
+    },
+    "rex_consent_yes": {"fr": "Oui, j'accepte", "en": "Yes, I agree"},
+    "rex_consent_no": {"fr": "Non merci", "en": "No thanks"},
+    "rex_saved": {
+        "fr": "Merci ! Votre fiche REX « {title} » est enregistrée ; un facilitateur la "
+        "relit avant qu'elle soit proposée aux collectivités de taille proche. Je vous "
+        "préviendrai.",
+        "en": 'Thank you! Your REX sheet "{title}" is saved; a facilitator reviews it '
+        "before it is shown to local authorities of a similar size. I will let you know.",
+    },
+    "rex_approved": {
+        "fr": "Votre fiche REX « {title} » est publiée : les collectivités de taille proche "
+        "la voient désormais. Merci !",
+        "en": 'Your REX sheet "{title}" is published: local authorities of a similar size '
+        "now see it. Thank you!",
+    },
+    "rex_rejected": {
+        "fr": "Votre fiche REX « {title} » n'a pas été publiée. Motif : {reason}",
+        "en": 'Your REX sheet "{title}" was not published. Reason: {reason}',
+    },
+    "rex_lessons": {
+        "fr": "Ce qui a marché : {worked}\nCe qui n'a pas marché : {failed}",
+        "en": "What worked: {worked}\nWhat did not work: {failed}",
+    },
+    "outcome_partial": {"fr": "réussite partielle", "en": "partly successful"},
 }
 
 _FR_SPACE_BEFORE = re.compile(r" ([:;?!»])")

@@ -32,6 +32,7 @@ from core.domain import (
     NeedStatus,
     OrgKind,
     Outcome,
+    PilotOutcome,
     Role,
     SolutionStatus,
     StrEnum,
@@ -135,6 +136,8 @@ class Person(TimestampMixin, Base):
     territory_code: Mapped[str | None] = mapped_column(String(16))
     territory_kind: Mapped[str | None] = mapped_column(String(16))
     last_active_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: "Stop asking": no follow-up question is ever sent again (matcher.followups).
+    followups_off: Mapped[bool] = mapped_column(Boolean, default=False)
     retention_warned_at: Mapped[dt.datetime | None] = mapped_column()
 
     organisation: Mapped[Organisation | None] = relationship()
@@ -235,6 +238,12 @@ class Need(TimestampMixin, Base):
     timing: Mapped[str | None] = mapped_column(String(64))
     constraints: Mapped[list[str]] = mapped_column(JSON, default=list)
     status: Mapped[NeedStatus] = enum_column(NeedStatus, default=NeedStatus.DRAFT)
+    #: Why its owner closed it (/mesbesoins): ``met`` (by ``met_by_solution_id``, if
+    #: given), ``abandoned`` or ``other``.
+    close_reason: Mapped[str | None] = mapped_column(String(16))
+    met_by_solution_id: Mapped[int | None] = mapped_column(
+        ForeignKey("solution.id", ondelete="SET NULL")
+    )
 
     def index_text(self) -> str:
         return "\n".join([self.raw_text, " ".join(self.themes or [])])
@@ -272,6 +281,11 @@ class Experience(TimestampMixin, Base):
     links: Mapped[list[str]] = mapped_column(JSON, default=list)
     source: Mapped[str] = mapped_column(String(64), default="import")
     content_hash: Mapped[str] = mapped_column(String(64), default="")
+    #: A REX told in chat (/rex) waits as ``pending`` until a facilitator approves it.
+    moderation: Mapped[Moderation] = enum_column(Moderation, default=Moderation.NONE)
+    duration_months: Mapped[int | None] = mapped_column(Integer)
+    cost_band: Mapped[str | None] = mapped_column(String(16))
+    recommend: Mapped[str | None] = mapped_column(String(16))  # yes / no / depends
 
     def index_text(self) -> str:
         parts = [self.title, self.problem, self.tried, " ".join(self.themes or []), self.lessons]
@@ -299,6 +313,42 @@ class Introduction(TimestampMixin, Base):
     status: Mapped[IntroStatus] = enum_column(IntroStatus, default=IntroStatus.REQUESTED)
     message: Mapped[str | None] = mapped_column(Text)
     responded_at: Mapped[dt.datetime | None] = mapped_column()
+    #: The requester's own need this request serves (``need_id`` is a need as *target*).
+    requester_need_id: Mapped[int | None] = mapped_column(
+        ForeignKey("need.id", ondelete="SET NULL"), index=True
+    )
+    pilot_started_at: Mapped[dt.datetime | None] = mapped_column()
+    pilot_end_at: Mapped[dt.datetime | None] = mapped_column()  # planned, then actual
+    pilot_outcome: Mapped[PilotOutcome | None] = enum_column(PilotOutcome, nullable=True)
+    #: The buyer agreed that the start-up hears how it went.
+    share_outcome: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class FollowUp(Base):
+    """One follow-up question due to a buyer (matcher.followups): sent exactly once.
+
+    ``kind``: ``after_accept`` (N days after an accepted introduction) or ``pilot_end``
+    (at the pilot's planned end). Sending claims the row (``sent_at``) and queues the
+    question in the outbox in one transaction.
+    """
+
+    __tablename__ = "follow_up"
+    __table_args__ = (
+        UniqueConstraint("introduction_id", "kind", "round", name="uq_follow_up_round"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    introduction_id: Mapped[int] = mapped_column(
+        ForeignKey("introduction.id", ondelete="CASCADE"), index=True
+    )
+    need_id: Mapped[int | None] = mapped_column(ForeignKey("need.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(16))
+    round: Mapped[int] = mapped_column(Integer, default=0)  # asked again after "in discussion"
+    due_at: Mapped[dt.datetime] = mapped_column(index=True)
+    sent_at: Mapped[dt.datetime | None] = mapped_column()
+    answered_at: Mapped[dt.datetime | None] = mapped_column()
+    answer: Mapped[str | None] = mapped_column(String(32))
 
 
 class IntroductionEvent(Base):

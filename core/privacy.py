@@ -36,6 +36,7 @@ from core.models import (
     ConversationState,
     DigestDelivery,
     Experience,
+    FollowUp,
     Introduction,
     IntroductionEvent,
     MatchEvent,
@@ -69,6 +70,8 @@ RETENTION_COUNTER = "retention_deleted_persons"
 #: Consent purposes under which contact details (e-mail, phone, name) are stored.
 #: ``solution_contact`` is the start-up registration flow's purpose.
 CONTACT_PURPOSES = ("contact", "solution_contact")
+#: Other buyers may ask to be introduced about a REX one told in chat (/rex).
+REX_CONTACT_PURPOSE = "rex_contact"
 #: What replaces an erased person's strings in other people's stored messages.
 REDACTED = "[…]"
 #: Outbox payload kind of the retention warning (catalogue key ``privacy_retention_warning``).
@@ -217,6 +220,7 @@ def export_person(session: Session, person_id: int) -> dict[str, Any]:
         "digest_deliveries": deliveries,
         "conversation_state": _row(state) if state is not None else None,
         "outbox": rows(Outbox, Outbox.person_id == person_id),
+        "follow_ups": rows(FollowUp, FollowUp.person_id == person_id),
     }
 
 
@@ -301,6 +305,12 @@ def delete_person(session: Session, person_id: int, *, now: dt.datetime) -> Dele
         session.execute(
             update(Introduction).where(Introduction.need_id.in_(need_ids)).values(need_id=None)
         )
+        session.execute(
+            update(Introduction)
+            .where(Introduction.requester_need_id.in_(need_ids))
+            .values(requester_need_id=None)
+        )
+        session.execute(update(FollowUp).where(FollowUp.need_id.in_(need_ids)).values(need_id=None))
         session.execute(delete(Need).where(Need.id.in_(need_ids)))
     report.need_ids = need_ids
     report.needs = len(need_ids)
@@ -340,6 +350,7 @@ def delete_person(session: Session, person_id: int, *, now: dt.datetime) -> Dele
         session.execute(delete(Outbox).where(Outbox.person_id == person_id))
     )
     session.execute(delete(ConversationState).where(ConversationState.person_id == person_id))
+    session.execute(delete(FollowUp).where(FollowUp.person_id == person_id))
     report.consents = _rowcount(
         session.execute(delete(ConsentRecord).where(ConsentRecord.person_id == person_id))
     )
@@ -434,6 +445,12 @@ def withdraw_consent(session: Session, person_id: int, *, purpose: str, now: dt.
     records = [r for r in active_consents(session, person_id) if r.purpose == purpose]
     for record in records:
         record.withdrawn_at = now
+    if purpose == REX_CONTACT_PURPOSE:  # no more requests about the REX they told
+        session.execute(
+            update(Experience)
+            .where(Experience.contact_person_id == person_id)
+            .values(contact_consent=False, updated_at=now)
+        )
     if purpose in CONTACT_PURPOSES:
         remaining = [
             r for r in active_consents(session, person_id) if r.purpose in CONTACT_PURPOSES

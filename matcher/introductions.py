@@ -13,6 +13,11 @@ Flow:
    other's contact details (only the fields stored on their ``Person`` row, which
    are stored with consent). Decline: the requester is told politely, nothing shared.
 3. :func:`expire_stale` — requests left unanswered are expired (the requester is told).
+4. What happens after an accept (pilot, contract) is asked and recorded by
+   :mod:`matcher.followups`.
+
+Each introduction records the requester's own need (``requester_need_id``: the one given,
+else their most recent open need), whatever its target.
 
 Every step is logged as an :class:`~core.models.IntroductionEvent`.
 
@@ -49,6 +54,7 @@ from core.models import (
     Territory,
     utcnow,
 )
+from matcher.followups import requester_need, schedule_after_accept
 
 __all__ = [
     "CAP_WINDOW_DAYS",
@@ -269,11 +275,13 @@ def request_introduction(
     settings: Settings | None = None,
     cap_per_month: int | None = None,
     now: dt.datetime | None = None,
+    requester_need_id: int | None = None,
 ) -> IntroResult:
     """Ask to be introduced to the person behind a REX, an open need or a solution.
 
     Exactly one of ``experience_id``, ``need_id``, ``solution_id`` is given. The cap is
     ``cap_per_month`` if given, else ``settings.intro_cap_per_month`` (default 3).
+    ``requester_need_id``: the requester's need this serves (default: their current one).
     """
     if sum(x is not None for x in (experience_id, need_id, solution_id)) != 1:
         raise ValueError("give exactly one of experience_id, need_id, solution_id")
@@ -322,8 +330,12 @@ def request_introduction(
             return IntroResult("cap_reached", params={"cap": cap, "days": CAP_WINDOW_DAYS})
 
         status = IntroStatus.REQUESTED if chat_user else IntroStatus.QUEUED
+        own_need = session.get(Need, requester_need_id) if requester_need_id else None
         intro = Introduction(
             requester_id=requester_id,
+            requester_need_id=own_need.id
+            if own_need is not None and own_need.owner_id == requester_id
+            else requester_need(session, requester_id),
             target_person_id=target.person.id if target.person is not None else None,
             target_label=target.label[:300] or None,
             status=status,
@@ -363,8 +375,10 @@ def respond(
     responder_id: int,
     accept: bool,
     now: dt.datetime | None = None,
+    settings: Settings | None = None,
 ) -> IntroResult:
-    """The target accepts or declines. Only the target may answer, once."""
+    """The target accepts or declines. Only the target may answer, once. An accepted
+    introduction to a start-up schedules a follow-up question to the requester."""
     now = now or utcnow()
     with db.session() as session:
         intro = session.get(Introduction, introduction_id)
@@ -395,6 +409,7 @@ def respond(
 
         intro.status = IntroStatus.ACCEPTED
         _event(session, intro, IntroStatus.ACCEPTED, now)
+        schedule_after_accept(session, intro, now, settings)
         if requester is not None and target is not None:
             for recipient, other in ((requester, target), (target, requester)):
                 contact = _contact(session, other)
@@ -430,6 +445,8 @@ def relay_outcome(
     key = RELAY_KEYS.get(IntroStatus(intro.status))
     if key is None or intro.requester_id is None:
         return
+    if intro.status == IntroStatus.ACCEPTED:
+        schedule_after_accept(session, intro, now)
     params = {"who": intro.target_label or "", "about": _about(session, intro)}
     _outbox(session, intro.requester_id, key, params, intro.id, now)
     if message:

@@ -593,16 +593,16 @@ def test_needs_and_introductions(_api, db: Database) -> None:  # type: ignore[no
     assert "a@ville.fr" not in intro_csv
 
 
-def test_funnel_json_csv_and_page(_api, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_funnel_json_csv_and_page(_api, db: Database, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    from tests.test_followups import _funnel_world
+
     client, headers = _api
-    ids = _activity(db)
-    client.patch(
-        f"/api/admin/introductions/{ids['queued']}", json={"status": "accepted"}, headers=headers
-    )
+    _activity(db)  # hand-made needs and a stalled request (no requester need: not counted)
+    _funnel_world(db, settings)  # requests, answers and follow-ups through the product
     funnel = client.get("/api/admin/analytics/funnel", headers=headers).json()
     counts = {s["stage"]: s["count"] for s in funnel["stages"]}
-    # 6 needs; intros on 5 (+1 with a REX); accepted: 0, 1, 4 (+ REX need 5); pilot: 0, 5
-    assert counts == {"need": 6, "introduction": 6, "accepted": 4, "pilot": 2}
+    # 6 + 4 needs; 3 asked the start-up, 2 accepted, 1 pilot, 1 contract
+    assert counts == {"need": 10, "introduction": 3, "accepted": 2, "pilot": 1, "contract": 1}
     assert funnel["stages"][3]["rate_from_previous"] == 0.5
     future = client.get(
         "/api/admin/analytics/funnel", params={"since": "2999-01-01"}, headers=headers
@@ -612,12 +612,16 @@ def test_funnel_json_csv_and_page(_api, db: Database) -> None:  # type: ignore[n
     assert as_csv.headers["content-type"].startswith("text/csv")
     lines = as_csv.text.splitlines()
     assert lines[0] == "stage,count,rate_from_previous,rate_from_start"
-    assert lines[4].startswith("pilot,2,0.5000,")
+    assert lines[4].startswith("pilot,1,0.5000,")
+    assert lines[5].startswith("contract,1,1.0000,")
+    stalled = client.get("/api/admin/analytics/stalled-pilots", headers=headers).json()
+    assert stalled["weeks"] == settings.stalled_pilot_weeks and stalled["total"] == 0
 
     page = client.get("/admin/analytics", headers=headers)
     assert page.status_code == 200
     assert page.text.count("<svg") == 6
     assert "Ville de Lons" in page.text  # the stalled introduction (20 days)
+    assert 'id="stalled-pilots"' in page.text
     for external in ("<script", "<link", "src=", "url(http", 'href="http'):
         assert external not in page.text.replace('href="/', "")  # nothing loaded from outside
     assert client.get("/admin/analytics").status_code == 401

@@ -173,7 +173,7 @@ def test_bad_rex_rows(db: Database) -> None:
     assert msg.splitlines() == [
         "line 1: field 'period_start': string should match pattern '^\\d{4}(-\\d{2}(-\\d{2})?)?$'",
         "line 1: field 'outcome': input should be 'ongoing', 'success', 'stopped', "
-        "'failed' or 'unknown'",
+        "'failed', 'unknown' or 'partial'",
         "line 1: field 'contact_role': must be a role, not an e-mail address",
     ]
 

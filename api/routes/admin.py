@@ -275,6 +275,50 @@ def merge(
 # --------------------------------------------------------------------------- REX
 
 
+@router.get("/moderation/rex", response_model=Page[ExperienceOut], responses=_COMMON)
+def rex_drafts(admin: AdminDep, session: SessionDep, paging: PagingDep) -> Page[ExperienceOut]:
+    """REX told in chat (``/rex``) waiting for a facilitator, oldest first."""
+    rows, total = crud.rex_drafts(session, limit=paging.limit, offset=paging.offset)
+    return Page[ExperienceOut](
+        items=[_rex_out(session, r) for r in rows],
+        total=total,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+
+
+@router.post(
+    "/moderation/rex/{external_id}/approve", response_model=ExperienceOut, responses=_STATE
+)
+def approve_rex(
+    external_id: ExternalIdPath, admin: AdminDep, session: SessionDep, services: ServicesDep
+) -> ExperienceOut:
+    """Publish a REX draft: it is indexed (peers see it); its author is told."""
+    rex = crud.get_experience(session, external_id=external_id)
+    written = crud.moderate_experience(
+        session, rex=rex, approve=True, reason=None, actor=admin.name
+    )
+    _commit(session, services, written)
+    return _rex_out(session, rex)
+
+
+@router.post("/moderation/rex/{external_id}/reject", response_model=ExperienceOut, responses=_STATE)
+def reject_rex(
+    external_id: ExternalIdPath,
+    body: RejectIn,
+    admin: AdminDep,
+    session: SessionDep,
+    services: ServicesDep,
+) -> ExperienceOut:
+    """Reject a REX draft with a reason, sent to its author; it stays out of the search."""
+    rex = crud.get_experience(session, external_id=external_id)
+    written = crud.moderate_experience(
+        session, rex=rex, approve=False, reason=body.reason, actor=admin.name
+    )
+    _commit(session, services, written)
+    return _rex_out(session, rex)
+
+
 @router.post(
     "/rex",
     response_model=ExperienceOut,

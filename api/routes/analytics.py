@@ -45,7 +45,14 @@ LABELS = {
     "trust": "Solutions par niveau de confiance / Solutions by trust level",
     "matches": "Solutions montrées par semaine / Matches shown, weekly",
     "intros": "Mises en relation / Introductions",
-    "funnel": "Entonnoir besoin → mise en relation → acceptée → pilote / Funnel",
+    "funnel": "Entonnoir besoin → mise en relation avec une start-up → acceptée → "
+    "expérimentation → contrat / Funnel: need → introduction → accepted → pilot → contract",
+    "pilots": "Expérimentations sans nouvelles {weeks} semaines après leur fin prévue / "
+    "Pilots with no news {weeks} weeks after their planned end",
+    "col_solution": "solution",
+    "col_started": "lancée le / started on",
+    "col_end": "fin prévue / planned end",
+    "col_weeks": "semaines / weeks",
     "stalled": "Mises en relation sans réponse depuis {days} jours / "
     "Introductions with no answer after {days} days",
     "stalled_none": "Aucune / None",
@@ -88,6 +95,7 @@ a{color:#000091}
 <section id="trust">$trust</section>
 <section id="matches">$matches</section>
 <section id="stalled"><h2 style="font-size:1rem">$stalled_title</h2>$stalled</section>
+<section id="stalled-pilots"><h2 style="font-size:1rem">$pilots_title</h2>$pilots</section>
 </div>
 </body></html>
 """
@@ -184,6 +192,8 @@ def render_page(services: Services, weeks: int, now: dt.datetime) -> str:
         intros = analytics.introductions_by_status(session)
         funnel = analytics.funnel(session)
         stalled_total, stalled = analytics.stalled_introductions(session, now=now)
+        pilot_weeks = services.settings.stalled_pilot_weeks
+        pilots_total, pilots = analytics.stalled_pilots(session, now=now, weeks=pilot_weeks)
     return _PAGE.substitute(
         title=html.escape(LABELS["title"]),
         generated=html.escape(LABELS["generated"]),
@@ -201,22 +211,38 @@ def render_page(services: Services, weeks: int, now: dt.datetime) -> str:
         stalled_title=html.escape(
             LABELS["stalled"].format(days=analytics.STALL_DAYS) + f" : {stalled_total}"
         ),
-        stalled=_stalled_table(stalled),
+        stalled=_table(stalled, _STALLED_COLUMNS),
+        pilots_title=html.escape(LABELS["pilots"].format(weeks=pilot_weeks) + f" : {pilots_total}"),
+        pilots=_table(pilots, _PILOT_COLUMNS),
     )
 
 
-def _stalled_table(rows: list[dict[str, object]]) -> str:
+#: (row key, column label) of each table.
+_STALLED_COLUMNS = (
+    ("id", "col_id"),
+    ("need_id", "col_need"),
+    ("target", "col_target"),
+    ("created_at", "col_since"),
+    ("days", "col_days"),
+)
+_PILOT_COLUMNS = (
+    ("id", "col_id"),
+    ("need_id", "col_need"),
+    ("solution", "col_solution"),
+    ("started_at", "col_started"),
+    ("planned_end", "col_end"),
+    ("weeks", "col_weeks"),
+)
+
+
+def _table(rows: list[dict[str, object]], columns: tuple[tuple[str, str], ...]) -> str:
     if not rows:
         return f"<p class='muted'>{html.escape(LABELS['stalled_none'])}</p>"
-    head = "".join(
-        f"<th>{html.escape(LABELS[c])}</th>"
-        for c in ("col_id", "col_need", "col_target", "col_since", "col_days")
-    )
+    head = "".join(f"<th>{html.escape(LABELS[label])}</th>" for _, label in columns)
     body = "".join(
         "<tr>"
         + "".join(
-            f"<td>{html.escape(str(r[k] if r[k] is not None else ''))}</td>"
-            for k in ("id", "need_id", "target", "created_at", "days")
+            f"<td>{html.escape(str(r[k] if r[k] is not None else ''))}</td>" for k, _ in columns
         )
         + "</tr>"
         for r in rows
@@ -268,3 +294,18 @@ def funnel_csv(admin: AdminDep, session: SessionDep, since: SinceQuery = None) -
 
 def _num(value: float | None) -> str:
     return "" if value is None else f"{value:.4f}"
+
+
+@router.get(
+    "/api/admin/analytics/stalled-pilots",
+    tags=["admin"],
+    responses={401: {"description": "missing, invalid or revoked key"}},
+)
+def stalled_pilots_json(
+    admin: AdminDep, session: SessionDep, services: ServicesDep
+) -> dict[str, object]:
+    """Pilots with no news ``PIU_STALLED_PILOT_WEEKS`` weeks after their planned end (or
+    their start when no duration was given), oldest first."""
+    weeks = services.settings.stalled_pilot_weeks
+    total, rows = analytics.stalled_pilots(session, now=utcnow(), weeks=weeks)
+    return {"weeks": weeks, "total": total, "items": rows}

@@ -179,7 +179,9 @@ def list_rex(
 )
 def get_rex(external_id: ExternalIdPath, session: SessionDep) -> ExperienceOut:
     """One REX."""
-    return _rex_items(session, [crud.get_experience(session, external_id=external_id)])[0]
+    return _rex_items(
+        session, [crud.get_experience(session, external_id=external_id, public=True)]
+    )[0]
 
 
 def _rex_items(session: SessionDep, rows: list[Experience]) -> list[ExperienceOut]:

@@ -6,7 +6,7 @@ import re
 
 from sqlalchemy import select
 
-from bot.flows.shared import reindex_later, row_id
+from bot.flows.shared import need_reason_buttons, reindex_later, row_id
 from bot.render import shorten
 from bot.types import Button, Ctx, Engine, Step
 from core.domain import NeedStatus, Role
@@ -142,6 +142,10 @@ def _on_needs(ctx: Ctx, value: str) -> None:
         need.status = NeedStatus.CLOSED if verb == "close" else NeedStatus.OPEN
         key = "myneeds_closed" if verb == "close" else "myneeds_reopened"
         ctx.say(key, text=shorten(need.raw_text, 80))
+        if verb == "close":
+            ctx.send(ctx.t("needwhy_ask"), need_reason_buttons(ctx, need.id))
+        else:
+            need.close_reason = need.met_by_solution_id = None
         reindex_later(ctx, "need", need.id)
     if ctx.engine.in_flow(ctx):
         ctx.reask()

@@ -17,7 +17,13 @@ from bot.types import Ctx, Engine, OutMessage, Step
 from core.config import Settings
 from core.messages import t
 from core.models import Solution, utcnow
-from core.privacy import CONTACT_PURPOSES, delete_person, export_person, withdraw_consent
+from core.privacy import (
+    CONTACT_PURPOSES,
+    REX_CONTACT_PURPOSE,
+    delete_person,
+    export_person,
+    withdraw_consent,
+)
 
 __all__ = [
     "CHUNK_CHARS",
@@ -120,7 +126,7 @@ def cmd_withdraw(ctx: Ctx, args: str) -> None:
     now = utcnow()
     withdrawn = sum(
         withdraw_consent(ctx.session, ctx.person.id, purpose=purpose, now=now)
-        for purpose in CONTACT_PURPOSES
+        for purpose in (*CONTACT_PURPOSES, REX_CONTACT_PURPOSE)
     )
     ctx.say("privacy_withdraw_done" if withdrawn else "privacy_withdraw_none")
     if ctx.engine.in_flow(ctx):

@@ -15,6 +15,9 @@ log = logging.getLogger(__name__)
 
 #: Global button action of the digest settings (``/digest``), offered by other flows too.
 DIGEST_SETTINGS_ACTION = "dset"
+#: Global button action of the reason for closing a need (``nwhy:<verb>:<need>[:<sol>]``),
+#: offered by /mesbesoins, answered by the follow-up flow.
+NEED_REASON_ACTION = "nwhy"
 #: Remembered in the profile once the person chose to go on without a contact.
 CONTACT_SKIPPED_KEY = "contact_skipped"
 
@@ -66,6 +69,21 @@ def toggle_theme(chosen: list[str], theme_id: str) -> list[str] | None:
         labels.append(theme.fr)
     order = {t.fr: i for i, t in enumerate(THEMES)}
     return sorted(labels, key=lambda x: order.get(x, 99))
+
+
+def need_reason_buttons(ctx: Ctx, need_id: int) -> list[Button]:
+    """Why close this need: met by one of its solutions (its introductions, then its
+    results), abandoned, or another reason."""
+    from matcher.followups import closing_options
+
+    act = NEED_REASON_ACTION
+    buttons = [
+        Button(f"{act}:met:{need_id}:{sol_id}", ctx.t("needwhy_met", title=title[:40]))
+        for sol_id, title in closing_options(ctx.session, need_id)
+    ]
+    buttons.append(Button(f"{act}:gone:{need_id}", ctx.t("needwhy_gone")))
+    buttons.append(Button(f"{act}:other:{need_id}", ctx.t("needwhy_other")))
+    return buttons
 
 
 # --- deferred work ------------------------------------------------------------------------------
