@@ -418,7 +418,12 @@ def respond(
                     recipient.id,
                     "intro_accepted" if recipient is requester else "intro_accepted_target",
                     {
-                        "who": contact.get("organisation") or contact.get("name") or "",
+                        # who accepted, as the requester asked for them when nothing else
+                        # names them (a start-up person without an organisation)
+                        "who": contact.get("organisation")
+                        or contact.get("name")
+                        or (intro.target_label if recipient is requester else None)
+                        or "",
                         "about": about,
                         "contact": " — ".join(contact.values()),
                         **{f"contact_{k}": v for k, v in contact.items()},

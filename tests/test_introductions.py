@@ -346,3 +346,25 @@ def test_can_reach_says_whether_a_request_could_be_passed_on(
     refused = request_introduction(db, requester_id=world["requester"],
                                    experience_id=world["rex_no_consent"], now=NOW)  # fmt: skip
     assert refused.code == "no_contact"
+
+
+def test_an_acceptance_names_who_accepted_even_without_a_name(
+    db: Database, world: dict[str, int]
+) -> None:
+    with db.session() as session:
+        carrier = _person(session, None, chat=True, email="hello@zerogaspi.fr")
+        sol = Solution(
+            external_id="sol-anon", title="Cantine zéro gaspi", organisation_name="Zéro Gaspi",
+            submitted_by_id=carrier.id,
+        )  # fmt: skip
+        session.add(sol)
+        session.flush()
+        carrier_id, sol_id = carrier.id, sol.id
+    sent = request_introduction(db, requester_id=world["requester"], solution_id=sol_id, now=NOW)
+    assert sent.introduction_id is not None
+    answer = respond(
+        db, introduction_id=sent.introduction_id, responder_id=carrier_id, accept=True, now=NOW
+    )
+    assert answer.ok
+    accepted = [p for p in _outbox(db, world["requester"]) if p["key"] == "intro_accepted"]
+    assert accepted[0]["params"]["who"] == "Zéro Gaspi"
