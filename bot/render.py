@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.messages import MESSAGES, t
-from matcher.procurement import suggest_route
+from matcher.procurement import current_band, suggest_route
 from matcher.themes import theme_label
 from matcher.types import NeedMatch, PeerMatch, Reason, Scope, SolutionMatch
 
@@ -237,18 +237,19 @@ def render_need_matches(needs: Sequence[NeedMatch], lang: str) -> str:
 
 
 def _budget_value(scope: Scope, lang: str) -> str:
+    stored = current_band(scope.budget_band, scope.budget_eur)
     if scope.budget_eur:
         amount = t("budget_amount", lang, amount=fmt_int(scope.budget_eur, lang))
-        band = _label("budget", scope.budget_band, lang)
+        band = _label("budget", stored, lang)
         return (
             f"{amount} ({band.lower()})"
             if band and lang == "fr"
             else (f"{amount} ({band})" if band else amount)
         )
-    if scope.budget_band == "unknown":
+    if stored == "unknown":
         return t("to_define", lang)
-    if scope.budget_band:
-        return _label("budget", scope.budget_band, lang) or scope.budget_band
+    if stored:
+        return _label("budget", stored, lang) or stored
     return t("not_specified", lang)
 
 
@@ -288,8 +289,10 @@ def render_card(
         "",
         t("card_route", lang),
     ]
+    budget = _budget_value(scope, lang)
+    budget = budget[:1].lower() + budget[1:]
     for code in suggest_route(scope.budget_eur, scope.budget_band, scope.stage):
-        lines.append("• " + t(f"route_{code}", lang))
+        lines.append("• " + t(f"route_{code}", lang, budget=budget))
     lines.append(t("route_check", lang))
     lines += ["", t("card_question", lang)]
     return "\n".join(lines)

@@ -168,10 +168,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "Quel budget envisagez-vous, hors taxes ? Un ordre de grandeur suffit.",
         "en": "What budget do you have in mind, excluding VAT? A rough idea is enough.",
     },
-    "budget_lt40k": {"fr": "Moins de 40 k€", "en": "Under €40k"},
+    "budget_lt60k": {"fr": "Moins de 60 k€", "en": "Under €60k"},
+    "budget_60-100k": {"fr": "De 60 à 100 k€", "en": "€60k to €100k"},
+    "budget_100-216k": {"fr": "De 100 à 216 k€", "en": "€100k to €216k"},
+    "budget_gt216k": {"fr": "216 k€ ou plus", "en": "€216k or more"},
+    # a band stored before the 2026 thresholds (matcher.procurement.LEGACY_BANDS)
     "budget_40-100k": {"fr": "De 40 à 100 k€", "en": "€40k to €100k"},
-    "budget_100-215k": {"fr": "De 100 à 215 k€", "en": "€100k to €215k"},
-    "budget_gt215k": {"fr": "Plus de 215 k€", "en": "Over €215k"},
     "budget_unknown": {"fr": "Je ne sais pas encore", "en": "Not known yet"},
     "budget_amount": {"fr": "{amount} € HT", "en": "€{amount} excl. VAT"},
     "ask_timing": {"fr": "Dans quel délai ?", "en": "Within what time frame?"},
@@ -221,58 +223,89 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "Réécrivez votre besoin en quelques phrases :",
         "en": "Rewrite your need in a few sentences:",
     },
-    # Procurement routes (matcher.procurement codes)
+    # Procurement routes (matcher.procurement codes): each says why it applies to this need
     "route_sourcing": {
-        "fr": "Vous pouvez d'abord échanger librement avec des entreprises pour connaître "
-        "l'offre (sourçage, art. R2111-1 du code de la commande publique), sans les "
-        "favoriser ensuite.",
-        "en": "You may first talk freely with companies to learn what exists (sourcing, "
-        "art. R2111-1 of the French public procurement code), without favouring them later.",
+        "fr": "Vous en êtes à explorer : avant toute consultation, échangez librement avec "
+        "des entreprises pour connaître l'offre (sourçage, art. R2111-1 du code de la "
+        "commande publique), sans les favoriser ensuite.",
+        "en": "You are exploring: before any tender, talk freely with companies to learn "
+        "what exists (sourcing, art. R2111-1 of the French public procurement code), "
+        "without favouring them later.",
     },
     "route_direct": {
-        "fr": "Moins de 40 000 € HT : ni publicité ni mise en concurrence obligatoires ; "
-        "demander trois devis reste une bonne pratique.",
-        "en": "Under €40,000 excl. VAT: no publicity or competition required; asking for "
-        "three quotes remains good practice.",
+        "fr": "Votre budget, {budget} : sous 60\u202f000 € HT (fournitures, services ; 100\u202f000 € HT "
+        "pour des travaux), un marché sans publicité ni mise en concurrence est possible "
+        "(art. R2122-8, décret n° 2025-1386) ; demander trois devis reste une bonne pratique.",
+        "en": "Your budget, {budget}: under €60,000 excl. VAT (supplies, services; €100,000 for "
+        "works), a contract without publicity or competition is possible (art. R2122-8, "
+        "decree 2025-1386); asking for three quotes remains good practice.",
+    },
+    "route_split": {
+        "fr": "Votre budget, {budget} : sous 60\u202f000 € HT, ni publicité ni mise en concurrence "
+        "(art. R2122-8) ; au-delà, voir la ligne suivante. Quel est le montant estimé HT ?",
+        "en": "Your budget, {budget}: under €60,000 excl. VAT, no publicity or competition "
+        "(art. R2122-8); above it, see the next line. What is the estimated amount "
+        "excl. VAT?",
     },
     "route_innovative": {
-        "fr": "Achat innovant de moins de 100 000 € HT : possible sans publicité ni mise en "
-        "concurrence (art. R2122-9-1 du code de la commande publique).",
-        "en": "Innovative purchase under €100,000 excl. VAT: possible without publicity or "
-        "competition (art. R2122-9-1 of the French public procurement code).",
+        "fr": "Votre budget, {budget}, sous 100\u202f000 € HT : si la solution est innovante (nouvelle "
+        "ou sensiblement améliorée), vous pouvez l'acheter sans publicité ni mise en "
+        "concurrence (achat innovant, art. R2122-9-1 du code de la commande publique).",
+        "en": "Your budget, {budget}, under €100,000 excl. VAT: if the solution is innovative "
+        "(new or significantly improved), you may buy it without publicity or competition "
+        "(innovative purchase, art. R2122-9-1 of the French public procurement code).",
     },
     "route_mapa": {
-        "fr": "Au-delà de 100 000 € HT : procédure adaptée (MAPA) avec publicité, tant que "
-        "vous restez sous les seuils européens.",
-        "en": "Above €100,000 excl. VAT: an adapted procedure (MAPA) with publicity, as long "
-        "as you stay under the European thresholds.",
+        "fr": "Votre budget, {budget} : pour une solution qui n'est pas innovante, procédure "
+        "adaptée (MAPA) avec publicité, sous le seuil européen de 216\u202f000 € HT "
+        "(fournitures, services).",
+        "en": "Your budget, {budget}: for a solution that is not innovative, an adapted "
+        "procedure (MAPA) with publicity, under the European threshold of €216,000 excl. "
+        "VAT (supplies, services).",
     },
     "route_partnership": {
-        "fr": "Pour développer puis acquérir une solution qui n'existe pas encore sur le "
-        "marché : le partenariat d'innovation.",
-        "en": "To develop and then buy a solution not yet on the market: an innovation "
-        "partnership.",
+        "fr": "Vous voulez tester : si la solution reste à développer, le partenariat "
+        "d'innovation couvre la recherche et développement puis l'achat, sans nouvelle mise "
+        "en concurrence (art. L2172-3 et R2172-20 et suivants).",
+        "en": "You want to test: if the solution has yet to be developed, an innovation "
+        "partnership covers research and development, then the purchase, without a new "
+        "competition (art. L2172-3 and R2172-20 ff.).",
     },
     "route_formal": {
-        "fr": "Au-dessus des seuils européens : une procédure formalisée (appel d'offres, "
-        "par exemple).",
-        "en": "Above the European thresholds: a formal procedure (an open tender, for example).",
+        "fr": "Votre budget, {budget} : à partir de 216\u202f000 € HT (fournitures, services ; "
+        "5\u202f404\u202f000 € HT pour des travaux), procédure formalisée, par exemple un appel "
+        "d'offres (seuils européens 2026-2027).",
+        "en": "Your budget, {budget}: from €216,000 excl. VAT (supplies, services; €5,404,000 "
+        "for works), a formal procedure such as an open tender (European thresholds "
+        "2026-2027).",
+    },
+    "route_sourcing_tender": {
+        "fr": "Une consultation est à prévoir : un sourçage préalable (art. R2111-1) aide à "
+        "écrire un cahier des charges que le marché sait satisfaire.",
+        "en": "A tender lies ahead: sourcing first (art. R2111-1) helps write "
+        "specifications the market can meet.",
     },
     "route_central": {
-        "fr": "À tout montant : passer par une centrale d'achat comme l'UGAP, qui a déjà "
-        "mis en concurrence ses fournisseurs, vous dispense de procédure.",
-        "en": "At any amount: buying through a central purchasing body such as UGAP, which "
-        "has already run the competition, spares you a procedure.",
+        "fr": "À tout montant : si l'UGAP ou une autre centrale d'achat (régionale, "
+        "thématique) propose déjà ce type de solution, y recourir vous dispense de "
+        "publicité et de mise en concurrence (art. L2113-2 et L2113-4).",
+        "en": "At any amount: if UGAP or another central purchasing body (regional, "
+        "sector) already offers this kind of solution, buying through it spares you "
+        "publicity and competition (art. L2113-2 and L2113-4).",
     },
     "route_unknown": {
-        "fr": "Le montant décide de la procédure : sans publicité sous 40 000 € HT, et "
-        "jusqu'à 100 000 € HT pour un achat innovant.",
-        "en": "The amount decides the procedure: no publicity under €40,000 excl. VAT, and "
-        "up to €100,000 excl. VAT for an innovative purchase.",
+        "fr": "Budget à préciser, et c'est lui qui décide : sous 60\u202f000 € HT (100\u202f000 € HT "
+        "pour des travaux), ni publicité ni mise en concurrence ; achat innovant jusqu'à "
+        "100\u202f000 € HT ; procédure formalisée à partir de 216\u202f000 € HT. Question à se poser : "
+        "quel est le montant estimé HT de tout le besoin, sur toute sa durée ?",
+        "en": "Budget to be set, and it decides: under €60,000 excl. VAT (€100,000 for "
+        "works), no publicity or competition; innovative purchase up to €100,000; a formal "
+        "procedure from €216,000. The question to answer: what is the estimated amount "
+        "excl. VAT of the whole need, over its whole duration?",
     },
     "route_check": {
-        "fr": "Vérifiez les seuils en vigueur avec votre service achats.",
-        "en": "Check the thresholds in force with your procurement team.",
+        "fr": "Seuils en vigueur au 2 décembre 2026 ; vérifiez-les avec votre service achats.",
+        "en": "Thresholds in force on 2 December 2026; check them with your procurement team.",
     },
     # Results
     "need_saved": {

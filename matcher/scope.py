@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from core.domain import Stage, fold
+from matcher.procurement import BUDGET_BANDS, budget_band
 from matcher.themes import extract_themes
 
 __all__ = [
@@ -120,23 +121,6 @@ def extract_population(text: str) -> int | None:
         number = re.sub(r"[.,]", "", number)
     value = round(float(number.replace(",", ".")) * (1000 if match.group(2) else 1))
     return value if 10 <= value <= 15_000_000 else None
-
-
-#: Budget bands (ids stored in Need.budget_band), around French procurement thresholds.
-BUDGET_BANDS = ("lt40k", "40-100k", "100-215k", "gt215k", "unknown")
-
-
-def budget_band(amount: int | None) -> str | None:
-    """The budget band of an amount in euros HT."""
-    if amount is None:
-        return None
-    if amount < 40_000:
-        return "lt40k"
-    if amount < 100_000:
-        return "40-100k"
-    if amount < 215_000:
-        return "100-215k"
-    return "gt215k"
 
 
 # --- Deadlines -----------------------------------------------------------------------------

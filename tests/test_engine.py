@@ -221,7 +221,7 @@ def test_buyer_flow_fr_with_territory_from_text(_engine: ConversationEngine) -> 
     assert "« d'ici juin »" in card
     assert "Données et RGPD" in card
     assert "pas un avis juridique" in card
-    assert "Moins de 40\u00a0000 € HT" in card or "Moins de 40 000 € HT" in card
+    assert "Votre budget, 30\u202f000 € HT (moins de 60 k€)\u00a0: sous 60\u202f000 € HT" in card
     assert chat.labels() == ["Confirmer", "Modifier"]
 
 
@@ -240,7 +240,7 @@ def test_questions_with_skip_and_edit(_engine: ConversationEngine) -> None:
     chat.press("Terminé")
     card = chat.text
     assert "Étape\u00a0: non précisé" in card
-    assert "120\u202f000 € HT (de 100 à 215 k€)" in card
+    assert "120\u202f000 € HT (de 100 à 216 k€)" in card
     assert "procédure adaptée" in card
     # edit: change the stage, back to the card
     chat.press("Modifier")
@@ -437,7 +437,7 @@ def test_english_detection_and_language_switch(_engine: ConversationEngine) -> N
     assert "Where are you at?" in chat.text or "For which local authority" in chat.text
     chat.press("Skip")
     chat.press("Skip")
-    chat.press("Under €40k")
+    chat.press("Under €60k")
     chat.press("Over a year")
     chat.press("Done")
     assert "Need summary" in chat.text and "guidance, not legal advice" in chat.text

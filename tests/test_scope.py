@@ -6,7 +6,6 @@ import datetime as dt
 
 import pytest
 
-from matcher.procurement import suggest_route
 from matcher.scope import (
     budget_band,
     extract,
@@ -51,8 +50,8 @@ def test_amounts(text: str, amount: int | None) -> None:
 
 
 def test_budget_bands_follow_thresholds() -> None:
-    assert [budget_band(x) for x in (39_999, 40_000, 99_999, 100_000, 214_999, 215_000)] == [
-        "lt40k", "40-100k", "40-100k", "100-215k", "100-215k", "gt215k",
+    assert [budget_band(x) for x in (59_999, 60_000, 99_999, 100_000, 215_999, 216_000)] == [
+        "lt60k", "60-100k", "60-100k", "100-216k", "100-216k", "gt216k",
     ]  # fmt: skip
 
 
@@ -149,18 +148,9 @@ def test_full_extraction() -> None:
         today=TODAY,
     )
     assert found.themes[0] == "mobilite"
-    assert (found.stage, found.budget_eur, found.budget_band) == ("experiment", 80_000, "40-100k")
+    assert (found.stage, found.budget_eur, found.budget_band) == ("experiment", 80_000, "60-100k")
     assert (found.timing, found.timing_text) == ("3-12m", "d'ici juin")
     assert found.constraints == ["rgpd"]
-
-
-def test_procurement_routes() -> None:
-    assert suggest_route(30_000, None, "buy") == ["direct", "central"]
-    assert suggest_route(None, "40-100k", "experiment") == ["innovative", "sourcing", "central"]
-    assert suggest_route(150_000, None, "experiment")[:2] == ["partnership", "mapa"]
-    assert suggest_route(500_000, None, "buy")[0] == "formal"
-    assert suggest_route(None, None, "explore") == ["sourcing", "unknown", "central"]
-    assert suggest_route(None, "unknown", None) == ["unknown", "central"]
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,7 @@ from core.domain import IntroStatus, Moderation, NeedStatus, SolutionStatus, siz
 from core.messages import t
 from core.models import Experience, Introduction, Need, Outbox, Solution
 from digest.commands import SubscriptionError, describe, set_subscription, subscription_status
+from matcher.procurement import current_band
 from matcher.themes import THEMES, find_theme, theme_label
 
 __all__ = [
@@ -135,7 +136,7 @@ def render_need_card(need: Need, lang: str) -> str:
         ("card_territory", need.territory_name),
         ("digest_card_size", _label("size", band, lang)),
         ("card_stage", _label("stage", need.stage, lang)),
-        ("card_budget", _label("budget", need.budget_band, lang)),
+        ("card_budget", _label("budget", current_band(need.budget_band), lang)),
     ]
     return "\n".join([t("digest_card_need_title", lang), *_lines(lang, rows)])
 
