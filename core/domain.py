@@ -115,6 +115,15 @@ class TerritoryKind(StrEnum):
     REGION = "region"
 
 
+class FinancingStatus(StrEnum):
+    """Whether a financing scheme can be suggested: a closed call never is; a closed list
+    (a programme for towns chosen once) only with that caveat."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+    CLOSED_LIST = "closed_list"
+
+
 class Cadence(StrEnum):
     WEEKLY = "weekly"
     OFF = "off"

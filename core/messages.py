@@ -233,23 +233,25 @@ MESSAGES: dict[str, dict[str, str]] = {
         "without favouring them later.",
     },
     "route_direct": {
-        "fr": "Votre budget, {budget} : sous 60\u202f000 € HT (fournitures, services ; 100\u202f000 € HT "
-        "pour des travaux), un marché sans publicité ni mise en concurrence est possible "
-        "(art. R2122-8, décret n° 2025-1386) ; demander trois devis reste une bonne pratique.",
+        "fr": "Votre budget, {budget} : sous 60\u202f000 € HT (fournitures, services ; "
+        "100\u202f000 € HT pour des travaux), un marché sans publicité ni mise en concurrence "
+        "est possible (art. R2122-8, décret n° 2025-1386) ; demander trois devis reste une "
+        "bonne pratique.",
         "en": "Your budget, {budget}: under €60,000 excl. VAT (supplies, services; €100,000 for "
         "works), a contract without publicity or competition is possible (art. R2122-8, "
         "decree 2025-1386); asking for three quotes remains good practice.",
     },
     "route_split": {
-        "fr": "Votre budget, {budget} : sous 60\u202f000 € HT, ni publicité ni mise en concurrence "
-        "(art. R2122-8) ; au-delà, voir la ligne suivante. Quel est le montant estimé HT ?",
+        "fr": "Votre budget, {budget} : sous 60\u202f000 € HT, ni publicité ni mise en "
+        "concurrence (art. R2122-8) ; au-delà, voir la ligne suivante. Quel est le montant "
+        "estimé HT ?",
         "en": "Your budget, {budget}: under €60,000 excl. VAT, no publicity or competition "
         "(art. R2122-8); above it, see the next line. What is the estimated amount "
         "excl. VAT?",
     },
     "route_innovative": {
-        "fr": "Votre budget, {budget}, sous 100\u202f000 € HT : si la solution est innovante (nouvelle "
-        "ou sensiblement améliorée), vous pouvez l'acheter sans publicité ni mise en "
+        "fr": "Votre budget, {budget}, sous 100\u202f000 € HT : si la solution est innovante "
+        "(nouvelle ou sensiblement améliorée), vous pouvez l'acheter sans publicité ni mise en "
         "concurrence (achat innovant, art. R2122-9-1 du code de la commande publique).",
         "en": "Your budget, {budget}, under €100,000 excl. VAT: if the solution is innovative "
         "(new or significantly improved), you may buy it without publicity or competition "
@@ -294,9 +296,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "publicity and competition (art. L2113-2 and L2113-4).",
     },
     "route_unknown": {
-        "fr": "Budget à préciser, et c'est lui qui décide : sous 60\u202f000 € HT (100\u202f000 € HT "
-        "pour des travaux), ni publicité ni mise en concurrence ; achat innovant jusqu'à "
-        "100\u202f000 € HT ; procédure formalisée à partir de 216\u202f000 € HT. Question à se poser : "
+        "fr": "Budget à préciser, et c'est lui qui décide : sous 60\u202f000 € HT "
+        "(100\u202f000 € HT pour des travaux), ni publicité ni mise en concurrence ; achat "
+        "innovant jusqu'à 100\u202f000 € HT ; procédure formalisée à partir de "
+        "216\u202f000 € HT. Question à se poser : "
         "quel est le montant estimé HT de tout le besoin, sur toute sa durée ?",
         "en": "Budget to be set, and it decides: under €60,000 excl. VAT (€100,000 for "
         "works), no publicity or competition; innovative purchase up to €100,000; a formal "

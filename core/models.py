@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Enum,
     Float,
@@ -27,6 +28,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from core.domain import (
     Cadence,
+    FinancingStatus,
     IntroStatus,
     Moderation,
     NeedStatus,
@@ -485,3 +487,32 @@ class Meta(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class FinancingScheme(TimestampMixin, Base):
+    """A public financing scheme collectivités use (grant, loan, engineering support),
+    shipped as data (``data/financing.csv``) and edited by facilitators; every row cites
+    the pages its facts were read on and the date they were checked."""
+
+    __tablename__ = "financing_scheme"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    name_en: Mapped[str | None] = mapped_column(String(300))
+    funder: Mapped[str] = mapped_column(String(300))
+    kinds: Mapped[list[str]] = mapped_column(JSON, default=list)  # TerritoryKind values
+    min_population: Mapped[int | None] = mapped_column(Integer)
+    max_population: Mapped[int | None] = mapped_column(Integer)
+    themes: Mapped[list[str]] = mapped_column(JSON, default=list)  # theme ids; [] = all
+    funds: Mapped[list[str]] = mapped_column(JSON, default=list)  # study, experimentation...
+    stages: Mapped[list[str]] = mapped_column(JSON, default=list)  # Stage values
+    rate: Mapped[str | None] = mapped_column(Text)
+    cap: Mapped[str | None] = mapped_column(Text)
+    summary_fr: Mapped[str] = mapped_column(Text, default="")
+    summary_en: Mapped[str] = mapped_column(Text, default="")
+    url: Mapped[str | None] = mapped_column(String(500))
+    sources: Mapped[list[str]] = mapped_column(JSON, default=list)
+    checked: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[FinancingStatus] = enum_column(FinancingStatus, default=FinancingStatus.OPEN)
+    notes: Mapped[str] = mapped_column(Text, default="")
