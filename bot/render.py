@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.messages import MESSAGES, t
+from matcher.financing import FinancingHint
 from matcher.procurement import current_band, suggest_route
 from matcher.themes import theme_label
 from matcher.types import NeedMatch, PeerMatch, Reason, Scope, SolutionMatch
@@ -13,6 +14,8 @@ from matcher.types import NeedMatch, PeerMatch, Reason, Scope, SolutionMatch
 __all__ = [
     "fmt_int",
     "render_card",
+    "render_financing",
+    "render_financing_why",
     "render_need_matches",
     "render_peer",
     "render_peers",
@@ -236,6 +239,86 @@ def render_need_matches(needs: Sequence[NeedMatch], lang: str) -> str:
     return "\n".join(lines)
 
 
+def _financing_reason(reason: Reason, lang: str) -> str | None:
+    p: dict[str, Any] = reason.params or {}
+    code = reason.code
+    if code == "kind" and p.get("kind"):
+        return t("fin_kind", lang, kind=_label("fin_kind", p["kind"], lang))
+    if code == "size":
+        pop = fmt_int(int(p["population"]), lang)
+        if p.get("max") is not None:
+            return t("fin_size_max", lang, max=fmt_int(int(p["max"]), lang), population=pop)
+        return t("fin_size_min", lang, min=fmt_int(int(p["min"]), lang), population=pop)
+    if code == "size_unchecked":
+        if p.get("max") is not None:
+            return t("fin_size_unchecked_max", lang, max=fmt_int(int(p["max"]), lang))
+        return t("fin_size_unchecked_min", lang, min=fmt_int(int(p["min"]), lang))
+    if code == "theme":
+        return t("fin_theme", lang, themes=_join([theme_label(x, lang) for x in p["themes"]], lang))
+    if code == "all_themes":
+        return t("fin_all_themes", lang)
+    if code == "stage":
+        funds = [_label("fin_funds", f, lang) or f for f in p.get("funds") or []]
+        and_ = " et " if lang == "fr" else " and "
+        text = and_.join([", ".join(funds[:-1]), funds[-1]]) if len(funds) > 1 else "".join(funds)
+        return t("fin_stage", lang, funds=text, stage=(_label("stage", p["stage"], lang) or ""))
+    if code == "closed_list":
+        return t("fin_closed_list", lang)
+    return None
+
+
+def render_financing_why(hint: FinancingHint, lang: str) -> str:
+    """One line on why a scheme fits: kind, size, theme, stage (and a closed list)."""
+    parts = [text for r in hint.reasons if (text := _financing_reason(r, lang))]
+    return ("\u00a0; " if lang == "fr" else "; ").join(parts)
+
+
+def _scheme_name(hint: FinancingHint, lang: str) -> str:
+    return (hint.scheme.name_en if lang == "en" else None) or hint.scheme.name
+
+
+def _financing_lines(hints: Sequence[FinancingHint], lang: str) -> list[str]:
+    """The card's financing section: a header and one line per hint (or "none")."""
+    if not hints:
+        return [t("card_financing_none", lang)]
+    lines = [t("card_financing", lang)]
+    for hint in hints:
+        name, funder = _scheme_name(hint, lang), hint.scheme.funder
+        why = render_financing_why(hint, lang)
+        lines.append("• " + t("fin_line", lang, name=name, funder=funder, why=why))
+    return lines
+
+
+def render_financing(hints: Sequence[FinancingHint], lang: str) -> str:
+    """The "Financements" answer: each hint with why, rate, cap, link and check date."""
+    if not hints:
+        return t("fin_list_none", lang)
+    blocks = [t("fin_list_header", lang)]
+    for rank, hint in enumerate(hints, start=1):
+        scheme = hint.scheme
+        lines = [
+            t(
+                "fin_list_item",
+                lang,
+                rank=rank,
+                name=_scheme_name(hint, lang),
+                funder=scheme.funder,
+                why=render_financing_why(hint, lang),
+            )
+        ]
+        if scheme.rate:
+            lines.append(t("fin_rate", lang, value=scheme.rate))
+        if scheme.cap:
+            lines.append(t("fin_cap", lang, value=scheme.cap))
+        lines.append(t("fin_link", lang, url=scheme.url) if scheme.url else t("fin_no_link", lang))
+        if scheme.checked:
+            y, m, d = scheme.checked.split("-")
+            date = f"{d}/{m}/{y}" if lang == "fr" else scheme.checked
+            lines.append(t("fin_checked", lang, date=date))
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
 def _budget_value(scope: Scope, lang: str) -> str:
     stored = current_band(scope.budget_band, scope.budget_eur)
     if scope.budget_eur:
@@ -261,9 +344,15 @@ def _size_only(scope: Scope, lang: str) -> str:
 
 
 def render_card(
-    scope: Scope, lang: str, *, territory: dict[str, Any] | None, timing_text: str | None
+    scope: Scope,
+    lang: str,
+    *,
+    territory: dict[str, Any] | None,
+    timing_text: str | None,
+    financing: Sequence[FinancingHint] | None = None,
 ) -> str:
-    """The scope card ("fiche besoin") with the suggested procurement route."""
+    """The scope card ("fiche besoin") with the suggested procurement route and, when
+    ``financing`` is given, the financing hints (at most three; "none" when empty)."""
     unset = t("not_specified", lang)
     themes = _join([theme_label(x, lang) for x in scope.themes], lang) or unset
     timing = _label("timing", scope.timing, lang) or unset
@@ -294,5 +383,7 @@ def render_card(
     for code in suggest_route(scope.budget_eur, scope.budget_band, scope.stage):
         lines.append("• " + t(f"route_{code}", lang, budget=budget))
     lines.append(t("route_check", lang))
+    if financing is not None:
+        lines += ["", *_financing_lines(financing, lang)]
     lines += ["", t("card_question", lang)]
     return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""``piu ingest``: import catalogue, REX and territory files, or the shipped demo data."""
+"""``piu ingest``: import catalogue, REX, territory and financing files, or the shipped demo
+data."""
 
 from __future__ import annotations
 
@@ -51,11 +52,20 @@ def territories(path: Path = typer.Argument(..., help="CSV (optionally .gz)")) -
 
 
 @app.command()
+def financing(
+    path: Path = typer.Argument(..., help="CSV (or JSON, JSONL), as data/financing.csv"),
+) -> None:
+    """Import financing schemes (upsert by id; every row cites its sources and check date)."""
+    _run("financing", path)
+
+
+@app.command()
 def demo(
     data_dir: Path = typer.Option(DEMO_DATA_DIR, help="Folder holding the demo files"),
     force: bool = typer.Option(False, help="Re-import even if the same files were loaded"),
 ) -> None:
-    """Load the shipped demo data (territories, catalogue, REX); skipped when already loaded."""
+    """Load the shipped demo data (territories, catalogue, REX, financing); skipped when
+    already loaded."""
     from ingest.demo import load_demo
 
     settings = get_settings()

@@ -310,6 +310,83 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "Seuils en vigueur au 2 décembre 2026 ; vérifiez-les avec votre service achats.",
         "en": "Thresholds in force on 2 December 2026; check them with your procurement team.",
     },
+    # Financing hints (matcher.financing reason codes)
+    "card_financing": {
+        "fr": "Pistes de financement (une indication, à vérifier auprès du financeur) :",
+        "en": "Possible funding (an indication, to check with the funder):",
+    },
+    "card_financing_none": {
+        "fr": "Pistes de financement : aucun dispositif de notre table ne correspond à ce "
+        "besoin (collectivité, taille, thème, étape).",
+        "en": "Possible funding: no scheme in our table fits this need (authority, size, "
+        "theme, stage).",
+    },
+    "fin_line": {"fr": "{name} ({funder}) — {why}", "en": "{name} ({funder}) — {why}"},
+    "fin_kind": {"fr": "ouvert aux {kind}", "en": "open to {kind}"},
+    "fin_kind_commune": {"fr": "communes", "en": "municipalities"},
+    "fin_kind_epci": {"fr": "intercommunalités", "en": "inter-municipal bodies"},
+    "fin_kind_ept": {"fr": "établissements publics territoriaux", "en": "territorial bodies"},
+    "fin_kind_departement": {"fr": "départements", "en": "départements"},
+    "fin_kind_region": {"fr": "régions", "en": "regions"},
+    "fin_size_max": {
+        "fr": "jusqu'à {max} habitants (vous : {population})",
+        "en": "up to {max} inhabitants (you: {population})",
+    },
+    "fin_size_min": {
+        "fr": "à partir de {min} habitants (vous : {population})",
+        "en": "from {min} inhabitants (you: {population})",
+    },
+    "fin_size_unchecked_max": {
+        "fr": "réservé aux collectivités de {max} habitants au plus : à vérifier",
+        "en": "only for authorities of at most {max} inhabitants: to check",
+    },
+    "fin_size_unchecked_min": {
+        "fr": "réservé aux collectivités d'au moins {min} habitants : à vérifier",
+        "en": "only for authorities of at least {min} inhabitants: to check",
+    },
+    "fin_theme": {"fr": "thème {themes}", "en": "theme {themes}"},
+    "fin_all_themes": {"fr": "tous thèmes", "en": "any theme"},
+    "fin_stage": {
+        "fr": "finance {funds}, pour l'étape « {stage} »",
+        "en": 'funds {funds}, for the "{stage}" stage',
+    },
+    "fin_funds_study": {"fr": "les études", "en": "studies"},
+    "fin_funds_experimentation": {"fr": "l'expérimentation", "en": "experiments"},
+    "fin_funds_investment": {"fr": "l'investissement", "en": "investment"},
+    "fin_funds_operation": {"fr": "le fonctionnement", "en": "running costs"},
+    "fin_closed_list": {
+        "fr": "liste fermée : seulement pour les collectivités déjà retenues",
+        "en": "closed list: only for the authorities already selected",
+    },
+    "fin_button": {"fr": "Financements", "en": "Funding"},
+    "fin_list_header": {
+        "fr": "Financements possibles pour ce besoin. C'est une indication tirée de notre table "
+        "des dispositifs : vérifiez l'éligibilité, les taux et les dates auprès du financeur.",
+        "en": "Possible funding for this need. This is an indication from our table of "
+        "schemes: check eligibility, rates and dates with the funder.",
+    },
+    "fin_list_item": {
+        "fr": "{rank}. {name} — {funder}\nPourquoi : {why}",
+        "en": "{rank}. {name} — {funder}\nWhy: {why}",
+    },
+    "fin_rate": {"fr": "Taux : {value}", "en": "Rate: {value}"},
+    "fin_cap": {"fr": "Plafond : {value}", "en": "Cap: {value}"},
+    "fin_link": {"fr": "Lien : {url}", "en": "Link: {url}"},
+    "fin_no_link": {
+        "fr": "Lien : pas de page nationale ; voir le site de votre Région ou "
+        "aides-territoires.beta.gouv.fr",
+        "en": "Link: no national page; see your Région's website or "
+        "aides-territoires.beta.gouv.fr",
+    },
+    "fin_checked": {"fr": "Vérifié le {date}", "en": "Checked on {date}"},
+    "fin_list_none": {
+        "fr": "Aucun dispositif de notre table des financements ne correspond à ce besoin "
+        "(type de collectivité, taille, thème, étape). La plateforme publique "
+        "aides-territoires.beta.gouv.fr recense d'autres aides par territoire.",
+        "en": "No scheme in our funding table fits this need (kind of authority, size, "
+        "theme, stage). The public platform aides-territoires.beta.gouv.fr lists other "
+        "schemes by territory.",
+    },
     # Results
     "need_saved": {
         "fr": "Votre besoin est enregistré. Voici les solutions les plus proches :",

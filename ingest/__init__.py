@@ -1,4 +1,4 @@
-"""Data ingestion: read, validate and upsert catalogue, REX and territory files.
+"""Data ingestion: read, validate and upsert catalogue, REX, territory and financing files.
 
 Public API::
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 #: How many problems an :class:`IngestError` message lists before summarising the rest.
 MAX_PROBLEMS = 20
 
-KINDS = ("catalogue", "rex", "territories")
+KINDS = ("catalogue", "rex", "territories", "financing")
 
 
 class IngestError(Exception):

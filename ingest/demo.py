@@ -1,4 +1,5 @@
-"""Load the shipped demo data (territories, catalogue, REX) once; re-runs are no-ops."""
+"""Load the shipped demo data (territories, catalogue, REX, financing) once; re-runs are
+no-ops."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ DEMO_FILES: list[tuple[str, str, str]] = [
     ("rex_investigations", "rex", "rex_anct_investigations.csv"),
     ("rex_engagement", "rex", "anct_territoires_engagement.csv"),
     ("rex_seeds", "rex", "rex_seeds.jsonl"),
+    ("financing", "financing", "financing.csv"),
 ]
 FINGERPRINT_KEY = "demo_fingerprint"
 

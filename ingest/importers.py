@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from core.catalogue import chunks, import_entries
 from core.domain import fold
+from core.financing import upsert_schemes
 from core.models import Experience, Solution, Territory
 from ingest import ImportSummary, IngestError
 from ingest.readers import Record, read_records
@@ -65,6 +66,9 @@ def _import(session: Session, kind: str, records: list[Record], *, progress: boo
         return _upsert_territories(session, [r for _, r in rows], progress=progress)
     if kind == "catalogue":
         return _upsert_keyed(session, Solution, "catalogue", rows, progress=progress)
+    if kind == "financing":
+        created, updated, unchanged = upsert_schemes(session, [r for _, r in rows])
+        return ImportSummary(kind=kind, created=created, updated=updated, unchanged=unchanged)
     return _upsert_keyed(session, Experience, "rex", _prepare_rex(session, rows), progress=progress)
 
 

@@ -8,10 +8,11 @@ field name so that problems are reported with the name the user wrote.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -21,13 +22,16 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from core.domain import (
+    FinancingStatus,
     Maturity,
     Outcome,
     SizeBand,
     SolutionStatus,
+    Stage,
     TerritoryKind,
     TrustLevel,
     clean_text,
@@ -35,6 +39,7 @@ from core.domain import (
 )
 from ingest import KINDS, IngestError
 from ingest.readers import Record
+from matcher.scope import find_theme
 
 # --------------------------------------------------------------------------- helpers
 
@@ -206,6 +211,70 @@ class TerritoryRow(_Row):
     epci: _opt(16) = None  # type: ignore[valid-type]
     epci_name: _opt(200) = None  # type: ignore[valid-type]
     chef_lieu: _opt(16) = None  # type: ignore[valid-type]
+
+
+def _sources(value: Any) -> Any:
+    """``url (note) ; url`` -> one item per page read (``;`` only between pages)."""
+    if isinstance(value, str):
+        return [p for p in (clean_text(x) for x in value.split(" ; ")) if p]
+    return _as_list(value)
+
+
+def _theme_ids(value: Any) -> Any:
+    """Theme ids (labels accepted); ``all`` (or nothing) means every theme: ``[]``."""
+    items = _as_list(value)
+    if not isinstance(items, list):
+        return items
+    if [fold(str(x)) for x in items] in ([], ["all"], ["tous"]):
+        return []
+    out = []
+    for item in items:
+        theme = find_theme(str(item))
+        if theme is None:
+            raise ValueError(f"unknown theme {item!r} (a theme id such as 'mobilite', or 'all')")
+        if theme.id not in out:
+            out.append(theme.id)
+    return out
+
+
+class FinancingRow(_Row):
+    external_id: Id
+    name: Annotated[str, BeforeValidator(_clean), StringConstraints(min_length=1, max_length=300)]
+    name_en: _opt(300) = None  # type: ignore[valid-type]
+    funder: Annotated[str, BeforeValidator(_clean), StringConstraints(min_length=1, max_length=300)]
+    kinds: Annotated[list[TerritoryKind], BeforeValidator(_as_list), Field(min_length=1)]
+    min_population: OptInt = None
+    max_population: OptInt = None
+    themes: Annotated[list[str], BeforeValidator(_theme_ids)] = []
+    funds: Annotated[
+        list[Literal["study", "experimentation", "investment", "operation"]],
+        BeforeValidator(_as_list),
+        Field(min_length=1),
+    ]
+    stages: Annotated[list[Stage], BeforeValidator(_as_list), Field(min_length=1)]
+    rate: _opt(1000) = None  # type: ignore[valid-type]
+    cap: _opt(1000) = None  # type: ignore[valid-type]
+    summary_fr: Annotated[str, BeforeValidator(_clean), StringConstraints(min_length=1)]
+    summary_en: Text = ""
+    url: Annotated[
+        Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=500)] | None,
+        BeforeValidator(_clean),
+    ] = None
+    sources: Annotated[
+        list[Annotated[str, StringConstraints(pattern=r"^https?://\S+")]],
+        BeforeValidator(_sources),
+        Field(min_length=1),
+    ]
+    checked: dt.date
+    status: Annotated[FinancingStatus, BeforeValidator(_lower)] = FinancingStatus.OPEN
+    notes: Text = ""
+
+    @model_validator(mode="after")
+    def _population_range(self) -> FinancingRow:
+        low, high = self.min_population, self.max_population
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"min_population {low} is above max_population {high}")
+        return self
 
 
 # --------------------------------------------------------------------------- formats
@@ -481,21 +550,40 @@ def normalise_territory(raw: dict[str, Any]) -> tuple[dict[str, Any], Renames]:
     return row, renames
 
 
+def normalise_financing(raw: dict[str, Any]) -> tuple[dict[str, Any], Renames]:
+    """``data/financing.csv`` columns: ``id``, ``source``; a file without a ``status``
+    column says it in its notes ("CLOS…": closed call; "Liste fermée": closed list)."""
+    row = dict(raw)
+    renames: Renames = {}
+    _rename(row, renames, "external_id", "id")
+    _rename(row, renames, "sources", "source")
+    if row.get("status") in (None, ""):
+        notes = str(row.get("notes") or "")
+        if notes.startswith("CLOS"):
+            row["status"] = FinancingStatus.CLOSED.value
+        elif "liste fermee" in fold(notes):
+            row["status"] = FinancingStatus.CLOSED_LIST.value
+    return row, renames
+
+
 NORMALISERS: dict[str, Callable[[dict[str, Any]], tuple[dict[str, Any], Renames]]] = {
     "catalogue": normalise_catalogue,
     "rex": normalise_rex,
     "territories": normalise_territory,
+    "financing": normalise_financing,
 }
 MODELS: dict[str, type[_Row]] = {
     "catalogue": SolutionRow,
     "rex": ExperienceRow,
     "territories": TerritoryRow,
+    "financing": FinancingRow,
 }
 
 
 def check_kind(kind: str) -> str:
     if kind not in KINDS:
-        raise IngestError(f"unknown kind {kind!r} (expected catalogue, rex or territories)")
+        expected = ", ".join(KINDS[:-1]) + f" or {KINDS[-1]}"
+        raise IngestError(f"unknown kind {kind!r} (expected {expected})")
     return kind
 
 

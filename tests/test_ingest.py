@@ -214,7 +214,7 @@ def test_malformed_json_line(db: Database) -> None:
 
 def test_unknown_kind(db: Database) -> None:
     msg = _error(db, "recipes", FIX / "catalogue_good.json")
-    assert msg == "unknown kind 'recipes' (expected catalogue, rex or territories)"
+    assert msg == "unknown kind 'recipes' (expected catalogue, rex, territories or financing)"
 
 
 def test_bad_gzip() -> None:

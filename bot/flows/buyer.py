@@ -10,10 +10,19 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.flows.shared import request_introduction, skip_button, theme_buttons, tick, toggle_theme
-from bot.render import render_card, render_peers, render_solutions, render_territory, shorten
-from bot.types import Ctx, Engine, FlowState, OutMessage, Step
+from bot.render import (
+    render_card,
+    render_financing,
+    render_peers,
+    render_solutions,
+    render_territory,
+    shorten,
+)
+from bot.types import Button, Ctx, Engine, FlowState, OutMessage, Step
 from core.domain import Cadence, NeedStatus, Role, size_band, size_band_value
+from core.financing import list_schemes
 from core.models import MatchEvent, Need, Subscription
+from matcher.financing import Buyer, FinancingHint, Scheme, suggest_financing
 from matcher.scope import (
     BUDGET_BANDS,
     CONSTRAINT_IDS,
@@ -418,19 +427,38 @@ def _c_themes(ctx: Ctx, action: str, value: str) -> bool:
 
 
 # --- scope card and edit ----------------------------------------------------------------------
+def _financing(ctx: Ctx) -> list[FinancingHint]:
+    """The financing hints for the need as scoped now (at most three)."""
+    schemes = [Scheme.of(row) for row in list_schemes(ctx.session)]
+    return suggest_financing(Buyer.of(_scope(ctx)), schemes)
+
+
+def _card_buttons(ctx: Ctx) -> list[Button]:
+    return [
+        ctx.btn("card", "ok", ctx.t("confirm")),
+        ctx.btn("card", "edit", ctx.t("edit")),
+        ctx.btn("card", "fin", ctx.t("fin_button")),
+    ]
+
+
 def _p_card(ctx: Ctx) -> None:
     b = _b(ctx)
-    text = render_card(_scope(ctx), ctx.lang, territory=b.territory, timing_text=b.timing_text)
-    ctx.send(
-        text,
-        [ctx.btn("card", "ok", ctx.t("confirm")), ctx.btn("card", "edit", ctx.t("edit"))],
+    text = render_card(
+        _scope(ctx),
+        ctx.lang,
+        territory=b.territory,
+        timing_text=b.timing_text,
+        financing=_financing(ctx),
     )
+    ctx.send(text, _card_buttons(ctx))
 
 
 def _c_card(ctx: Ctx, action: str, value: str) -> bool:
-    if action != "card" or value not in ("ok", "edit"):
+    if action != "card" or value not in ("ok", "edit", "fin"):
         return False
-    if value == "edit":
+    if value == "fin":
+        ctx.send(render_financing(_financing(ctx), ctx.lang), _card_buttons(ctx))
+    elif value == "edit":
         ctx.ask("b_edit", flow=FLOW)
     else:
         _confirm(ctx)
@@ -583,6 +611,7 @@ def _p_results(ctx: Ctx) -> None:
             ctx.btn("res", "follow", ctx.t("follow_need")),
             ctx.btn("res", "digest", ctx.t("subscribe_digest")),
             ctx.btn("res", "intro", ctx.t("ask_intro")),
+            ctx.btn("res", "fin", ctx.t("fin_button")),
             ctx.btn("res", "new", ctx.t("new_need")),
         ],
     )
@@ -621,6 +650,10 @@ def _c_results(ctx: Ctx, action: str, value: str) -> bool:
         themes = list(sub.themes or [])
         sub.themes = themes + [x for x in _scope(ctx).themes if x not in themes]
         ctx.say("follow_done")
+        return True
+    if value == "fin":
+        ctx.send(render_financing(_financing(ctx), ctx.lang))
+        _p_results(ctx)
         return True
     if value == "digest":
         _, created = _subscription(ctx)
