@@ -25,7 +25,7 @@ from api import chat, privacy
 from api.asgi import send_json_error
 from api.crud import Conflict, NotFound
 from api.ratelimit import RateLimitMiddleware, SlidingWindowLimiter
-from api.routes import admin, analytics, exports, public, subscriptions
+from api.routes import admin, analytics, exports, financing, public, subscriptions
 from api.wiring import Services, build_services
 from core.config import Settings
 
@@ -119,6 +119,7 @@ def create_app(
     _install_error_handlers(app)
     app.include_router(public.router)
     app.include_router(admin.router)
+    app.include_router(financing.router)
     app.include_router(exports.router)
     app.include_router(analytics.router)
     app.include_router(chat.router)

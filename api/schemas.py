@@ -376,3 +376,33 @@ class FunnelStage(BaseModel):
 class Funnel(BaseModel):
     since: dt.date | None
     stages: list[FunnelStage]
+
+
+# --------------------------------------------------------------------------- financing
+
+
+class FinancingOut(BaseModel):
+    """A row of the financing table, with the pages its facts were read on (``sources``)
+    and the date they were checked."""
+
+    external_id: str
+    name: str
+    name_en: str | None
+    funder: str
+    kinds: list[str]
+    min_population: int | None
+    max_population: int | None
+    themes: list[str] = Field(description="theme ids; empty: every theme")
+    funds: list[str]
+    stages: list[str]
+    rate: str | None
+    cap: str | None
+    summary_fr: str
+    summary_en: str
+    url: str | None
+    sources: list[str]
+    checked: dt.date
+    status: str = Field(description="open, closed (never suggested) or closed_list")
+    notes: str
+    created_at: UtcDatetime
+    updated_at: UtcDatetime

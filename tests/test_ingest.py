@@ -292,6 +292,7 @@ def test_demo_load_counts_and_skip(db: Database) -> None:
     seed_text = (DATA / "rex_seeds.jsonl").read_text(encoding="utf-8")
     seeds = sum(1 for line in seed_text.splitlines() if line.strip())
     assert summaries["rex_seeds"].created == seeds >= 10
+    assert summaries["financing"].created == 20
     assert _count(db, Territory) == 36_370
     assert _count(db, Solution) == 660
     assert _count(db, Experience) == 330 + seeds

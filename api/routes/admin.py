@@ -428,7 +428,7 @@ async def import_catalogue(
     data = await request.body()
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     result = await run_in_threadpool(_import, services, admin.name, kind, data, _FORMATS.get(media))
-    if (result.created or result.updated) and kind != "territories":
+    if (result.created or result.updated) and kind in ("catalogue", "rex"):
         background.add_task(run_in_threadpool, services.resync)
     return result
 
