@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from core.messages import MESSAGES, t
-from matcher.financing import FinancingHint
+from core.messages import fmt_int, t
+from core.messages import label as _label
+from matcher.financing import FinancingHint, financing_why
 from matcher.procurement import current_band, suggest_route
 from matcher.themes import theme_label
 from matcher.types import NeedMatch, PeerMatch, Reason, Scope, SolutionMatch
@@ -15,7 +16,6 @@ __all__ = [
     "fmt_int",
     "render_card",
     "render_financing",
-    "render_financing_why",
     "render_need_matches",
     "render_peer",
     "render_peers",
@@ -26,12 +26,6 @@ __all__ = [
 ]
 
 
-def fmt_int(value: int, lang: str) -> str:
-    """16618 -> "16 618" (French, narrow no-break space) or "16,618" (English)."""
-    text = f"{value:,}"
-    return text.replace(",", "\u202f") if lang == "fr" else text
-
-
 def shorten(text: str, limit: int) -> str:
     """``text`` on one line, cut at a word boundary with an ellipsis past ``limit``."""
     flat = " ".join(text.split())
@@ -39,13 +33,6 @@ def shorten(text: str, limit: int) -> str:
         return flat
     cut = flat[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:.")
     return cut + "…"
-
-
-def _label(prefix: str, value: str | None, lang: str) -> str | None:
-    if value is None:
-        return None
-    key = f"{prefix}_{value}"
-    return t(key, lang) if key in MESSAGES else value
 
 
 def _join(items: Sequence[str], lang: str) -> str:
@@ -239,40 +226,6 @@ def render_need_matches(needs: Sequence[NeedMatch], lang: str) -> str:
     return "\n".join(lines)
 
 
-def _financing_reason(reason: Reason, lang: str) -> str | None:
-    p: dict[str, Any] = reason.params or {}
-    code = reason.code
-    if code == "kind" and p.get("kind"):
-        return t("fin_kind", lang, kind=_label("fin_kind", p["kind"], lang))
-    if code == "size":
-        pop = fmt_int(int(p["population"]), lang)
-        if p.get("max") is not None:
-            return t("fin_size_max", lang, max=fmt_int(int(p["max"]), lang), population=pop)
-        return t("fin_size_min", lang, min=fmt_int(int(p["min"]), lang), population=pop)
-    if code == "size_unchecked":
-        if p.get("max") is not None:
-            return t("fin_size_unchecked_max", lang, max=fmt_int(int(p["max"]), lang))
-        return t("fin_size_unchecked_min", lang, min=fmt_int(int(p["min"]), lang))
-    if code == "theme":
-        return t("fin_theme", lang, themes=_join([theme_label(x, lang) for x in p["themes"]], lang))
-    if code == "all_themes":
-        return t("fin_all_themes", lang)
-    if code == "stage":
-        funds = [_label("fin_funds", f, lang) or f for f in p.get("funds") or []]
-        and_ = " et " if lang == "fr" else " and "
-        text = and_.join([", ".join(funds[:-1]), funds[-1]]) if len(funds) > 1 else "".join(funds)
-        return t("fin_stage", lang, funds=text, stage=(_label("stage", p["stage"], lang) or ""))
-    if code == "closed_list":
-        return t("fin_closed_list", lang)
-    return None
-
-
-def render_financing_why(hint: FinancingHint, lang: str) -> str:
-    """One line on why a scheme fits: kind, size, theme, stage (and a closed list)."""
-    parts = [text for r in hint.reasons if (text := _financing_reason(r, lang))]
-    return ("\u00a0; " if lang == "fr" else "; ").join(parts)
-
-
 def _scheme_name(hint: FinancingHint, lang: str) -> str:
     return (hint.scheme.name_en if lang == "en" else None) or hint.scheme.name
 
@@ -284,7 +237,7 @@ def _financing_lines(hints: Sequence[FinancingHint], lang: str) -> list[str]:
     lines = [t("card_financing", lang)]
     for hint in hints:
         name, funder = _scheme_name(hint, lang), hint.scheme.funder
-        why = render_financing_why(hint, lang)
+        why = financing_why(hint, lang)
         lines.append("• " + t("fin_line", lang, name=name, funder=funder, why=why))
     return lines
 
@@ -303,7 +256,7 @@ def render_financing(hints: Sequence[FinancingHint], lang: str) -> str:
                 rank=rank,
                 name=_scheme_name(hint, lang),
                 funder=scheme.funder,
-                why=render_financing_why(hint, lang),
+                why=financing_why(hint, lang),
             )
         ]
         if scheme.rate:

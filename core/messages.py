@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["LANGUAGES", "MESSAGES", "t"]
+__all__ = ["LANGUAGES", "MESSAGES", "fmt_int", "label", "t"]
 
 LANGUAGES = ("fr", "en")
 
@@ -375,8 +375,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "fin_no_link": {
         "fr": "Lien : pas de page nationale ; voir le site de votre Région ou "
         "aides-territoires.beta.gouv.fr",
-        "en": "Link: no national page; see your Région's website or "
-        "aides-territoires.beta.gouv.fr",
+        "en": "Link: no national page; see your Région's website or aides-territoires.beta.gouv.fr",
     },
     "fin_checked": {"fr": "Vérifié le {date}", "en": "Checked on {date}"},
     "fin_list_none": {
@@ -956,6 +955,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "• {title} — {mission}\n  (pour : {need})",
         "en": "• {title} — {mission}\n  (for: {need})",
     },
+    "digest_financing_title": {
+        "fr": "Nouveaux financements possibles pour vos besoins ouverts (une indication, à "
+        "vérifier auprès du financeur) :",
+        "en": "New possible funding for your open needs (an indication, to check with the funder):",
+    },
+    "digest_financing_line": {
+        "fr": "• {name} ({funder}) — {why}\n  (pour : {need})\n  {link}",
+        "en": "• {name} ({funder}) — {why}\n  (for: {need})\n  {link}",
+    },
     "digest_rex_title": {
         "fr": "Nouveaux retours d'expérience de collectivités de votre taille :",
         "en": "New experience reports from authorities of your size:",
@@ -1494,3 +1502,18 @@ class _Params(dict[str, object]):
 
     def __missing__(self, key: str) -> str:
         return ""
+
+
+def label(prefix: str, value: str | None, lang: str) -> str | None:
+    """The catalogue's ``<prefix>_<value>`` label (the value itself when the key is not
+    in the catalogue; ``None`` for ``None``)."""
+    if value is None:
+        return None
+    key = f"{prefix}_{value}"
+    return t(key, lang) if key in MESSAGES else value
+
+
+def fmt_int(value: int, lang: str) -> str:
+    """16618 -> "16 618" (French, narrow no-break space) or "16,618" (English)."""
+    text = f"{value:,}"
+    return text.replace(",", "\u202f") if lang == "fr" else text

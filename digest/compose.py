@@ -20,6 +20,7 @@ from core.domain import IntroStatus, Moderation, NeedStatus, Role, SolutionStatu
 from core.messages import t
 from core.models import (
     Experience,
+    FinancingScheme,
     Introduction,
     Need,
     Organisation,
@@ -28,7 +29,8 @@ from core.models import (
     Subscription,
     Territory,
 )
-from matcher.types import Scope
+from matcher.financing import Buyer, FinancingHint, Scheme, financing_why, suggest_financing
+from matcher.types import Reason, Scope
 
 __all__ = [
     "MAX_CHARS",
@@ -81,6 +83,19 @@ class NeedItem:
 
 
 @dataclass
+class FinancingItem:
+    """A scheme added to the financing table that fits one of the buyer's open needs."""
+
+    external_id: str
+    name: str
+    name_en: str | None
+    funder: str
+    url: str | None
+    need_text: str
+    reasons: list[dict[str, Any]] = field(default_factory=list)  # Reason as dicts (JSON)
+
+
+@dataclass
 class IntroItem:
     intro_id: int
     requester: str | None
@@ -96,13 +111,19 @@ class DigestContent:
     rex: list[RexItem] = field(default_factory=list)
     needs: list[NeedItem] = field(default_factory=list)
     intros: list[IntroItem] = field(default_factory=list)
+    financing: list[FinancingItem] = field(default_factory=list)
     older_intros: int = 0  # still waiting from before: a reminder, not news
     activity: dict[str, int] = field(default_factory=dict)  # facilitators
 
     @property
     def is_empty(self) -> bool:
         return not (
-            self.solutions or self.rex or self.needs or self.intros or any(self.activity.values())
+            self.solutions
+            or self.rex
+            or self.needs
+            or self.intros
+            or self.financing
+            or any(self.activity.values())
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -286,6 +307,7 @@ def _collect_buyer(
                 sol.id,
             )
         )
+    _collect_financing(session, needs, content)
     bands = {n.size_band for n in needs if n.size_band}
     if person.territory_code:
         pop = session.scalar(
@@ -312,6 +334,45 @@ def _collect_buyer(
                         rex.external_id, rex.title, rex.territory_name, str(rex.outcome), rex.id
                     )
                 )
+
+
+def _collect_financing(session: Session, needs: list[Need], content: DigestContent) -> None:
+    """Schemes added to the financing table in the window that fit an open need (each
+    scheme once, for the first need it fits; closed calls never)."""
+    if not needs:
+        return
+    added = _cached(
+        content,
+        "financing",
+        lambda: [
+            Scheme.of(row)
+            for row in session.scalars(
+                select(FinancingScheme)
+                .where(*_window(FinancingScheme.created_at, content))
+                .order_by(FinancingScheme.id)
+            )
+        ],
+    )
+    if not added:
+        return
+    seen: set[str] = set()
+    for need in needs:
+        for hint in suggest_financing(Buyer.of(need), added, limit=len(added)):
+            if hint.scheme.id in seen:
+                continue
+            seen.add(hint.scheme.id)
+            scheme = hint.scheme
+            content.financing.append(
+                FinancingItem(
+                    scheme.id,
+                    scheme.name,
+                    scheme.name_en,
+                    scheme.funder,
+                    scheme.url,
+                    _snippet(need.raw_text, 80),
+                    [asdict(r) for r in hint.reasons],
+                )
+            )
 
 
 def _collect_startup(
@@ -468,6 +529,12 @@ def render(content: DigestContent, lang: str, *, max_chars: int = MAX_CHARS) -> 
             ],
             len(content.solutions),
         )
+    if content.financing:
+        section(
+            "digest_financing_title",
+            [(_financing_line(f, lang), None) for f in content.financing],
+            len(content.financing),
+        )
     if content.rex:
         section(
             "digest_rex_title",
@@ -522,6 +589,25 @@ def render(content: DigestContent, lang: str, *, max_chars: int = MAX_CHARS) -> 
         blocks.append((t("digest_activity", lang, **content.activity), []))
     blocks.append((t("digest_footer", lang), []))
     return _pack(blocks, max_chars)
+
+
+def _financing_line(item: FinancingItem, lang: str) -> str:
+    scheme = Scheme(
+        id=item.external_id, name=item.name, funder=item.funder, kinds=(), themes=(), funds=(),
+        stages=(), name_en=item.name_en, url=item.url,
+    )  # fmt: skip
+    hint = FinancingHint(
+        scheme, 0.0, [Reason(r["code"], r.get("params") or {}) for r in item.reasons]
+    )
+    return t(
+        "digest_financing_line",
+        lang,
+        name=(item.name_en if lang == "en" else None) or item.name,
+        funder=item.funder,
+        why=financing_why(hint, lang),
+        need=item.need_text,
+        link=item.url or t("fin_no_link", lang),
+    )
 
 
 def _label(text: str, limit: int = 40) -> str:

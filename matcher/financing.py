@@ -18,15 +18,16 @@ comes after the others and always carries that caveat. Ties keep the table's ord
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from core.domain import FinancingStatus
-from matcher.scope import find_theme
+from core.messages import fmt_int, label, t
+from matcher.scope import find_theme, theme_label
 from matcher.types import Reason
 
-__all__ = ["MAX_HINTS", "Buyer", "FinancingHint", "Scheme", "suggest_financing"]
+__all__ = ["MAX_HINTS", "Buyer", "FinancingHint", "Scheme", "financing_why", "suggest_financing"]
 
 #: At most this many hints on a fiche besoin.
 MAX_HINTS = 3
@@ -157,3 +158,38 @@ def suggest_financing(
     hints.sort(key=lambda h: -h.score)  # stable: ties keep the table's order
     return hints[:limit]
 
+
+# --- wording (the one line on why a scheme fits; the chat and the digest share it) ---------
+def _reason_text(reason: Reason, lang: str) -> str | None:
+    p: dict[str, Any] = reason.params or {}
+    code = reason.code
+    if code == "kind" and p.get("kind"):
+        return t("fin_kind", lang, kind=label("fin_kind", p["kind"], lang))
+    if code in ("size", "size_unchecked"):
+        which = "max" if p.get("max") is not None else "min"
+        key = f"fin_size_{which}" if code == "size" else f"fin_size_unchecked_{which}"
+        pop = p.get("population")
+        return t(
+            key,
+            lang,
+            **{which: fmt_int(int(p[which]), lang)},
+            population=fmt_int(int(pop), lang) if pop is not None else "",
+        )
+    if code == "theme":
+        return t("fin_theme", lang, themes=", ".join(theme_label(x, lang) for x in p["themes"]))
+    if code == "all_themes":
+        return t("fin_all_themes", lang)
+    if code == "stage":
+        funds = [label("fin_funds", f, lang) or f for f in p.get("funds") or []]
+        and_ = " et " if lang == "fr" else " and "
+        text = and_.join([", ".join(funds[:-1]), funds[-1]]) if len(funds) > 1 else "".join(funds)
+        return t("fin_stage", lang, funds=text, stage=label("stage", p["stage"], lang) or "")
+    if code == "closed_list":
+        return t("fin_closed_list", lang)
+    return None
+
+
+def financing_why(hint: FinancingHint, lang: str) -> str:
+    """One line on why a scheme fits: kind, size, theme, stage (and a closed list)."""
+    parts = [text for r in hint.reasons if (text := _reason_text(r, lang))]
+    return ("\u00a0; " if lang == "fr" else "; ").join(parts)

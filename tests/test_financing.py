@@ -275,3 +275,53 @@ def test_admin_api_lists_creates_updates_and_deletes_with_audit(
         assert trail[1].detail["fields"] == ["cap", "status"]
         assert trail[2].detail["name"] == NEW_SCHEME["name"]
         assert session.scalar(select(func.count()).select_from(FinancingScheme)) == 20
+
+
+# --- the weekly digest tells buyers of a new scheme that fits an open need -----------------
+async def test_digest_tells_buyers_of_a_new_matching_scheme_once(settings, db: Database) -> None:  # type: ignore[no-untyped-def]
+    from core.domain import NeedStatus, Role
+    from core.financing import create_scheme
+    from core.models import ChatIdentity, Need, Person, Subscription
+    from digest.sender import FakeSender
+    from tests.test_digest import _Clock, _runner, paris
+
+    start = paris(2026, 11, 29, 12)  # a Sunday
+    with db.session() as s:
+        import_file(s, "financing", CSV)  # the table as shipped: not news
+        for row in s.scalars(select(FinancingScheme)):
+            row.created_at = start - dt.timedelta(days=30)
+        people = {}
+        buyers = (
+            ("small", "commune", 1_800, "Mobilité"),
+            ("big", "commune", 150_000, "Mobilité"),
+            ("waste", "epci", 60_000, "Déchets et économie circulaire"),
+        )
+        for chat, kind, pop, theme in buyers:
+            p = Person(role=Role.BUYER, language="fr", display_name=chat)
+            s.add(p)
+            s.flush()
+            s.add(ChatIdentity(person_id=p.id, transport="telegram", external_id=chat))
+            s.add(Subscription(person_id=p.id, language="fr", created_at=start, watermark=start))
+            s.add(
+                Need(owner_id=p.id, raw_text=f"Besoin de {chat}", status=NeedStatus.OPEN,
+                     territory_kind=kind, population=pop, themes=[theme], stage="experiment",
+                     created_at=start)
+            )  # fmt: skip
+            people[chat] = p.id
+    clock = _Clock(paris(2026, 11, 30, 12))  # the week's admin edit, then Monday's run
+    with db.session() as s:
+        scheme = create_scheme(s, row=validate_records("financing", [("body", NEW_SCHEME)])[0][1],
+                               actor="facilitatrice")  # fmt: skip
+        scheme.created_at = paris(2026, 11, 30, 8)
+    sender = FakeSender()
+    await _runner(db, settings, sender, clock).run()
+    small = sender.texts_for("small")
+    assert len(small) == 1 and "Nouveaux financements possibles" in small[0]
+    assert "Appel à projets mobilités rurales (test) (Région test)" in small[0]
+    assert "jusqu'à 10\u202f000 habitants (vous\u00a0: 1\u202f800)" in small[0]
+    assert "https://example.org/appel" in small[0] and "(pour\u00a0: Besoin de small)" in small[0]
+    assert sender.texts_for("big") == []  # 150 000 inhabitants: over the scheme's limit
+    assert sender.texts_for("waste") == []  # another theme
+    clock.value = paris(2026, 11, 30, 13)
+    await _runner(db, settings, sender, clock).run()
+    assert len(sender.texts_for("small")) == 1  # exactly once
