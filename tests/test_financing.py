@@ -325,3 +325,134 @@ async def test_digest_tells_buyers_of_a_new_matching_scheme_once(settings, db: D
     clock.value = paris(2026, 11, 30, 13)
     await _runner(db, settings, sender, clock).run()
     assert len(sender.texts_for("small")) == 1  # exactly once
+
+
+# --- the fiche besoin in the three chats ---------------------------------------------------
+SMALL_MOBILITY = (
+    "Nous sommes une commune de 1 800 habitants et voulons acheter des vélos à assistance "
+    "électrique en libre-service pour relier le bourg à la gare, budget 45 000 €, d'ici un an."
+)
+
+
+@pytest.fixture
+def _fin_engine(db: Database, settings):  # type: ignore[no-untyped-def]
+    from tests.test_engine import _make_engine, _territories
+
+    with db.session() as session:
+        _territories(session)
+        import_file(session, "financing", CSV)
+    return _make_engine(db, settings)
+
+
+def test_card_shows_three_hints_and_the_button_lists_them(_fin_engine) -> None:  # type: ignore[no-untyped-def]
+    from tests.test_engine import Chat
+
+    chat = Chat(_fin_engine)
+    chat.say("/besoin " + SMALL_MOBILITY)
+    while "Fiche besoin" not in chat.text:
+        chat.press("Passer" if "Passer" in chat.labels() else "Terminé")
+    card = chat.text
+    assert "Pistes de financement (une indication, à vérifier auprès du financeur)" in card
+    assert card.count("\n• ") >= 3 + 2  # three hints after the procurement lines
+    assert "jusqu'à 20\u202f000 habitants (vous\u00a0: 1\u202f800)" in card  # DETR, by size
+    assert "Votre budget, 45\u202f000 € HT (moins de 60 k€)" in card
+    chat.press("Financements")
+    listing = chat.text
+    assert listing.startswith("Financements possibles pour ce besoin. C'est une indication")
+    assert "Lien\u00a0: https://collectivites-locales.gouv.fr/" in listing
+    assert chat.labels() == ["Confirmer", "Modifier", "Financements"]  # the card goes on
+    chat.press("Confirmer")
+    assert "Votre besoin est enregistré" in chat.text or "search" in chat.text.lower()
+
+
+async def test_financing_button_through_telegram(_fin_engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The real PTB Application polling the Bot API emulator, over the real engine."""
+    import asyncio
+    import time
+
+    from pydantic import SecretStr
+
+    from bot.telegram import build_application
+    from bot.tg_emulator import TelegramEmulator
+    from core.config import Settings
+
+    user = 3131
+    with TelegramEmulator("123:ABC") as emu:
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            environment="test",
+            data_dir=tmp_path,
+            telegram_token=SecretStr("123:ABC"),
+            telegram_api_base_url=emu.base_url,
+        )
+        app = build_application(settings, _fin_engine, outbox_interval=60)
+
+        def texts() -> list[str]:
+            return [m["text"] for m in emu.bot_messages(user)]
+
+        async def wait(predicate) -> None:  # type: ignore[no-untyped-def]
+            deadline = time.monotonic() + 20
+            while not predicate():
+                assert time.monotonic() < deadline, texts()
+                await asyncio.sleep(0.05)
+
+        def last_buttons() -> dict[str, str]:
+            for message in reversed(emu.bot_messages(user)):
+                rows = (message.get("reply_markup") or {}).get("inline_keyboard") or []
+                if rows:
+                    return {b["text"]: b["callback_data"] for row in rows for b in row}
+            return {}
+
+        async with app:
+            assert app.post_init is not None
+            await app.post_init(app)
+            await app.start()
+            assert app.updater is not None
+            await app.updater.start_polling(timeout=1)
+            try:
+                emu.send_text(user, "/besoin " + SMALL_MOBILITY)
+                await wait(lambda: bool(last_buttons()))
+                while not any("Fiche besoin" in x for x in texts()):
+                    buttons = last_buttons()
+                    label = "Passer" if "Passer" in buttons else "Terminé"
+                    seen = len(texts())
+                    emu.click(user, buttons[label])
+                    await wait(lambda seen=seen: len(texts()) > seen)  # type: ignore[misc]
+                assert "Pistes de financement" in texts()[-1]
+                seen = len(texts())
+                emu.click(user, last_buttons()["Financements"])
+                await wait(lambda: len(texts()) > seen)
+                listing = texts()[-1]
+                assert "Financements possibles pour ce besoin" in listing
+                assert "https://" in listing and "Vérifié le 02/12/2026" in listing
+            finally:
+                await app.updater.stop()
+                await app.stop()
+
+
+def test_financing_button_in_the_terminal(_fin_engine) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    from bot.terminal import run_terminal
+
+    shown: list[str] = []
+    plan = ["/besoin " + SMALL_MOBILITY]
+
+    def answer(_prompt: str = "") -> str:
+        """Type the need, skip every question, then press "Financements" once."""
+        if plan:
+            return plan.pop()
+        last = shown[-1] if shown else ""
+        if "Financements possibles" in last:
+            raise EOFError
+        if "Fiche besoin" in last:
+            wanted = "Financements"
+        else:
+            wanted = "Passer" if "] Passer" in last else "Terminé"
+        number = re.search(r"\[(\d+)\] " + wanted, last)
+        assert number, last
+        return number.group(1)
+
+    run_terminal(_fin_engine, input_fn=answer, output_fn=lambda text: shown.append(str(text)))
+    out = "\n".join(shown)
+    assert "Pistes de financement" in out and "Financements possibles pour ce besoin" in out
