@@ -362,7 +362,9 @@ def test_renderers_never_interpret_message_html() -> None:
     page = (REPO_ROOT / "api" / "static" / "chat.html").read_text(encoding="utf-8")
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
         assert sink not in page, sink
-    assert re.search(r"\.textContent\s*=\s*text", page)  # bot and user messages
+    # bot and user messages: text nodes; only http(s) links become anchors (no javascript:)
+    assert "document.createTextNode(part)" in page and "a.textContent = part" in page
+    assert "split(/(https?:\\/\\/" in page
     assert re.search(r"\.textContent\s*=\s*b\.label", page)  # button labels
     telegram = (REPO_ROOT / "bot" / "telegram.py").read_text(encoding="utf-8")
     assert "parse_mode" not in telegram and "ParseMode" not in telegram
