@@ -39,7 +39,7 @@ from core.domain import (
 )
 from ingest import KINDS, IngestError
 from ingest.readers import Record
-from matcher.scope import find_theme
+from matcher.themes import find_theme
 
 # --------------------------------------------------------------------------- helpers
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from core.domain import FinancingStatus
 from core.messages import fmt_int, label, t
-from matcher.scope import find_theme, theme_label
+from matcher.themes import find_theme, theme_label
 from matcher.types import Reason
 
 __all__ = ["MAX_HINTS", "Buyer", "FinancingHint", "Scheme", "financing_why", "suggest_financing"]

@@ -373,8 +373,8 @@ async def test_financing_button_through_telegram(_fin_engine, tmp_path: Path) ->
     from pydantic import SecretStr
 
     from bot.telegram import build_application
-    from bot.tg_emulator import TelegramEmulator
     from core.config import Settings
+    from devtools.tg_emulator import TelegramEmulator
 
     user = 3131
     with TelegramEmulator("123:ABC") as emu:
