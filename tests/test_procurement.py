@@ -144,7 +144,7 @@ def test_migration_moves_stored_bands_and_back(settings: Settings) -> None:
             6: "unknown",
             7: None,
         }
-        downgrade(url, "0002")
+        downgrade(url, "0003")
         with engine.connect() as conn:
             back = dict(conn.execute(text("SELECT id, budget_band FROM need")).all())
             amounts = dict(conn.execute(text("SELECT id, budget_eur FROM need")).all())
