@@ -382,6 +382,18 @@ class Subscription(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class SolutionFollow(Base):
+    """A person follows a catalogue entry ("Suivre" on its card): listed with /suivis."""
+
+    __tablename__ = "solution_follow"
+    __table_args__ = (UniqueConstraint("person_id", "solution_id", name="uq_solution_follow"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    solution_id: Mapped[int] = mapped_column(ForeignKey("solution.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class DigestDelivery(Base):
     """One composed digest for one subscriber and period: sent exactly once."""
 
