@@ -222,6 +222,8 @@ class Need(TimestampMixin, Base):
         ForeignKey("person.id", ondelete="CASCADE"), index=True
     )
     raw_text: Mapped[str] = mapped_column(Text)
+    #: The problem statement searched (matcher.need), as confirmed on the scope card.
+    problem: Mapped[str | None] = mapped_column(Text)
     language: Mapped[str] = mapped_column(String(8), default="fr")
     themes: Mapped[list[str]] = mapped_column(JSON, default=list)
     territory_code: Mapped[str | None] = mapped_column(String(16))
@@ -246,7 +248,7 @@ class Need(TimestampMixin, Base):
     )
 
     def index_text(self) -> str:
-        return "\n".join([self.raw_text, " ".join(self.themes or [])])
+        return "\n".join([self.problem or self.raw_text, " ".join(self.themes or [])])
 
 
 class Experience(TimestampMixin, Base):

@@ -125,6 +125,24 @@ def first_sentence(text: str) -> str:
     return flat
 
 
+#: A description's first sentence that is a template prompt, not a pitch.
+_PLACEHOLDER = re.compile(r"d[ée]cri[st]?\b|lorem ipsum|^\W", re.IGNORECASE)
+
+
+def pitch_of(card: SolutionCard) -> str:
+    """One sentence on what the entry does: the description's first sentence when it is
+    a real one (eight words or more, not a question or a template prompt), else the
+    mission's."""
+    sentence = first_sentence(card.description)
+    if (
+        len(sentence.split()) >= 8
+        and not sentence.endswith("?")
+        and not _PLACEHOLDER.search(sentence)
+    ):
+        return sentence
+    return first_sentence(card.mission) or sentence
+
+
 def _is_stopped(card: SolutionCard) -> bool:
     return card.maturity == Maturity.STOPPED
 
@@ -432,7 +450,7 @@ class MatchService:
                     mission=card.mission,
                     website=card.website,
                     maturity=card.maturity,
-                    pitch=first_sentence(card.description) or first_sentence(card.mission),
+                    pitch=pitch_of(card),
                     organisation=card.organisation,
                     phase=card.phase,
                 )
@@ -582,9 +600,8 @@ class MatchService:
             fit_params["kind"] = scope.territory_kind
         if fit.size_fit and scope.size_band:
             fit_params["band"] = scope.size_band
-        if scope.stage in LIVE_FIRST_STAGES and sol.maturity in (
-            Maturity.DEPLOYED,
-            Maturity.PILOT,
+        if (scope.stage == Stage.BUY and sol.maturity == Maturity.DEPLOYED) or (
+            scope.stage == Stage.EXPERIMENT and sol.maturity in (Maturity.DEPLOYED, Maturity.PILOT)
         ):
             fit_params["stage"] = scope.stage
             fit_params["maturity"] = sol.maturity

@@ -1,4 +1,4 @@
-"""solution follows ("Suivre" on a result card)
+"""solution follows ("Suivre" on a result card), the need's problem statement
 
 Revision ID: 0004
 Revises: 0003
@@ -30,9 +30,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('solution_follow', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_solution_follow_person_id'), ['person_id'], unique=False)
+    with op.batch_alter_table('need', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('problem', sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('need', schema=None) as batch_op:
+        batch_op.drop_column('problem')
     with op.batch_alter_table('solution_follow', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_solution_follow_person_id'))
 
