@@ -46,11 +46,34 @@ class ChatRequest(BaseModel):
 class ButtonOut(BaseModel):
     id: str
     label: str
+    url: str | None = None  # a link (website) to open, not a choice to send
+
+
+class CardOut(BaseModel):
+    """A solution as the page draws it (the same content as the message text)."""
+
+    kind: str  # "solution" (a result) | "sheet" (the full card)
+    id: int
+    rank: int | None = None
+    title: str
+    pitch: str = ""
+    pitch_lang: str = "fr"
+    organisation: str | None = None
+    maturity: str | None = None
+    maturity_label: str | None = None
+    trust: str
+    trust_label: str
+    reasons: list[str] = []
+    website: str | None = None
+    by: str | None = None  # "Portée par : …", in the reader's language
+    why_label: str = ""
+    pitch_note: str = ""  # the pitch is catalogue text (French)
 
 
 class MessageOut(BaseModel):
     text: str
     buttons: list[ButtonOut] = []
+    card: CardOut | None = None
 
 
 class ChatReply(BaseModel):
@@ -83,7 +106,11 @@ EngineDep = Annotated[ConversationEngine, Depends(get_engine)]
 def _reply(messages: list[OutMessage]) -> ChatReply:
     return ChatReply(
         messages=[
-            MessageOut(text=m.text, buttons=[ButtonOut(id=b.id, label=b.label) for b in m.buttons])
+            MessageOut(
+                text=m.text,
+                buttons=[ButtonOut(id=b.id, label=b.label, url=b.url) for b in m.buttons],
+                card=CardOut.model_validate(m.card) if m.card else None,
+            )
             for m in messages
         ]
     )
@@ -130,3 +157,10 @@ async def get_inbox(
 @router.get("/", include_in_schema=False)
 async def chat_page() -> FileResponse:
     return FileResponse(STATIC_DIR / "chat.html", media_type="text/html")
+
+
+@router.get("/static/chat.js", include_in_schema=False)
+async def chat_script() -> FileResponse:
+    """The page's script (a file of its own: the Content-Security-Policy allows no inline
+    script)."""
+    return FileResponse(STATIC_DIR / "chat.js", media_type="text/javascript")

@@ -211,6 +211,16 @@ def result_card(m: SolutionMatch, rank: int, lang: str) -> dict[str, Any]:
         "trust_label": _label("trust", m.trust_level, lang) or m.trust_level,
         "reasons": list(dict.fromkeys(why))[:3] or [t("reason_semantic", lang)],
         "website": safe_url(m.website),
+        **_card_labels(m.organisation, lang),
+    }
+
+
+def _card_labels(organisation: str | None, lang: str) -> dict[str, str | None]:
+    who = organisation_label(organisation)
+    return {
+        "by": t("result_card_by", lang, who=who) if who else None,
+        "why_label": t("result_card_why_label", lang),
+        "pitch_note": t("result_card_pitch_note", lang),
     }
 
 
@@ -263,6 +273,7 @@ def sheet_card(sheet: SolutionSheet, lang: str) -> dict[str, Any]:
         "trust_label": _label("trust", sheet.trust_level, lang) or sheet.trust_level,
         "reasons": [],
         "website": sheet.website,
+        **_card_labels(sheet.organisation, lang),
     }
 
 

@@ -37,6 +37,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "/besoin — décrire un besoin et trouver des solutions\n"
         "/inscrire — inscrire la solution de votre start-up\n"
         "/mesbesoins — revoir vos besoins enregistrés (et les clore)\n"
+        "/suivis — les solutions que vous suivez\n"
         "/messolutions — vos solutions inscrites, leur relecture\n"
         "/annuler — abandonner l'étape en cours\n"
         "/langue — changer de langue\n"
@@ -49,6 +50,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "/need — describe a need and find solutions\n"
         "/register — register your start-up's solution\n"
         "/myneeds — see your saved needs (and close them)\n"
+        "/following — the solutions you follow\n"
         "/mysolutions — your registered solutions and their review\n"
         "/cancel — leave the current step\n"
         "/language — change language\n"
@@ -314,6 +316,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "result_card_status_trust": {"fr": "Fiche {trust}", "en": "{trust} entry"},
     "result_card_why": {"fr": "Pourquoi : {reasons}", "en": "Why: {reasons}"},
+    "result_card_why_label": {"fr": "Pourquoi", "en": "Why"},
+    "result_card_pitch_note": {"fr": "texte du catalogue", "en": "catalogue text, in French"},
     "btn_sheet": {"fr": "Fiche", "en": "Details"},
     "btn_sheet_n": {"fr": "Fiche {n}", "en": "Details {n}"},
     "btn_website": {"fr": "Site web", "en": "Website"},
@@ -434,6 +438,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": 'You follow no solution. On a result, open "Details" and choose "Follow".',
     },
     "maturity_unknown": {"fr": "maturité non précisée", "en": "maturity not given"},
+    "cmd_followed": {"fr": "Solutions que je suis", "en": "Solutions I follow"},
     "peers_header": {
         "fr": "Collectivités qui ont déjà travaillé sur ce sujet :",
         "en": "Local authorities that have already worked on this:",
