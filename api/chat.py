@@ -116,7 +116,7 @@ def _reply(messages: list[OutMessage]) -> ChatReply:
     )
 
 
-@router.post("/api/chat", response_model=ChatReply)
+@router.post("/api/chat", response_model=ChatReply, response_model_exclude_none=True)
 async def post_chat(body: ChatRequest, engine: EngineDep) -> ChatReply:
     """One user message or button press; the replies, then any pending outbox messages."""
 
@@ -133,7 +133,7 @@ class ResumeRequest(BaseModel):
     session_id: str = Field(pattern=SESSION_PATTERN)
 
 
-@router.post("/api/chat/resume", response_model=ChatReply)
+@router.post("/api/chat/resume", response_model=ChatReply, response_model_exclude_none=True)
 async def resume_chat(body: ResumeRequest, engine: EngineDep) -> ChatReply:
     """When the page opens (or reloads): the question the session was at, with its
     buttons, or the welcome for a new session; then any pending outbox messages."""
@@ -145,7 +145,7 @@ async def resume_chat(body: ResumeRequest, engine: EngineDep) -> ChatReply:
     return _reply(await anyio.to_thread.run_sync(run, limiter=_chat_limiter()))
 
 
-@router.get("/api/chat/inbox", response_model=ChatReply)
+@router.get("/api/chat/inbox", response_model=ChatReply, response_model_exclude_none=True)
 async def get_inbox(
     engine: EngineDep,
     session_id: Annotated[str, Query(pattern=SESSION_PATTERN)],
