@@ -74,8 +74,17 @@ class SecurityHeadersMiddleware:
                     (b"x-frame-options", b"DENY"),
                 ]
                 if html:
-                    policy = "frame-ancestors 'none'" if docs else CONTENT_SECURITY_POLICY
-                    extra.append((b"content-security-policy", policy.encode()))
+                    own = [v for k, v in headers if k.lower() == b"content-security-policy"]
+                    if not own:
+                        policy = "frame-ancestors 'none'" if docs else CONTENT_SECURITY_POLICY
+                        extra.append((b"content-security-policy", policy.encode()))
+                    elif b"frame-ancestors" not in own[0]:  # a page's own, stricter policy
+                        headers = [
+                            (k, v + b"; frame-ancestors 'none'")
+                            if k.lower() == b"content-security-policy"
+                            else (k, v)
+                            for k, v in headers
+                        ]
                 headers += [(k, v) for k, v in extra if k not in present]
                 message = {**message, "headers": headers}
             await send(message)
