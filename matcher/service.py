@@ -574,6 +574,8 @@ class MatchService:
         )
         seen: dict[int, dict[str, bool]] = {}
         for sid, code, name, population in rows:
+            if sid is None:
+                continue
             who = code or name or ""
             same = band is not None and size_band(population) == band
             places = seen.setdefault(int(sid), {})

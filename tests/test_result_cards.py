@@ -220,7 +220,7 @@ def _fiche_id(out: list[OutMessage], title: str) -> str:
 
 def test_fiche_opens_the_full_card_with_its_actions_terminal(_engine: ConversationEngine) -> None:
     out = _results(_engine)
-    text, numbered = render_messages(out)
+    text, _numbered = render_messages(out)
     assert "  [1] Fiche 1" in text and "↗ Site" in text  # links shown, not numbered
     sheet = _engine.handle(T, "u1", choice=_fiche_id(out, "Aidants Connect"))
     shown = "\n".join(m.text for m in sheet)
