@@ -197,21 +197,51 @@ PITCH_CHARS = 220
 def result_card(m: SolutionMatch, rank: int, lang: str) -> dict[str, Any]:
     """A result as the web chat draws it: every field already in the user's words."""
     why = [x for x in (render_reason(r, lang) for r in m.reasons) if x]
+    return _card(
+        "solution",
+        m.solution_id,
+        m.title,
+        m.pitch or m.mission,
+        m.organisation,
+        m.maturity,
+        m.trust_level,
+        lang,
+        rank=rank,
+        reasons=list(dict.fromkeys(why))[:3] or [t("reason_semantic", lang)],
+        website=safe_url(m.website),
+    )
+
+
+def _card(
+    kind: str,
+    solution_id: int,
+    title: str,
+    pitch: str,
+    organisation: str | None,
+    maturity: str | None,
+    trust: str,
+    lang: str,
+    *,
+    rank: int | None = None,
+    reasons: list[str] | None = None,
+    website: str | None = None,
+) -> dict[str, Any]:
+    """The fields the web chat draws (see api.chat.CardOut), in the reader's words."""
     return {
-        "kind": "solution",
+        "kind": kind,
         "rank": rank,
-        "id": m.solution_id,
-        "title": m.title,
-        "pitch": shorten(m.pitch or m.mission, PITCH_CHARS),
+        "id": solution_id,
+        "title": title,
+        "pitch": shorten(pitch, PITCH_CHARS),
         "pitch_lang": "fr",
-        "organisation": organisation_label(m.organisation),
-        "maturity": m.maturity,
-        "maturity_label": _label("maturity", m.maturity, lang) if m.maturity else None,
-        "trust": m.trust_level,
-        "trust_label": _label("trust", m.trust_level, lang) or m.trust_level,
-        "reasons": list(dict.fromkeys(why))[:3] or [t("reason_semantic", lang)],
-        "website": safe_url(m.website),
-        **_card_labels(m.organisation, lang),
+        "organisation": organisation_label(organisation),
+        "maturity": maturity,
+        "maturity_label": _label("maturity", maturity, lang) if maturity else None,
+        "trust": trust,
+        "trust_label": _label("trust", trust, lang) or trust,
+        "reasons": reasons or [],
+        "website": website,
+        **_card_labels(organisation, lang),
     }
 
 
@@ -260,21 +290,17 @@ SHEET_DESCRIPTION_CHARS = 900
 
 def sheet_card(sheet: SolutionSheet, lang: str) -> dict[str, Any]:
     """The full card as the web chat draws it."""
-    return {
-        "kind": "sheet",
-        "id": sheet.id,
-        "title": sheet.title,
-        "pitch": shorten(sheet.mission, PITCH_CHARS),
-        "pitch_lang": "fr",
-        "organisation": organisation_label(sheet.organisation),
-        "maturity": sheet.maturity,
-        "maturity_label": _label("maturity", sheet.maturity, lang) if sheet.maturity else None,
-        "trust": sheet.trust_level,
-        "trust_label": _label("trust", sheet.trust_level, lang) or sheet.trust_level,
-        "reasons": [],
-        "website": sheet.website,
-        **_card_labels(sheet.organisation, lang),
-    }
+    return _card(
+        "sheet",
+        sheet.id,
+        sheet.title,
+        sheet.mission,
+        sheet.organisation,
+        sheet.maturity,
+        sheet.trust_level,
+        lang,
+        website=sheet.website,
+    )
 
 
 def render_sheet(sheet: SolutionSheet, lang: str, *, following: bool = False) -> str:
