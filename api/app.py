@@ -31,7 +31,66 @@ from core.config import Settings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BodyLimitMiddleware", "create_app"]
+__all__ = [
+    "CONTENT_SECURITY_POLICY",
+    "BodyLimitMiddleware",
+    "SecurityHeadersMiddleware",
+    "create_app",
+]
+
+#: The policy of every HTML page: scripts only from static files of this origin (no inline
+#: script), no framing, no plugins; inline styles stay allowed (the pages carry their CSS).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; "
+    "object-src 'none'; frame-ancestors 'none'"
+)
+#: The interactive API docs load FastAPI's Swagger UI (inline script, CDN): no framing only.
+_DOCS_PATHS = ("/docs", "/redoc")
+
+
+class SecurityHeadersMiddleware:
+    """Security headers on every response; the Content-Security-Policy on HTML pages."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        docs = str(scope.get("path", "")).startswith(_DOCS_PATHS)
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                html = any(
+                    k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers
+                )
+                extra = [
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"same-origin"),
+                    (b"x-frame-options", b"DENY"),
+                ]
+                if html:
+                    own = [v for k, v in headers if k.lower() == b"content-security-policy"]
+                    if not own:
+                        policy = "frame-ancestors 'none'" if docs else CONTENT_SECURITY_POLICY
+                        extra.append((b"content-security-policy", policy.encode()))
+                    elif b"frame-ancestors" not in own[0]:  # a page's own, stricter policy
+                        headers = [
+                            (k, v + b"; frame-ancestors 'none'")
+                            if k.lower() == b"content-security-policy"
+                            else (k, v)
+                            for k, v in headers
+                        ]
+                headers += [(k, v) for k, v in extra if k not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
 
 DESCRIPTION = """
 PIU connects French collectivités with urban-innovation solutions and peers.
@@ -131,6 +190,7 @@ def create_app(
         RateLimitMiddleware, limiter=SlidingWindowLimiter(settings.api_rate_limit_per_minute)
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: errors get the headers too
     return app
 
 

@@ -46,11 +46,34 @@ class ChatRequest(BaseModel):
 class ButtonOut(BaseModel):
     id: str
     label: str
+    url: str | None = None  # a link (website) to open, not a choice to send
+
+
+class CardOut(BaseModel):
+    """A solution as the page draws it (the same content as the message text)."""
+
+    kind: str  # "solution" (a result) | "sheet" (the full card)
+    id: int
+    rank: int | None = None
+    title: str
+    pitch: str = ""
+    pitch_lang: str = "fr"
+    organisation: str | None = None
+    maturity: str | None = None
+    maturity_label: str | None = None
+    trust: str
+    trust_label: str
+    reasons: list[str] = []
+    website: str | None = None
+    by: str | None = None  # "Portée par : …", in the reader's language
+    why_label: str = ""
+    pitch_note: str = ""  # the pitch is catalogue text (French)
 
 
 class MessageOut(BaseModel):
     text: str
     buttons: list[ButtonOut] = []
+    card: CardOut | None = None
 
 
 class ChatReply(BaseModel):
@@ -83,13 +106,17 @@ EngineDep = Annotated[ConversationEngine, Depends(get_engine)]
 def _reply(messages: list[OutMessage]) -> ChatReply:
     return ChatReply(
         messages=[
-            MessageOut(text=m.text, buttons=[ButtonOut(id=b.id, label=b.label) for b in m.buttons])
+            MessageOut(
+                text=m.text,
+                buttons=[ButtonOut(id=b.id, label=b.label, url=b.url) for b in m.buttons],
+                card=CardOut.model_validate(m.card) if m.card else None,
+            )
             for m in messages
         ]
     )
 
 
-@router.post("/api/chat", response_model=ChatReply)
+@router.post("/api/chat", response_model=ChatReply, response_model_exclude_none=True)
 async def post_chat(body: ChatRequest, engine: EngineDep) -> ChatReply:
     """One user message or button press; the replies, then any pending outbox messages."""
 
@@ -106,7 +133,7 @@ class ResumeRequest(BaseModel):
     session_id: str = Field(pattern=SESSION_PATTERN)
 
 
-@router.post("/api/chat/resume", response_model=ChatReply)
+@router.post("/api/chat/resume", response_model=ChatReply, response_model_exclude_none=True)
 async def resume_chat(body: ResumeRequest, engine: EngineDep) -> ChatReply:
     """When the page opens (or reloads): the question the session was at, with its
     buttons, or the welcome for a new session; then any pending outbox messages."""
@@ -118,7 +145,7 @@ async def resume_chat(body: ResumeRequest, engine: EngineDep) -> ChatReply:
     return _reply(await anyio.to_thread.run_sync(run, limiter=_chat_limiter()))
 
 
-@router.get("/api/chat/inbox", response_model=ChatReply)
+@router.get("/api/chat/inbox", response_model=ChatReply, response_model_exclude_none=True)
 async def get_inbox(
     engine: EngineDep,
     session_id: Annotated[str, Query(pattern=SESSION_PATTERN)],
@@ -130,3 +157,10 @@ async def get_inbox(
 @router.get("/", include_in_schema=False)
 async def chat_page() -> FileResponse:
     return FileResponse(STATIC_DIR / "chat.html", media_type="text/html")
+
+
+@router.get("/static/chat.js", include_in_schema=False)
+async def chat_script() -> FileResponse:
+    """The page's script (a file of its own: the Content-Security-Policy allows no inline
+    script)."""
+    return FileResponse(STATIC_DIR / "chat.js", media_type="text/javascript")

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from core.messages import fmt_int, t
+from core.messages import MESSAGES, fmt_int, t
 from core.messages import label as _label
 from matcher.financing import FinancingHint, financing_why
 from matcher.procurement import current_band, suggest_route
+from matcher.sheets import SolutionSheet, safe_url
 from matcher.themes import theme_label
 from matcher.types import NeedMatch, PeerMatch, Reason, Scope, SolutionMatch
 
@@ -20,9 +21,15 @@ __all__ = [
     "render_peer",
     "render_peers",
     "render_reasons",
+    "render_result_card",
+    "render_sheet",
     "render_solutions",
     "render_territory",
+    "render_tried_elsewhere",
+    "result_card",
+    "sheet_card",
     "shorten",
+    "stopped_why",
 ]
 
 
@@ -41,7 +48,7 @@ def _join(items: Sequence[str], lang: str) -> str:
 
 #: Reasons shown elsewhere: the trust level in brackets, a peer's profile and tried
 #: sheet in the first half of its line (see :func:`render_peer`).
-_SHOWN_ELSEWHERE = frozenset({"trust", "peer_profile", "tried"})
+_SHOWN_ELSEWHERE = frozenset({"trust", "maturity", "peer_profile", "tried"})
 
 
 def render_reason(reason: Reason, lang: str) -> str | None:
@@ -50,6 +57,15 @@ def render_reason(reason: Reason, lang: str) -> str | None:
     code = reason.code
     if code in _SHOWN_ELSEWHERE:
         return None
+    if code == "answers" and p.get("text"):
+        return t("reason_answers", lang, text=p["text"])
+    if code == "fit":
+        return _fit_text(p, lang)
+    if code == "evidence" and isinstance(p.get("n"), int) and p["n"] > 0:
+        n = p["n"]
+        used = t("reason_evidence_one", lang) if n == 1 else t("reason_evidence_many", lang, n=n)
+        same = p.get("same_size")
+        return t("reason_evidence_same", lang, used=used, same=same) if same else used
     if code == "words" and p.get("terms"):
         terms = ", ".join(f"« {w} »" if lang == "fr" else f'"{w}"' for w in p["terms"][:4])
         return t("reason_words", lang, terms=terms)
@@ -122,6 +138,217 @@ def render_solutions(matches: Sequence[SolutionMatch], lang: str, *, start: int 
                 trust=trust,
             )
         )
+    return "\n".join(lines)
+
+
+def _fit_text(p: dict[str, Any], lang: str) -> str | None:
+    """ "conçue pour les communes de 2 000 à 10 000 habitants ; déjà déployée…"."""
+    parts: list[str] = []
+    kind = _label("kind", p.get("kind"), lang)
+    band = _label("size", p.get("band"), lang)
+    if kind:
+        who = t("reason_fit_kind", lang, kind=kind.lower())
+        parts.append(f"{who} {t('reason_fit_band', lang, band=band)}" if band else who)
+    elif band:
+        parts.append(t("reason_size_fit_band", lang, band=band))
+    if p.get("stage") == "buy" and p.get("maturity") == "deployed":
+        parts.append(t("reason_fit_stage_buy", lang))
+    elif p.get("stage") == "experiment" and p.get("maturity") in ("pilot", "deployed"):
+        parts.append(t(f"reason_fit_stage_experiment_{p['maturity']}", lang))
+    return ", ".join(parts) or None
+
+
+def organisation_label(name: str | None) -> str | None:
+    """A catalogue organisation as a reader expects it: "dinum_produits" -> "DINUM produits"."""
+    if not name or not name.strip():
+        return None
+    words = name.replace("_", " ").replace("-", " ").split()
+    if name == name.lower():
+        words = [w.upper() if len(w) <= 5 and i == 0 else w for i, w in enumerate(words)]
+    return shorten(" ".join(words), 80)
+
+
+def _status(maturity: str | None, trust: str, lang: str) -> str:
+    trust_label = _label("trust", trust, lang) or trust
+    if maturity:
+        return t(
+            "result_card_status",
+            lang,
+            maturity=_label("maturity", maturity, lang),
+            trust=trust_label,
+        )
+    return t("result_card_status_trust", lang, trust=trust_label)
+
+
+#: Characters of catalogue text on a result card (cut at a word).
+PITCH_CHARS = 220
+
+
+def result_card(m: SolutionMatch, rank: int, lang: str) -> dict[str, Any]:
+    """A result as the web chat draws it: every field already in the user's words."""
+    why = [x for x in (render_reason(r, lang) for r in m.reasons) if x]
+    return _card(
+        "solution",
+        m.solution_id,
+        m.title,
+        m.pitch or m.mission,
+        m.organisation,
+        m.maturity,
+        m.trust_level,
+        lang,
+        rank=rank,
+        reasons=list(dict.fromkeys(why))[:3] or [t("reason_semantic", lang)],
+        website=safe_url(m.website),
+    )
+
+
+def _card(
+    kind: str,
+    solution_id: int,
+    title: str,
+    pitch: str,
+    organisation: str | None,
+    maturity: str | None,
+    trust: str,
+    lang: str,
+    *,
+    rank: int | None = None,
+    reasons: list[str] | None = None,
+    website: str | None = None,
+) -> dict[str, Any]:
+    """The fields the web chat draws (see api.chat.CardOut), in the reader's words."""
+    return {
+        "kind": kind,
+        "rank": rank,
+        "id": solution_id,
+        "title": title,
+        "pitch": shorten(pitch, PITCH_CHARS),
+        "pitch_lang": "fr",
+        "organisation": organisation_label(organisation),
+        "maturity": maturity,
+        "maturity_label": _label("maturity", maturity, lang) if maturity else None,
+        "trust": trust,
+        "trust_label": _label("trust", trust, lang) or trust,
+        "reasons": reasons or [],
+        "website": website,
+        **_card_labels(organisation, lang),
+    }
+
+
+def _card_labels(organisation: str | None, lang: str) -> dict[str, str | None]:
+    who = organisation_label(organisation)
+    return {
+        "by": t("result_card_by", lang, who=who) if who else None,
+        "why_label": t("result_card_why_label", lang),
+        "pitch_note": t("result_card_pitch_note", lang),
+    }
+
+
+def render_result_card(m: SolutionMatch, rank: int, lang: str) -> str:
+    """A numbered result: title, what it does, who carries it, maturity and trust, why."""
+    card = result_card(m, rank, lang)
+    lines = [t("result_card_title", lang, rank=rank, title=shorten(m.title, 90))]
+    if card["pitch"]:
+        lines.append(t("result_card_pitch", lang, pitch=card["pitch"]))
+    if card["organisation"]:
+        lines.append(t("result_card_by", lang, who=card["organisation"]))
+    lines.append(_status(m.maturity, m.trust_level, lang))
+    sep = "\u00a0; " if lang == "fr" else "; "
+    lines.append(t("result_card_why", lang, reasons=sep.join(card["reasons"])))
+    return "\n".join(lines)
+
+
+def stopped_why(phase: str | None, lang: str) -> str:
+    """Why a stopped service stopped, from its catalogue phase (when known)."""
+    key = f"stopped_why_{(phase or '').strip().lower()}"
+    return t(key, lang) if key in MESSAGES else t("stopped_why_unknown", lang)
+
+
+def render_tried_elsewhere(matches: Sequence[SolutionMatch], lang: str) -> str:
+    """ "Déjà tenté ailleurs : Part'âge (abandonné par son équipe) ; …"."""
+    items = [
+        t("tried_elsewhere_item", lang, title=shorten(m.title, 60), why=stopped_why(m.phase, lang))
+        for m in matches
+    ]
+    sep = "\u00a0; " if lang == "fr" else "; "
+    return t("tried_elsewhere", lang, items=sep.join(items))
+
+
+#: Characters of the description on a full card (the card stays far below Telegram's 4,096).
+SHEET_DESCRIPTION_CHARS = 900
+
+
+def sheet_card(sheet: SolutionSheet, lang: str) -> dict[str, Any]:
+    """The full card as the web chat draws it."""
+    return _card(
+        "sheet",
+        sheet.id,
+        sheet.title,
+        sheet.mission,
+        sheet.organisation,
+        sheet.maturity,
+        sheet.trust_level,
+        lang,
+        website=sheet.website,
+    )
+
+
+def render_sheet(sheet: SolutionSheet, lang: str, *, following: bool = False) -> str:
+    """The full card: mission, description, for whom, references, pricing, website, REX."""
+    unset = t("not_specified", lang)
+    lines = [t("sheet_title", lang, title=shorten(sheet.title, 120))]
+    if sheet.organisation:
+        lines.append(t("result_card_by", lang, who=organisation_label(sheet.organisation)))
+    lines.append(_status(sheet.maturity, sheet.trust_level, lang))
+    if sheet.maturity == "stopped":
+        lines.append(t("sheet_stopped", lang, why=stopped_why(sheet.phase, lang)))
+    lines.append("")
+    if sheet.mission:
+        lines.append(t("sheet_mission", lang, text=shorten(sheet.mission, 400)))
+    if sheet.description:
+        text = shorten(sheet.description, SHEET_DESCRIPTION_CHARS)
+        lines.append(t("sheet_description", lang, text=text))
+    if sheet.themes:
+        themes = _join([theme_label(x, lang) for x in sheet.themes[:6]], lang)
+        lines.append(t("sheet_themes", lang, value=themes))
+    kinds = [_label("kind", k, lang) or k for k in sheet.target_kinds]
+    bands = [_label("size", b, lang) or b for b in sheet.target_bands]
+    targets = ", ".join([*kinds, *bands]) or t("sheet_targets_all", lang)
+    lines.append(t("sheet_targets", lang, value=targets))
+    refs = ", ".join(shorten(r, 100) for r in sheet.references[:5]) or unset
+    lines.append(t("sheet_references", lang, value=refs))
+    if sheet.pricing:
+        lines.append(t("sheet_pricing", lang, value=shorten(sheet.pricing, 200)))
+    else:
+        lines.append(t("sheet_pricing_none", lang))
+    lines.append(t("sheet_website", lang, url=sheet.website or unset))
+    lines.append("")
+    if sheet.rex:
+        lines.append(t("sheet_rex_header", lang))
+        for rex in sheet.rex:
+            who = render_territory(
+                {
+                    "name": rex.territory_name,
+                    "kind": rex.territory_kind,
+                    "population": rex.population,
+                },
+                lang,
+            )
+            lines.append(
+                t(
+                    "sheet_rex_line",
+                    lang,
+                    who=who or "?",
+                    title=shorten(rex.title, 100),
+                    outcome=_outcome_label(rex.outcome, lang),
+                )
+            )
+        if sheet.rex_total > len(sheet.rex):
+            lines.append(t("sheet_rex_more", lang, n=sheet.rex_total - len(sheet.rex)))
+    else:
+        lines.append(t("sheet_rex_none", lang))
+    if following:
+        lines.append(t("sheet_following", lang))
     return "\n".join(lines)
 
 

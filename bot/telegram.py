@@ -92,6 +92,7 @@ COMMANDS: dict[str, str] = {
     "besoin": "cmd_need",
     "inscrire": "cmd_register",
     "mesbesoins": "cmd_myneeds",
+    "suivis": "cmd_followed",
     "messolutions": "cmd_mysolutions",
     "annuler": "cmd_cancel",
     "langue": "cmd_language",
@@ -184,7 +185,14 @@ def keyboard(
     rows: list[list[InlineKeyboardButton]] = []
     pending: InlineKeyboardButton | None = None
     for button in buttons:
-        ikb = InlineKeyboardButton(button.label, callback_data=callback_data(button.id, long_ids))
+        url = getattr(button, "url", None)
+        ikb = (
+            InlineKeyboardButton(button.label, url=url)
+            if url
+            else InlineKeyboardButton(
+                button.label, callback_data=callback_data(button.id, long_ids)
+            )
+        )
         if len(button.label) > SHORT_LABEL:
             if pending is not None:
                 rows.append([pending])

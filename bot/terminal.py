@@ -17,6 +17,9 @@ def render_messages(messages: list[OutMessage]) -> tuple[str, list[Button]]:
     for message in messages:
         lines.append(message.text)
         for button in message.buttons:
+            if button.url:  # a link, not a choice: shown, not numbered
+                lines.append(f"  ↗ {button.label} : {button.url}")
+                continue
             buttons.append(button)
             lines.append(f"  [{len(buttons)}] {button.label}")
         lines.append("")

@@ -51,12 +51,16 @@ class IntroTarget(TypedDict, total=False):
 class Button:
     id: str
     label: str
+    #: A link button (a website): opened by the transport, never sent to the engine.
+    url: str | None = None
 
 
 @dataclass
 class OutMessage:
     text: str
     buttons: list[Button] = field(default_factory=list)
+    #: The same content as ``text``, structured for transports that draw cards (web chat).
+    card: dict[str, Any] | None = None
 
 
 @dataclass

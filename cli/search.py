@@ -10,8 +10,14 @@ import typer
 
 from cli.common import settings
 from core.console import fail, print_json
+from matcher.need import scope_from_message
 from matcher.service import MatchService, QueryError
-from matcher.types import Scope
+from matcher.territories import TerritoryResolver
+
+
+def _resolver(service: MatchService) -> TerritoryResolver:
+    with service.db.session() as session:
+        return TerritoryResolver.from_session(session)
 
 
 def search(
@@ -20,10 +26,14 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per result")] = False,
     language: Annotated[str, typer.Option("--lang")] = "fr",
 ) -> None:
-    """Search the catalogue like the chat does (hybrid dense + BM25)."""
+    """Search the catalogue like the chat does: the message is read as the chat reads it
+    (problem statement searched; place, size, stage from the rest), then hybrid ranking."""
     service = MatchService.ready(settings(), progress=not as_json)
+    read = scope_from_message(text, language=language, resolver=_resolver(service))
+    if read.understanding.changed and not as_json:
+        typer.echo(f"besoin / need: {read.scope.text}", err=True)
     try:
-        result = service.search(Scope(text=text, language=language), top=top)
+        result = service.search(read.scope, top=top)
     except QueryError as exc:
         fail(f"Requête invalide / invalid query: {exc}")
         return
@@ -44,6 +54,8 @@ def search(
         else:
             typer.echo(f"{rank:>2}. {m.title}  [{m.external_id}]  {m.score:.3f}")
             typer.echo(f"    {m.mission[:140]}")
+    for m in result.tried_elsewhere:
+        typer.echo(f" -. {m.title}  [{m.external_id}]  (arrêté / stopped)")
 
 
 def rank(
@@ -53,6 +65,7 @@ def rank(
 ) -> None:
     """Print one JSON line per query with its qid and the ranked external ids, best first."""
     service = MatchService.ready(settings(), progress=False)
+    resolver = _resolver(service)
     with queries.open(encoding="utf-8") as fh:
         for line_no, line in enumerate(fh, 1):
             if not line.strip():
@@ -65,7 +78,7 @@ def rank(
                 fail(f"line {line_no}: cannot read field {field!r}: {exc}")
                 return
             try:
-                ranked = service.rank_ids(text, top=top)
+                ranked = service.rank_ids(text, top=top, resolver=resolver)
             except QueryError:
                 ranked = []
             print_json({"qid": qid, "ranked": ranked})

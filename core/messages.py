@@ -37,6 +37,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "/besoin — décrire un besoin et trouver des solutions\n"
         "/inscrire — inscrire la solution de votre start-up\n"
         "/mesbesoins — revoir vos besoins enregistrés (et les clore)\n"
+        "/suivis — les solutions que vous suivez\n"
         "/messolutions — vos solutions inscrites, leur relecture\n"
         "/annuler — abandonner l'étape en cours\n"
         "/langue — changer de langue\n"
@@ -49,6 +50,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "/need — describe a need and find solutions\n"
         "/register — register your start-up's solution\n"
         "/myneeds — see your saved needs (and close them)\n"
+        "/following — the solutions you follow\n"
         "/mysolutions — your registered solutions and their review\n"
         "/cancel — leave the current step\n"
         "/language — change language\n"
@@ -416,6 +418,139 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "{rank}. {title} — {reasons} ({trust})",
     },
     "more": {"fr": "Plus de résultats", "en": "More results"},
+    # Result cards and the full card of a catalogue entry ("Fiche"), issue 14
+    "result_card_title": {"fr": "{rank}. {title}", "en": "{rank}. {title}"},
+    "result_card_pitch": {"fr": "{pitch}", "en": "What it does (in French): {pitch}"},
+    "result_card_by": {"fr": "Portée par : {who}", "en": "Carried by: {who}"},
+    "result_card_status": {
+        "fr": "Maturité : {maturity} · Fiche {trust}",
+        "en": "Maturity: {maturity} · {trust} entry",
+    },
+    "result_card_status_trust": {"fr": "Fiche {trust}", "en": "{trust} entry"},
+    "result_card_why": {"fr": "Pourquoi : {reasons}", "en": "Why: {reasons}"},
+    "result_card_why_label": {"fr": "Pourquoi", "en": "Why"},
+    "result_card_pitch_note": {"fr": "texte du catalogue", "en": "catalogue text, in French"},
+    "btn_sheet": {"fr": "Fiche", "en": "Details"},
+    "btn_sheet_n": {"fr": "Fiche {n}", "en": "Details {n}"},
+    "btn_website": {"fr": "Site web", "en": "Website"},
+    "btn_website_n": {"fr": "Site {n}", "en": "Website {n}"},
+    "btn_sheet_intro": {"fr": "Demander une mise en relation", "en": "Ask for an introduction"},
+    "btn_follow": {"fr": "Suivre", "en": "Follow"},
+    "btn_unfollow": {"fr": "Ne plus suivre", "en": "Unfollow"},
+    "reason_answers": {"fr": "répond à : « {text} »", "en": 'answers: "{text}" (in French)'},
+    "reason_fit_kind": {"fr": "conçue pour les {kind}", "en": "designed for {kind}"},
+    "reason_fit_band": {"fr": "de {band}", "en": "of {band}"},
+    "reason_fit_stage_buy": {
+        "fr": "déjà déployée, prête à acheter",
+        "en": "already deployed, ready to buy",
+    },
+    "reason_fit_stage_experiment_pilot": {
+        "fr": "pilote en cours, ouverte à l'expérimentation",
+        "en": "pilot under way, open to trials",
+    },
+    "reason_fit_stage_experiment_deployed": {
+        "fr": "déjà déployée ailleurs",
+        "en": "already deployed elsewhere",
+    },
+    "reason_evidence_one": {
+        "fr": "utilisée par 1 collectivité",
+        "en": "used by 1 local authority",
+    },
+    "reason_evidence_many": {
+        "fr": "utilisée par {n} collectivités",
+        "en": "used by {n} local authorities",
+    },
+    "reason_evidence_same": {
+        "fr": "{used}, dont {same} de votre taille",
+        "en": "{used}, {same} of them your size",
+    },
+    "tried_elsewhere": {
+        "fr": "Déjà tenté ailleurs (service arrêté, pour mémoire) : {items}",
+        "en": "Already tried elsewhere (discontinued, for the record): {items}",
+    },
+    "tried_elsewhere_item": {"fr": "{title} ({why})", "en": "{title} ({why})"},
+    "stopped_why_abandon": {
+        "fr": "abandonné par son équipe",
+        "en": "abandoned by its team",
+    },
+    "stopped_why_abandon-investigation": {
+        "fr": "arrêté dès l'étude du problème, avant tout produit",
+        "en": "stopped while studying the problem, before any product",
+    },
+    "stopped_why_unknown": {"fr": "arrêté, raison non précisée", "en": "stopped, reason unknown"},
+    "sheet_title": {"fr": "Fiche : {title}", "en": "Details: {title}"},
+    "sheet_mission": {"fr": "Mission : {text}", "en": "Mission (in French): {text}"},
+    "sheet_description": {
+        "fr": "Description : {text}",
+        "en": "Description (in French): {text}",
+    },
+    "sheet_themes": {"fr": "Thèmes : {value}", "en": "Themes: {value}"},
+    "sheet_targets": {"fr": "Pour : {value}", "en": "For: {value}"},
+    "sheet_targets_all": {
+        "fr": "toutes collectivités (pas de cible précisée)",
+        "en": "any local authority (no target given)",
+    },
+    "sheet_references": {"fr": "Références : {value}", "en": "References: {value}"},
+    "sheet_pricing": {"fr": "Tarifs : {value}", "en": "Pricing: {value}"},
+    "sheet_pricing_none": {
+        "fr": "Tarifs : non renseignés (à demander au porteur)",
+        "en": "Pricing: not given (ask the carrier)",
+    },
+    "sheet_website": {"fr": "Site web : {url}", "en": "Website: {url}"},
+    "sheet_rex_header": {
+        "fr": "Collectivités qui l'ont utilisée :",
+        "en": "Local authorities that used it:",
+    },
+    "sheet_rex_line": {"fr": "• {who} : {title} — {outcome}", "en": "• {who}: {title} — {outcome}"},
+    "sheet_rex_more": {"fr": "… et {n} autres.", "en": "… and {n} more."},
+    "sheet_rex_none": {
+        "fr": "Pas encore de retour d'expérience d'une collectivité sur cette solution.",
+        "en": "No experience report from a local authority on this solution yet.",
+    },
+    "sheet_stopped": {
+        "fr": "Attention : ce service est arrêté ({why}).",
+        "en": "Note: this service is discontinued ({why}).",
+    },
+    "sheet_following": {
+        "fr": "Vous suivez cette solution (liste : /suivis).",
+        "en": "You follow this solution (list: /following).",
+    },
+    "sheet_not_found": {
+        "fr": "Cette fiche n'est plus disponible dans le catalogue.",
+        "en": "This entry is no longer available in the catalogue.",
+    },
+    "follow_solution_done": {
+        "fr": "C'est noté : vous suivez « {title} ». « Suivre » garde cette solution dans votre "
+        "liste /suivis, pour rouvrir sa fiche et demander une mise en relation plus tard ; "
+        "vous pouvez arrêter à tout moment.",
+        "en": 'Done: you follow "{title}". "Follow" keeps this solution in your /following '
+        "list, to open its details and ask for an introduction later; you can stop at any "
+        "time.",
+    },
+    "follow_solution_already": {
+        "fr": "Vous suivez déjà « {title} » (liste : /suivis).",
+        "en": 'You already follow "{title}" (list: /following).',
+    },
+    "unfollow_solution_done": {
+        "fr": "Vous ne suivez plus « {title} ».",
+        "en": 'You no longer follow "{title}".',
+    },
+    "unfollow_solution_none": {
+        "fr": "Vous ne suiviez pas cette solution.",
+        "en": "You were not following this solution.",
+    },
+    "followed_header": {
+        "fr": "Solutions que vous suivez :",
+        "en": "Solutions you follow:",
+    },
+    "followed_line": {"fr": "{n}. {title} — {maturity}", "en": "{n}. {title} — {maturity}"},
+    "followed_none": {
+        "fr": "Vous ne suivez aucune solution. Sur un résultat, ouvrez la « Fiche » puis "
+        "choisissez « Suivre ».",
+        "en": 'You follow no solution. On a result, open "Details" and choose "Follow".',
+    },
+    "maturity_unknown": {"fr": "maturité non précisée", "en": "maturity not given"},
+    "cmd_followed": {"fr": "Solutions que je suis", "en": "Solutions I follow"},
     "peers_header": {
         "fr": "Collectivités qui ont déjà travaillé sur ce sujet :",
         "en": "Local authorities that have already worked on this:",

@@ -224,6 +224,8 @@ class Need(TimestampMixin, Base):
         ForeignKey("person.id", ondelete="CASCADE"), index=True
     )
     raw_text: Mapped[str] = mapped_column(Text)
+    #: The problem statement searched (matcher.need), as confirmed on the scope card.
+    problem: Mapped[str | None] = mapped_column(Text)
     language: Mapped[str] = mapped_column(String(8), default="fr")
     themes: Mapped[list[str]] = mapped_column(JSON, default=list)
     territory_code: Mapped[str | None] = mapped_column(String(16))
@@ -248,7 +250,7 @@ class Need(TimestampMixin, Base):
     )
 
     def index_text(self) -> str:
-        return "\n".join([self.raw_text, " ".join(self.themes or [])])
+        return "\n".join([self.problem or self.raw_text, " ".join(self.themes or [])])
 
 
 class Experience(TimestampMixin, Base):
@@ -381,6 +383,18 @@ class Subscription(Base):
     watermark: Mapped[dt.datetime | None] = mapped_column()
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     paused_reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class SolutionFollow(Base):
+    """A person follows a catalogue entry ("Suivre" on its card): listed with /suivis."""
+
+    __tablename__ = "solution_follow"
+    __table_args__ = (UniqueConstraint("person_id", "solution_id", name="uq_solution_follow"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    solution_id: Mapped[int] = mapped_column(ForeignKey("solution.id", ondelete="CASCADE"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

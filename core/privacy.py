@@ -45,6 +45,7 @@ from core.models import (
     Outbox,
     Person,
     Solution,
+    SolutionFollow,
     Subscription,
     as_utc,
 )
@@ -216,6 +217,7 @@ def export_person(session: Session, person_id: int) -> dict[str, Any]:
         "experiences_as_contact": rows(Experience, Experience.contact_person_id == person_id),
         "introductions_requested": [with_events(i, ("target_person_id",)) for i in requested],
         "introductions_received": [with_events(i, ("requester_id",)) for i in received],
+        "followed_solutions": rows(SolutionFollow, SolutionFollow.person_id == person_id),
         "subscription": _row(subscription) if subscription is not None else None,
         "digest_deliveries": deliveries,
         "conversation_state": _row(state) if state is not None else None,
@@ -351,6 +353,7 @@ def delete_person(session: Session, person_id: int, *, now: dt.datetime) -> Dele
     )
     session.execute(delete(ConversationState).where(ConversationState.person_id == person_id))
     session.execute(delete(FollowUp).where(FollowUp.person_id == person_id))
+    session.execute(delete(SolutionFollow).where(SolutionFollow.person_id == person_id))
     report.consents = _rowcount(
         session.execute(delete(ConsentRecord).where(ConsentRecord.person_id == person_id))
     )

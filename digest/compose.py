@@ -30,6 +30,7 @@ from core.models import (
     Territory,
 )
 from matcher.financing import Buyer, FinancingHint, Scheme, financing_why, suggest_financing
+from matcher.need import problem_statement
 from matcher.types import Reason, Scope
 
 __all__ = [
@@ -185,7 +186,7 @@ class ServiceMatcher:
     def solutions_for_need(self, need: Need, candidates: set[int]) -> list[tuple[int, float]]:
         if need.id not in self._for_need:
             scope = Scope(
-                text=need.raw_text,
+                text=need.problem or problem_statement(need.raw_text),
                 language=need.language or "fr",
                 themes=list(need.themes or []),
                 territory_kind=need.territory_kind,

@@ -19,8 +19,21 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-__all__ = ["MIN_PROBLEM_WORDS", "Understanding", "problem_statement", "understand"]
+from matcher.types import Scope
+
+if TYPE_CHECKING:
+    from matcher.territories import Candidate, TerritoryResolver
+
+__all__ = [
+    "MIN_PROBLEM_WORDS",
+    "MessageScope",
+    "Understanding",
+    "problem_statement",
+    "scope_from_message",
+    "understand",
+]
 
 #: Below this many words the cleaned text is not trusted as a problem statement.
 MIN_PROBLEM_WORDS = 3
@@ -222,3 +235,62 @@ def understand(text: str) -> Understanding:
 def problem_statement(text: str) -> str:
     """:func:`understand`'s problem statement alone."""
     return understand(text).problem
+
+
+@dataclass
+class MessageScope:
+    """A buyer's message read once: the scope to search with (``scope.text`` is the problem
+    statement), the raw message, what was set aside, and the territory the text names."""
+
+    raw: str
+    scope: Scope
+    understanding: Understanding
+    timing_text: str | None = None
+    territory: Candidate | None = None  # named without ambiguity
+    homonyms: list[Candidate] = field(default_factory=list)  # named, but which one?
+
+
+def scope_from_message(
+    text: str,
+    *,
+    language: str = "fr",
+    today: dt.date | None = None,
+    resolver: TerritoryResolver | None = None,
+) -> MessageScope:
+    """The one reading of a need message, shared by the chat, ``piu search``/``piu rank``
+    and :meth:`matcher.service.MatchService.rank_ids`: the problem statement is what is
+    searched; themes, stage, budget, timing and constraints are read from the whole
+    message; the territory (``resolver``) or, failing it, the size written in the text
+    fills the territory part of the scope."""
+    from core.domain import size_band, size_band_value
+    from matcher.scope import extract, extract_population
+    from matcher.themes import find_theme
+
+    understanding = understand(text)
+    found = extract(text, today=today)
+    scope = Scope(
+        text=understanding.problem,
+        language=language,
+        themes=[t.fr for t in (find_theme(x) for x in found.themes) if t],
+        stage=found.stage,
+        budget_eur=found.budget_eur,
+        budget_band=found.budget_band,
+        timing=found.timing,
+        constraints=sorted(set(found.constraints)),
+    )
+    out = MessageScope(text, scope, understanding, timing_text=found.timing_text)
+    if resolver is not None:
+        resolution = resolver.find_in_text(text)
+        if resolution.status == "found" and resolution.candidate is not None:
+            out.territory = resolution.candidate
+        elif resolution.status == "ambiguous":
+            out.homonyms = list(resolution.candidates)
+    if out.territory is not None:
+        c = out.territory
+        band = c.size_band or size_band(c.population)
+        scope.territory_code, scope.territory_kind, scope.territory_name = c.code, c.kind, c.name
+        scope.population, scope.size_band = c.population, str(band) if band else None
+        scope.dep, scope.region = c.dep, c.region
+    elif population := extract_population(text):
+        scope.population, scope.size_band = population, size_band_value(population)
+    return out

@@ -69,9 +69,9 @@ def scope_fit(
     """
     factor = 1.0
     if stage in (Stage.EXPERIMENT, Stage.BUY):
-        if maturity == Maturity.STOPPED:
-            factor *= 0.6
-        elif maturity == Maturity.IDEA:
+        # a stopped service is set apart at these stages (MatchService.search), not demoted:
+        # its score says whether it would have taken a place among the first results
+        if maturity == Maturity.IDEA:
             factor *= 0.85 if stage == Stage.BUY else 0.95
         elif maturity == Maturity.DEPLOYED and stage == Stage.BUY:
             factor *= 1.05

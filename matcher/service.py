@@ -7,28 +7,33 @@ fused score -> scope-aware adjustments -> ranked matches with their reasons.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.catalogue import indexable_documents
 from core.config import Settings
 from core.db import Database, bump_catalogue_version, catalogue_version
-from core.domain import NeedStatus, clean_text, fold
+from core.domain import Maturity, NeedStatus, Stage, clean_text, fold, size_band
 from core.models import Experience, Need, Solution
 from index.base import Embedder
 from index.store import KINDS, IndexStore, SyncReport
 from matcher.bm25 import LexicalIndex
 from matcher.indexer import BackgroundIndexer
+from matcher.need import scope_from_message
 from matcher.ranking import FusionParams, fuse, scope_fit
-from matcher.text import stem_map, tokenize, without_place
+from matcher.text import stem_map, tokenize, without_place, words
 from matcher.types import NeedMatch, Reason, Scope, SolutionMatch
+
+if TYPE_CHECKING:
+    from matcher.territories import TerritoryResolver
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +42,21 @@ MAX_QUERY_CHARS = 10_000
 RANKING_CACHE_SIZE = 256
 #: Seconds between BM25 rebuilds for documents indexed in the background.
 LEXICAL_REBUILD_INTERVAL = 2.0
+#: Stages at which a stopped service gives way to live ones (see :meth:`MatchService.search`).
+LIVE_FIRST_STAGES = frozenset({Stage.EXPERIMENT, Stage.BUY})
+#: Stopped services shown apart ("Déjà tenté ailleurs") at those stages, at most.
+TRIED_ELSEWHERE = 3
+#: Words never cited as shared with a need: the asker's size and kind of collectivité,
+#: the chat's own vocabulary; numbers, stop-words and the place are filtered as well.
+_REASON_STOP_TEXT = (
+    "habitant habitants hab population inhabitants residents people commune communes "
+    "ville villes village villages bourg collectivité collectivités intercommunalité "
+    "interco communauté agglomération agglo métropole département région territoire "
+    "territoires town towns city cities municipality local council service services "
+    "projet projets lancer mettre place nouveau nouvelle besoin souhaitons voulons "
+    "aimerions petite petit grande grand moyenne rural rurale urbaine"
+)
+REASON_STOP_WORDS = frozenset(fold(w) for w in _REASON_STOP_TEXT.split())
 
 
 class QueryError(ValueError):
@@ -55,6 +75,9 @@ class SolutionCard:
     external_id: str
     title: str
     mission: str
+    description: str
+    organisation: str | None
+    phase: str | None
     website: str | None
     maturity: str | None
     trust_level: str
@@ -71,6 +94,9 @@ class SolutionCard:
             external_id=sol.external_id,
             title=sol.title,
             mission=sol.mission,
+            description=sol.description,
+            organisation=sol.organisation_name,
+            phase=sol.phase,
             website=sol.website,
             maturity=sol.maturity,
             trust_level=str(sol.trust_level),
@@ -86,6 +112,39 @@ class SolutionCard:
 class SearchResult:
     matches: list[SolutionMatch]
     notices: list[str] = field(default_factory=list)  # e.g. "truncated", "no_keywords"
+    #: Stopped services set apart at the experiment and buy stages (first page only).
+    tried_elsewhere: list[SolutionMatch] = field(default_factory=list)
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of ``text`` (the whole text when it has no full stop)."""
+    flat = " ".join(text.split())
+    for i, ch in enumerate(flat):
+        if ch in ".!?" and (i + 1 == len(flat) or flat[i + 1] == " ") and i > 20:
+            return flat[: i + 1]
+    return flat
+
+
+#: A description's first sentence that is a template prompt, not a pitch.
+_PLACEHOLDER = re.compile(r"d[ée]cri[st]?\b|lorem ipsum|^\W", re.IGNORECASE)
+
+
+def pitch_of(card: SolutionCard) -> str:
+    """One sentence on what the entry does: the description's first sentence when it is
+    a real one (eight words or more, not a question or a template prompt), else the
+    mission's."""
+    sentence = first_sentence(card.description)
+    if (
+        len(sentence.split()) >= 8
+        and not sentence.endswith("?")
+        and not _PLACEHOLDER.search(sentence)
+    ):
+        return sentence
+    return first_sentence(card.mission) or sentence
+
+
+def _is_stopped(card: SolutionCard) -> bool:
+    return card.maturity == Maturity.STOPPED
 
 
 def prepare_query(text: str) -> tuple[str, list[str]]:
@@ -367,24 +426,53 @@ class MatchService:
                     self._rankings[key] = scored
                     while len(self._rankings) > RANKING_CACHE_SIZE:
                         self._rankings.popitem(last=False)
-            page = scored[offset : offset + top]
-            rex_counts = self._rex_counts(session, [item[1].id for item in page])
-        query_terms = stem_map(text)
-        matches = [
-            SolutionMatch(
-                solution_id=card.id,
-                external_id=card.external_id,
-                title=card.title,
-                score=round(score, 4),
-                trust_level=card.trust_level,
-                reasons=self._reasons(card, scope, query_terms, fit, rex_counts.get(card.id, 0)),
-                mission=card.mission,
-                website=card.website,
-                maturity=card.maturity,
+            ranked, apart = _live_first(scored, scope.stage)
+            page = ranked[offset : offset + top]
+            if offset == 0 and apart and page:
+                # the stopped services that would have taken a place on this page
+                floor = page[-1][0] if len(page) == top else 0.0
+                apart = [item for item in apart if item[0] >= floor][:TRIED_ELSEWHERE]
+            else:
+                apart = []
+            evidence = self._rex_evidence(
+                session, [item[1].id for item in [*page, *apart]], scope.size_band
             )
-            for score, card, fit in page
-        ]
-        return SearchResult(matches, notices)
+        query_terms = self._citable_terms(text, scope)
+        matches, tried = (
+            [
+                SolutionMatch(
+                    solution_id=card.id,
+                    external_id=card.external_id,
+                    title=card.title,
+                    score=round(score, 4),
+                    trust_level=card.trust_level,
+                    reasons=self._reasons(card, scope, query_terms, fit, evidence.get(card.id)),
+                    mission=card.mission,
+                    website=card.website,
+                    maturity=card.maturity,
+                    pitch=pitch_of(card),
+                    organisation=card.organisation,
+                    phase=card.phase,
+                )
+                for score, card, fit in items
+            ]
+            for items in (page, apart)
+        )
+        return SearchResult(matches, notices, tried_elsewhere=tried)
+
+    @staticmethod
+    def _citable_terms(text: str, scope: Scope) -> dict[str, str]:
+        """The words of ``text`` that may be cited as shared with an entry: no number,
+        stop-word, size or kind-of-collectivité word, nor a word of the asker's place."""
+        place = {fold(w) for w in words(scope.territory_name or "")}
+        return {
+            token: word
+            for token, word in stem_map(text).items()
+            if not any(ch.isdigit() for ch in word)
+            and fold(word) not in REASON_STOP_WORDS
+            and fold(word) not in place
+            and len(word) > 2
+        }
 
     def _rank(
         self, session: Session, scope: Scope, text: str
@@ -421,9 +509,17 @@ class MatchService:
     ) -> list[SolutionMatch]:
         return self.search(scope, top=top, offset=offset).matches
 
-    def rank_ids(self, text: str, *, top: int = 10, language: str = "fr") -> list[str]:
-        """External ids, best first (evaluation helper: text only, no scope)."""
-        scope = Scope(text=text, language=language)
+    def rank_ids(
+        self,
+        text: str,
+        *,
+        top: int = 10,
+        language: str = "fr",
+        resolver: TerritoryResolver | None = None,
+    ) -> list[str]:
+        """External ids, best first, for a message read as the chat reads it
+        (:func:`matcher.need.scope_from_message`; ``resolver``: find the place too)."""
+        scope = scope_from_message(text, language=language, resolver=resolver).scope
         return [m.external_id for m in self.search(scope, top=top).matches]
 
     def similar_solutions(
@@ -461,43 +557,76 @@ class MatchService:
         ]
 
     @staticmethod
-    def _rex_counts(session, ids: list[int]) -> dict[int, int]:  # type: ignore[no-untyped-def]
+    def _rex_evidence(
+        session: Session, ids: list[int], band: str | None
+    ) -> dict[int, tuple[int, int]]:
+        """Solution id -> (collectivités that used it, how many of them of size ``band``),
+        from the REX rows linked to the solution."""
         if not ids:
             return {}
         rows = session.execute(
-            select(Experience.solution_id, func.count())
-            .where(Experience.solution_id.in_(ids))
-            .group_by(Experience.solution_id)
+            select(
+                Experience.solution_id,
+                Experience.territory_code,
+                Experience.territory_name,
+                Experience.population,
+            ).where(Experience.solution_id.in_(ids))
         )
-        return {int(sid): int(n) for sid, n in rows}
+        seen: dict[int, dict[str, bool]] = {}
+        for sid, code, name, population in rows:
+            if sid is None:
+                continue
+            who = code or name or ""
+            same = band is not None and size_band(population) == band
+            places = seen.setdefault(int(sid), {})
+            places[who] = places.get(who, False) or same
+        return {sid: (len(p), sum(p.values())) for sid, p in seen.items()}
 
     def _reasons(
         self,
         sol: SolutionCard,
         scope: Scope,
         query_terms: dict[str, str],
-        fit,
-        rex_count: int,  # type: ignore[no-untyped-def]
+        fit: Any,
+        evidence: tuple[int, int] | None,
     ) -> list[Reason]:
+        """Why ``sol`` matched, in the buyer's terms, strongest first: the problem it
+        answers, its fit with the scope, its use elsewhere; shared words only when the
+        mission says nothing. Maturity and trust come last (shown as badges)."""
         reasons: list[Reason] = []
-        tokens = self._lexical["solution"].tokens(sol.id)
-        doc_tokens = set(tokens if tokens is not None else tokenize(sol.text))
-        shared = [word for token, word in query_terms.items() if token in doc_tokens]
-        shared.sort(key=len, reverse=True)
-        if shared:
-            reasons.append(Reason("words", {"terms": shared[:4]}))
-        else:
-            reasons.append(Reason("semantic", {}))
+        answers = _answered_problem(sol.mission, query_terms)
+        if answers:
+            reasons.append(Reason("answers", {"text": answers}))
+        fit_params: dict[str, Any] = {}
+        if fit.kind_fit and scope.territory_kind and sol.target_kinds:
+            fit_params["kind"] = scope.territory_kind
+        if fit.size_fit and scope.size_band:
+            fit_params["band"] = scope.size_band
+        if (scope.stage == Stage.BUY and sol.maturity == Maturity.DEPLOYED) or (
+            scope.stage == Stage.EXPERIMENT and sol.maturity in (Maturity.DEPLOYED, Maturity.PILOT)
+        ):
+            fit_params["stage"] = scope.stage
+            fit_params["maturity"] = sol.maturity
+        if fit_params:
+            reasons.append(Reason("fit", fit_params))
+        if evidence and evidence[0]:
+            reasons.append(
+                Reason("evidence", {"n": evidence[0], "same_size": evidence[1]})
+                if scope.size_band
+                else Reason("evidence", {"n": evidence[0]})
+            )
+        if not answers:
+            tokens = self._lexical["solution"].tokens(sol.id)
+            doc_tokens = set(tokens if tokens is not None else tokenize(sol.text))
+            shared = [word for token, word in query_terms.items() if token in doc_tokens]
+            shared.sort(key=len, reverse=True)
+            reasons.append(
+                Reason("words", {"terms": shared[:3]}) if shared else Reason("semantic", {})
+            )
         wanted = {fold(t) for t in scope.themes}
         themes = [t for t in sol.themes if wanted and _theme_overlap(fold(t), wanted)]
         if themes:
             reasons.append(Reason("themes", {"themes": themes[:3]}))
-        if fit.size_fit and scope.size_band:
-            reasons.append(Reason("size_fit", {"band": scope.size_band}))
-        if fit.kind_fit and scope.territory_kind:
-            reasons.append(Reason("kind_fit", {"kind": scope.territory_kind}))
-        if rex_count:
-            reasons.append(Reason("rex_count", {"n": rex_count}))
         if sol.maturity:
             reasons.append(Reason("maturity", {"maturity": sol.maturity}))
         reasons.append(Reason("trust", {"level": str(sol.trust_level)}))
@@ -567,6 +696,45 @@ class MatchService:
         """Open needs similar to ``text`` as (need id, fused score), best first."""
         text, _ = prepare_query(text)
         return [(h[0], h[1]) for h in self._hybrid("need", text, language)[:top]]
+
+
+#: Where a mission splits into the problems it answers.
+_CLAUSE_BREAK = re.compile(
+    r"\s*(?:[.;:!?()]|,\s+(?:et|en|pour|afin)\b|\s+(?:et|afin de|pour)\s+)\s*"
+)
+#: Clauses kept to at most this many characters (cut at a word).
+ANSWER_CHARS = 110
+
+
+def _answered_problem(mission: str, query_terms: dict[str, str]) -> str | None:
+    """The clause of ``mission`` that shares the most words with the need (the whole first
+    sentence when none shares one, or ``None`` when no clause shares a word at all and the
+    mission is empty), cut at a word to :data:`ANSWER_CHARS`."""
+    sentence = first_sentence(mission)
+    if not sentence:
+        return None
+    wanted = set(query_terms)
+    clauses = [c for c in _CLAUSE_BREAK.split(sentence) if len(c.split()) >= 2] or [sentence]
+    best = max(clauses, key=lambda c: len(wanted & set(tokenize(c))))
+    if not wanted & set(tokenize(best)):
+        best = sentence
+    flat = " ".join(best.split()).strip(" ,;:.")
+    if len(flat) > ANSWER_CHARS:
+        flat = flat[: ANSWER_CHARS - 1].rsplit(" ", 1)[0].rstrip(" ,;:.") + "…"
+    return flat[:1].lower() + flat[1:] if flat[1:2].islower() else flat
+
+
+def _live_first(
+    scored: list[tuple[float, SolutionCard, Any]], stage: str | None
+) -> tuple[list[tuple[float, SolutionCard, Any]], list[tuple[float, SolutionCard, Any]]]:
+    """At the experiment and buy stages, stopped services leave the ranking to live ones
+    (returned apart) as long as there is a live candidate; otherwise nothing changes."""
+    if stage not in LIVE_FIRST_STAGES:
+        return scored, []
+    live = [item for item in scored if not _is_stopped(item[1])]
+    if not live:
+        return scored, []
+    return live, [item for item in scored if _is_stopped(item[1])]
 
 
 def _theme_overlap(theme: str, wanted: set[str]) -> bool:

@@ -54,6 +54,9 @@ class SolutionMatch:
     mission: str = ""
     website: str | None = None
     maturity: str | None = None
+    pitch: str = ""  # one sentence on what it does (catalogue text, French)
+    organisation: str | None = None  # who carries it (organisation or incubator)
+    phase: str | None = None  # the catalogue's phase (why a stopped service stopped)
 
 
 @dataclass

@@ -556,8 +556,8 @@ def test_buyer_confirm_results_more_and_actions(_live_hashing: ConversationEngin
     chat.press("Confirmer")
     text = chat.text
     assert "Votre besoin est enregistré" in text
-    assert "1. Cantine zéro gaspi — " in text
-    assert "(qualifiée)" in text
+    assert "1. Cantine zéro gaspi\n" in text  # a numbered card: title, pitch, carrier, why
+    assert "Fiche qualifiée" in text and "Pourquoi\u00a0: " in text
     # peers: the ranking belongs to matcher.peers; the engine shows them or says so honestly
     assert "Dole" in text or "Pas encore de collectivité pair identifiée" in text
     with _live_hashing.db.session() as session:

@@ -359,13 +359,17 @@ def test_injection_is_stored_and_returned_as_plain_data(
 
 
 def test_renderers_never_interpret_message_html() -> None:
-    page = (REPO_ROOT / "api" / "static" / "chat.html").read_text(encoding="utf-8")
+    page = "\n".join(
+        (REPO_ROOT / "api" / "static" / name).read_text(encoding="utf-8")
+        for name in ("chat.html", "chat.js")
+    )
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
         assert sink not in page, sink
     # bot and user messages: text nodes; only http(s) links become anchors (no javascript:)
-    assert "document.createTextNode(part)" in page and "a.textContent = part" in page
-    assert "split(/(https?:\\/\\/" in page
-    assert re.search(r"\.textContent\s*=\s*b\.label", page)  # button labels
+    assert "document.createTextNode(part)" in page and 'el("a", null, part)' in page
+    assert "split(/(https?:\\/\\/" in page and "safeUrl(part)" in page
+    assert re.search(r"\.textContent\s*=\s*text", page)  # every other text goes through el()
+    assert re.search(r"el\(\"button\", null, b\.label\)", page)  # button labels
     telegram = (REPO_ROOT / "bot" / "telegram.py").read_text(encoding="utf-8")
     assert "parse_mode" not in telegram and "ParseMode" not in telegram
 

@@ -224,10 +224,15 @@ def buyer_scenario(emu: TelegramEmulator, bot: BotProcess, chat: Conversation) -
     replies = chat.press("card:ok")
     results = _texts(replies)
     assert t("need_saved", "fr") in results
-    (solutions,) = [m["text"] for m in replies if _data(m, "res:more")]
-    ranks = [int(n) for n in re.findall(r"^(\d+)\. ", solutions, re.M)]
-    assert ranks == [1, 2, 3, 4, 5]  # five ranked solutions, with the "more" button
-    assert any(_data(m, "") for m in replies[-1:])  # then the next actions
+    # five result cards, one message each with its "Fiche" button (the header folds into
+    # the first), then the next actions with "more"
+    ranks = [
+        int(found.group(1))
+        for m in replies
+        if _data(m, "fiche:") and (found := re.search(r"^(\d+)\. ", m["text"], re.M))
+    ]
+    assert ranks == [1, 2, 3, 4, 5]
+    assert _data(replies[-1], "res:more")
 
     replies = chat.press("res:more")
     assert re.findall(r"^(\d+)\. ", _texts(replies), re.M)[0] == "6"

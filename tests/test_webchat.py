@@ -29,9 +29,12 @@ def test_page_is_served(_client: TestClient) -> None:
     page = _client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert '<html lang="fr">' in page.text
-    assert "innerHTML" not in page.text and "textContent" in page.text
+    script = _client.get("/static/chat.js")
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    assert "<script>" not in page.text and '<script src="/static/chat.js"' in page.text
+    assert "innerHTML" not in script.text and "textContent" in script.text
     assert "http://" not in page.text and "https://" not in page.text  # no CDN
-    assert "/api/chat/resume" in page.text  # a reload resumes the conversation
+    assert "/api/chat/resume" in script.text  # a reload resumes the conversation
 
 
 def test_chat_text_and_choice(_client: TestClient) -> None:

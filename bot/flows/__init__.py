@@ -4,7 +4,7 @@ buttons on the engine; :data:`ALL_FLOWS` is the one list of them, in installatio
 A flow module imports :mod:`bot.types` and :mod:`bot.flows.shared`, never another flow.
 """
 
-from bot.flows import buyer, common, contact, digest, followup, privacy, startup
+from bot.flows import buyer, common, contact, digest, followup, privacy, solutions, startup
 from bot.types import Flow
 
 __all__ = ["ALL_FLOWS"]
@@ -13,6 +13,7 @@ ALL_FLOWS: tuple[Flow, ...] = (
     Flow("common", common.install),
     Flow("contact", contact.install),
     Flow("buyer", buyer.install, start=buyer.start),
+    Flow("solutions", solutions.install),
     # the registration takes no opening text: the description is asked for later
     Flow("startup", startup.install, start=lambda ctx, _text: startup.start(ctx)),
     Flow("privacy", privacy.install),

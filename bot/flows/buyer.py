@@ -9,33 +9,32 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.flows.shared import request_introduction, skip_button, theme_buttons, tick, toggle_theme
-from bot.render import (
-    render_card,
-    render_financing,
-    render_peers,
-    render_solutions,
-    render_territory,
-    shorten,
+from bot.flows.shared import (
+    request_introduction,
+    result_messages,
+    skip_button,
+    theme_buttons,
+    tick,
+    toggle_theme,
 )
+from bot.render import render_card, render_financing, render_peers, render_territory, shorten
 from bot.types import Button, Ctx, Engine, FlowState, OutMessage, Step
-from core.domain import Cadence, NeedStatus, Role, size_band, size_band_value
+from core.domain import Cadence, NeedStatus, Role, size_band
 from core.financing import list_schemes
 from core.models import MatchEvent, Need, Subscription
 from matcher.financing import Buyer, FinancingHint, Scheme, suggest_financing
+from matcher.need import scope_from_message
 from matcher.scope import (
     BUDGET_BANDS,
     CONSTRAINT_IDS,
     TIMING_BANDS,
     budget_band,
-    extract,
     extract_amount,
     extract_constraints,
-    extract_population,
     extract_stage,
     extract_timing,
 )
-from matcher.themes import find_theme
+from matcher.service import SearchResult
 from matcher.types import PeerMatch, Scope
 
 log = logging.getLogger(__name__)
@@ -73,6 +72,8 @@ class BuyerState(FlowState):
     offset: int = 0  # results shown so far
     shown: list[dict[str, Any]] = field(default_factory=list)  # {"id", "title"} per result
     peers: list[dict[str, Any]] = field(default_factory=list)  # _peer_ref of each peer
+    raw_text: str | None = None  # the need as first written (scope.text: its problem statement)
+    more: bool = False  # the last page of results was full: offer "more"
 
 
 def _b(ctx: Ctx) -> BuyerState:
@@ -137,15 +138,21 @@ def cmd_need(ctx: Ctx, args: str) -> None:
 
 
 def _take_need_text(ctx: Ctx, text: str) -> None:
-    today = ctx.engine.today()
-    found = extract(text, today=today)
+    """Read a need message (matcher.need.scope_from_message): its problem statement is
+    what is searched and shown on the card; the raw message is kept for the record."""
+    read = scope_from_message(
+        text, language=ctx.lang, today=ctx.engine.today(), resolver=ctx.engine.resolver
+    )
+    found = read.scope
     b = _b(ctx)
     editing = b.editing
     old = _scope(ctx) if editing else Scope(text=text)
+    if not editing or b.raw_text is None:
+        b.raw_text = text
     scope = Scope(
-        text=text,
+        text=found.text,
         language=ctx.lang,
-        themes=[t.fr for t in (find_theme(x) for x in found.themes) if t] or old.themes,
+        themes=found.themes or old.themes,
         stage=found.stage or old.stage,
         budget_eur=found.budget_eur if found.budget_eur is not None else old.budget_eur,
         budget_band=found.budget_band or old.budget_band,
@@ -153,25 +160,22 @@ def _take_need_text(ctx: Ctx, text: str) -> None:
         constraints=sorted(set(old.constraints) | set(found.constraints)),
     )
     _set_scope(ctx, scope)
-    if found.timing_text:
-        b.timing_text = found.timing_text
+    if read.timing_text:
+        b.timing_text = read.timing_text
     territory = b.territory if editing else None
-    resolver = ctx.engine.resolver
-    if resolver is not None:
-        resolution = resolver.find_in_text(text)
-        if resolution.status == "found" and resolution.candidate is not None:
-            territory = _territory_from_candidate(resolution.candidate)
-        elif resolution.status == "ambiguous" and resolution.candidates:
-            b.cands = [_territory_from_candidate(c) for c in resolution.candidates[:6]]
-            b.asked = [q for q in b.asked if q != "territory"]
+    if read.territory is not None:
+        territory = _territory_from_candidate(read.territory)
+    elif read.homonyms:
+        b.cands = [_territory_from_candidate(c) for c in read.homonyms[:6]]
+        b.asked = [q for q in b.asked if q != "territory"]
     if territory is None and not b.cands:
         territory = (ctx.data.get("profile") or {}).get("territory")
     if territory is not None:
         _apply_territory(ctx, territory)
-    elif population := extract_population(text):
+    elif found.population:
         # a size without a name ("une commune de 2 000 habitants"): peers of that size
         scope = _scope(ctx)
-        scope.population, scope.size_band = population, size_band_value(population)
+        scope.population, scope.size_band = found.population, found.size_band
         _set_scope(ctx, scope)
     if not editing and _missing(ctx):
         ctx.say("need_understood")
@@ -488,7 +492,8 @@ def _confirm(ctx: Ctx) -> None:
     territory = b.territory or {}
     need = Need(
         owner_id=ctx.person.id,
-        raw_text=scope.text,
+        raw_text=b.raw_text or scope.text,
+        problem=scope.text,
         language=ctx.lang,
         themes=list(scope.themes),
         territory_code=scope.territory_code,
@@ -542,11 +547,12 @@ def _results_page(
 ) -> list[OutMessage]:
     """Search (outside any transaction), then log and render in a fresh transaction."""
     try:
-        matches = engine.service.search_solutions(scope, top=PAGE, offset=offset)
+        result = engine.service.search(scope, top=PAGE, offset=offset)
         failed = False
     except Exception:
         log.exception("search failed for need %s", need_id)
-        matches, failed = [], True
+        result, failed = SearchResult([]), True
+    matches = result.matches
     peers: list[PeerMatch] = []
     if first and engine.peers is not None:
         try:
@@ -575,10 +581,13 @@ def _results_page(
             ctx.say("search_unavailable")
         elif first:
             ctx.say("need_saved")
+        b.more = len(matches) == PAGE
         if matches:
-            more = [ctx.btn("res", "more", ctx.t("more"))] if len(matches) == PAGE else []
-            header = "" if first else ctx.t("more_results_header") + "\n"
-            ctx.send(header + render_solutions(matches, ctx.lang, start=offset + 1), more)
+            if not first:
+                ctx.say("more_results_header")
+            ctx.out.extend(result_messages(ctx, matches, start=offset + 1))
+            if result.tried_elsewhere:
+                ctx.out.extend(result_messages(ctx, result.tried_elsewhere, tried=True))
         elif not failed:
             ctx.say("no_results" if first else "no_more_results")
         if first:
@@ -605,9 +614,11 @@ def _render_peers(ctx: Ctx, peers: list[PeerMatch]) -> None:
 
 
 def _p_results(ctx: Ctx) -> None:
+    more = [ctx.btn("res", "more", ctx.t("more"))] if _b(ctx).more else []
     ctx.send(
         ctx.t("next_steps"),
         [
+            *more,
             ctx.btn("res", "follow", ctx.t("follow_need")),
             ctx.btn("res", "digest", ctx.t("subscribe_digest")),
             ctx.btn("res", "intro", ctx.t("ask_intro")),

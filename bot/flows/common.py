@@ -108,7 +108,7 @@ def cmd_my_needs(ctx: Ctx, args: str) -> None:
                 ctx.t(
                     "myneeds_line",
                     n=n,
-                    text=shorten(need.raw_text, 80),
+                    text=shorten(need.problem or need.raw_text, 80),
                     status=ctx.t(f"status_{need.status.value}"),
                     date=date,
                 )
@@ -141,7 +141,7 @@ def _on_needs(ctx: Ctx, value: str) -> None:
     else:
         need.status = NeedStatus.CLOSED if verb == "close" else NeedStatus.OPEN
         key = "myneeds_closed" if verb == "close" else "myneeds_reopened"
-        ctx.say(key, text=shorten(need.raw_text, 80))
+        ctx.say(key, text=shorten(need.problem or need.raw_text, 80))
         if verb == "close":
             ctx.send(ctx.t("needwhy_ask"), need_reason_buttons(ctx, need.id))
         else:

@@ -416,7 +416,7 @@ def _save_rex(ctx: Ctx) -> None:
     org = ctx.person.organisation
     values: dict[str, Any] = {
         "title": title,
-        "problem": need.raw_text if need is not None else tried,
+        "problem": (need.problem or need.raw_text) if need is not None else tried,
         "tried": tried if not solution else f"{tried} ({solution})",
         "themes": list(need.themes or []) if need is not None else [],
         "solution_id": rex.get("solution_id"),

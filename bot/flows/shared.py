@@ -7,9 +7,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from bot.render import render_result_card, render_tried_elsewhere, result_card, shorten
 from bot.types import Button, Ctx, FlowState, OutMessage
 from core.messages import t
 from matcher.themes import THEMES, find_theme
+from matcher.types import SolutionMatch
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +20,11 @@ DIGEST_SETTINGS_ACTION = "dset"
 #: Global button action of the reason for closing a need (``nwhy:<verb>:<need>[:<sol>]``),
 #: offered by /mesbesoins, answered by the follow-up flow.
 NEED_REASON_ACTION = "nwhy"
+#: Global button actions of a catalogue entry (bot.flows.solutions): open its full card,
+#: ask to be put in touch with its carrier, follow or unfollow it. Valid at any step.
+SHEET_ACTION = "fiche"
+SHEET_INTRO_ACTION = "solmeet"
+SHEET_FOLLOW_ACTION = "solfol"
 #: Remembered in the profile once the person chose to go on without a contact.
 CONTACT_SKIPPED_KEY = "contact_skipped"
 
@@ -84,6 +91,30 @@ def need_reason_buttons(ctx: Ctx, need_id: int) -> list[Button]:
     buttons.append(Button(f"{act}:gone:{need_id}", ctx.t("needwhy_gone")))
     buttons.append(Button(f"{act}:other:{need_id}", ctx.t("needwhy_other")))
     return buttons
+
+
+def sheet_button(ctx: Ctx, solution_id: int, label: str) -> Button:
+    """Opens the full card of a catalogue entry, from any step (no nonce)."""
+    return Button(f"{SHEET_ACTION}:{solution_id}", label)
+
+
+def result_messages(
+    ctx: Ctx, matches: list[SolutionMatch], *, start: int = 1, tried: bool = False
+) -> list[OutMessage]:
+    """Search results as cards, one message each (numbered text, a structured card for
+    the web chat, a "Fiche" button and a link to the website); ``tried``: stopped
+    services set apart, as one "Déjà tenté ailleurs" line with a "Fiche" button each."""
+    if tried:
+        buttons = [sheet_button(ctx, m.solution_id, shorten(m.title, 40)) for m in matches]
+        return [OutMessage(render_tried_elsewhere(matches, ctx.lang), buttons)]
+    out = []
+    for rank, m in enumerate(matches, start=start):
+        card = result_card(m, rank, ctx.lang)
+        buttons = [sheet_button(ctx, m.solution_id, ctx.t("btn_sheet_n", n=rank))]
+        if card["website"]:
+            buttons.append(Button("", ctx.t("btn_website_n", n=rank), url=card["website"]))
+        out.append(OutMessage(render_result_card(m, rank, ctx.lang), buttons, card=card))
+    return out
 
 
 # --- deferred work ------------------------------------------------------------------------------

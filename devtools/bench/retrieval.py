@@ -54,11 +54,13 @@ def retrieval_metrics(ranked: list[list[str]], relevant: list[list[str]]) -> dic
     }
 
 
-def _evaluate(service, queries: list[dict[str, Any]]) -> tuple[dict[str, float], list[float]]:  # type: ignore[no-untyped-def]
+def _evaluate(  # type: ignore[no-untyped-def]
+    service, queries: list[dict[str, Any]], resolver=None
+) -> tuple[dict[str, float], list[float]]:
     ranked, latencies = [], []
     for q in queries:
         start = time.perf_counter()
-        ranked.append(service.rank_ids(q["text"], top=10))
+        ranked.append(service.rank_ids(q["text"], top=10, resolver=resolver))
         latencies.append((time.perf_counter() - start) * 1000)
     return retrieval_metrics(ranked, [q["relevant"] for q in queries]), latencies
 
@@ -70,18 +72,31 @@ def retrieval(
         float | None, typer.Option(help="Override the fusion weight (1 = BM25 only, 0 = dense)")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    wrapped: Annotated[
+        bool,
+        typer.Option(
+            "--wrapped/--bare",
+            help="Also rank each query wrapped in a buyer's message (greeting, role, place, "
+            "size, budget, timing; fixed seed) and report MRR@10 bare vs wrapped",
+        ),
+    ] = True,
 ) -> None:
-    """MRR@10, Recall@1/5/10, nDCG@10 and query latency p50/p95 on a query set."""
+    """MRR@10, Recall@1/5/10, nDCG@10 and query latency p50/p95 on a query set; with
+    ``--wrapped`` (default) the same on the wrapped variant, read as the chat reads it."""
+    from devtools.bench.wrap import SEED, wrap_all
     from matcher.service import MatchService
+    from matcher.territories import TerritoryResolver
 
     service = MatchService.ready(get_settings(), progress=False)
     if bm25_weight is not None:
         service.params = replace(service.params, bm25_weight=bm25_weight)
+    with service.db.session() as session:
+        resolver = TerritoryResolver.from_session(session)
     rows = load_queries(queries, field)
     service.rank_ids(rows[0]["text"])  # warm-up (first call pays lazy initialisation)
     service._qcache.clear()
-    metrics, latencies = _evaluate(service, rows)
-    out = {
+    metrics, latencies = _evaluate(service, rows, resolver)
+    out: dict[str, Any] = {
         "queries": len(rows),
         "field": field,
         "model": service.embedder.model_id,
@@ -90,6 +105,14 @@ def retrieval(
         "latency_ms_p50": round(percentile(latencies, 50), 1),
         "latency_ms_p95": round(percentile(latencies, 95), 1),
     }
+    if wrapped:
+        texts = wrap_all([q["text"] for q in rows])
+        wrapped_rows = [{**q, "text": text} for q, text in zip(rows, texts, strict=True)]
+        wrapped_metrics, _ = _evaluate(service, wrapped_rows, resolver)
+        out["wrapped_seed"] = SEED
+        out["wrapped_mrr@10"] = round(wrapped_metrics["mrr@10"], 4)
+        out["wrapped_recall@5"] = round(wrapped_metrics["recall@5"], 4)
+        out["mrr@10_drop"] = round(metrics["mrr@10"] - wrapped_metrics["mrr@10"], 4)
     if as_json:
         print_json(out)
         return
