@@ -73,7 +73,7 @@ def test_read_queries_refuses_a_bad_line(tmp_path: Path) -> None:
     assert [r["id"] for r in read_queries(good)] == ["t-waste"]
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps(ROWS[0]) + "\n{not json\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="bad.jsonl:2"):
+    with pytest.raises(ValueError, match=r"bad\.jsonl:2"):
         read_queries(bad)
     bad.write_text(json.dumps({"id": "x"}) + "\n", encoding="utf-8")
     with pytest.raises(ValueError, match="'id' and a 'text'"):

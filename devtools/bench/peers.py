@@ -11,9 +11,10 @@ the share of needs with an expected peer but none shown, the share of peers with
 size band (needs with a known size), latency p50/p95, and how many off-topic rows
 (``expected`` empty) got a peer.
 
-Without ``--queries``, the self-retrieval sanity line: for each REX with a known territory and population, its problem is asked as if by
-another collectivité of the same size band (same kind when possible, picked
-deterministically from the territory table with ``--seed``). Reported:
+Without ``--queries``, the self-retrieval sanity line: for each REX with a known
+territory and population, its problem is asked as if by another collectivité of the
+same size band (same kind when possible, picked deterministically from the territory
+table with ``--seed``). Reported:
 
 * recall@5: the REX itself is among the 5 peers returned (strict), or its
   collectivité is (the REX shown, or grouped under another sheet of the same town);
