@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ from devtools.bench.peers import (
     run_paraphrase_bench,
 )
 
-ROWS = [
+ROWS: list[dict[str, Any]] = [
     {
         "id": "t-waste",
         "text": "optimiser les tournées de collecte des déchets",
