@@ -465,18 +465,20 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     # Introductions: request_introduction / respond result codes (matcher.introductions)
     "intro_sent": {
-        "fr": "Demande envoyée. Vos coordonnées ne seront transmises que si votre "
-        "interlocuteur accepte ; je vous préviendrai de sa réponse.",
-        "en": "Request sent. Your details will only be shared if the other side accepts; "
-        "I will let you know their answer.",
+        "fr": "Demande envoyée, en direct : votre interlocuteur utilise PIU et a accepté "
+        "d'être sollicité. Vos coordonnées ne lui seront transmises que s'il accepte ; je "
+        "vous préviendrai ici de sa réponse.",
+        "en": "Request sent, directly: the other side uses PIU and agreed to be asked. Your "
+        "details will only be shared if they accept; I will let you know their answer here.",
     },
     "intro_queued": {
-        "fr": "Cet interlocuteur n'utilise pas PIU directement : votre demande est transmise "
-        "à un facilitateur PIU, qui prendra contact pour vous. Vos coordonnées ne seront "
-        "transmises qu'avec l'accord de votre interlocuteur.",
-        "en": "This contact does not use PIU directly: your request is passed on to a PIU "
-        "facilitator, who will make contact for you. Your details will only be shared with "
-        "the other side's agreement.",
+        "fr": "Demande transmise à un facilitateur PIU : cet interlocuteur n'utilise pas PIU "
+        "directement. Le facilitateur prend contact pour vous, puis je vous écris ici sa "
+        "réponse. Vos coordonnées ne seront transmises qu'avec l'accord de votre "
+        "interlocuteur.",
+        "en": "Request passed on to a PIU facilitator: this contact does not use PIU "
+        "directly. The facilitator makes contact for you, then I will tell you the answer "
+        "here. Your details will only be shared with the other side's agreement.",
     },
     "intro_refused": {
         "fr": "Je ne peux pas transmettre cette demande : {reason}",
