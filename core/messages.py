@@ -1086,6 +1086,28 @@ MESSAGES: dict[str, dict[str, str]] = {
     "digest_period_until": {"fr": "jusqu'à {end}", "en": "until {end}"},
     "digest_card_outcome": {"fr": "Résultat : {value}", "en": "Outcome: {value}"},
     "digest_card_lessons": {"fr": "Enseignements : {value}", "en": "Lessons: {value}"},
+    "rex_card_solution": {"fr": "Solution utilisée : {value}", "en": "Solution used: {value}"},
+    "rex_card_links": {"fr": "Sources : {value}", "en": "Sources: {value}"},
+    "rex_card_reach": {"fr": "Les joindre : {value}", "en": "How to reach them: {value}"},
+    "rex_reach_direct": {
+        "fr": "en direct. La personne qui a rédigé ce retour utilise PIU et accepte d'être "
+        "sollicitée ; elle reçoit votre demande et l'accepte ou non (vos coordonnées ne sont "
+        "échangées que si elle accepte).",
+        "en": "directly. The person who wrote this report uses PIU and agreed to be asked; "
+        "they get your request and accept it or not (details are exchanged only if they do).",
+    },
+    "rex_reach_facilitator": {
+        "fr": "par un facilitateur PIU. Votre demande rejoint la file des facilitateurs, qui "
+        "contactent la collectivité pour vous et vous donnent sa réponse ici.",
+        "en": "through a PIU facilitator. Your request joins the facilitators' queue; they "
+        "contact the local authority for you and give you its answer here.",
+    },
+    "rex_contact_button": {"fr": "Demander un contact", "en": "Ask for a contact"},
+    "rex_solution_button": {"fr": "Fiche : {title}", "en": "Card: {title}"},
+    "rex_open_button": {
+        "fr": "Retour d'expérience : {name}",
+        "en": "Experience report: {name}",
+    },
     "digest_card_need_title": {
         "fr": "Besoin d'une collectivité",
         "en": "A local authority's need",

@@ -282,9 +282,7 @@ def test_queued_when_target_is_not_a_chat_user(db: Database, world: dict[str, in
     )
 
 
-def test_every_rex_is_reachable_a_private_need_is_not(
-    db: Database, world: dict[str, int]
-) -> None:
+def test_every_rex_is_reachable_a_private_need_is_not(db: Database, world: dict[str, int]) -> None:
     # a REX without a consented contact goes to the facilitators' queue
     result = request_introduction(
         db, requester_id=world["requester"], experience_id=world["rex_no_consent"], now=NOW

@@ -9,7 +9,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.flows.shared import request_introduction, skip_button, theme_buttons, tick, toggle_theme
+from bot.flows.shared import (
+    request_introduction,
+    rex_button,
+    skip_button,
+    theme_buttons,
+    tick,
+    toggle_theme,
+)
 from bot.render import (
     render_card,
     render_financing,
@@ -601,7 +608,16 @@ def _render_peers(ctx: Ctx, peers: list[PeerMatch]) -> None:
     if not peers:
         ctx.say("peers_none")
         return
-    ctx.send(ctx.t("peers_header") + "\n" + render_peers(peers, ctx.lang))
+    buttons = [  # every REX line opens its sheet
+        rex_button(
+            ctx,
+            p.experience_id,
+            ctx.t("rex_open_button", name=shorten(p.territory_name or p.title, 36)),
+        )
+        for p in peers
+        if p.experience_id is not None
+    ]
+    ctx.send(ctx.t("peers_header") + "\n" + render_peers(peers, ctx.lang), buttons)
 
 
 def _p_results(ctx: Ctx) -> None:
@@ -680,10 +696,10 @@ def _p_intro(ctx: Ctx) -> None:
     buttons = [
         ctx.btn("meet", f"s{i}", shorten(s["title"], 48)) for i, s in enumerate(b.shown[:PAGE])
     ]
-    buttons += [  # only peers someone can pass a request to
+    buttons += [  # every REX (directly or through a facilitator); a need if its owner shares
         ctx.btn("meet", f"p{i}", shorten(p.get("label") or "?", 48))
         for i, p in enumerate(b.peers)
-        if p.get("contact", True)
+        if p.get("experience_id") is not None or p.get("contact", True)
     ]
     buttons.append(ctx.btn("meet", "back", ctx.t("back")))
     ctx.send(ctx.t("intro_pick"), buttons)
