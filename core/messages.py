@@ -1108,6 +1108,68 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "Retour d'expérience : {name}",
         "en": "Experience report: {name}",
     },
+    "group_name": {"fr": "{theme} · {band}", "en": "{theme} · {band}"},
+    "group_offer_one": {
+        "fr": "1 autre collectivité de votre taille travaille aussi sur ce sujet (groupe "
+        "« {group} »).",
+        "en": '1 other local authority of your size is also working on this (group "{group}").',
+    },
+    "group_offer_many": {
+        "fr": "{n} collectivités de votre taille travaillent aussi sur ce sujet (groupe "
+        "« {group} »).",
+        "en": '{n} local authorities of your size are also working on this (group "{group}").',
+    },
+    "group_offer_empty": {
+        "fr": "Un groupe « {group} » existe pour les collectivités de votre taille sur ce sujet.",
+        "en": 'A group "{group}" exists for local authorities of your size on this topic.',
+    },
+    "group_join_button": {"fr": "Rejoindre le groupe", "en": "Join the group"},
+    "group_show_button": {"fr": "Voir le groupe", "en": "See the group"},
+    "group_leave_button": {"fr": "Quitter le groupe", "en": "Leave the group"},
+    "group_meet_button": {"fr": "Échanger avec n°{n}", "en": "Talk with no. {n}"},
+    "group_joined": {
+        "fr": "Vous avez rejoint le groupe « {group} ». Les autres membres voient votre "
+        "besoin (type et taille de collectivité, département, texte du besoin), jamais vos "
+        "coordonnées ; ils peuvent vous demander une mise en relation, que vous acceptez ou "
+        "non. /groupes pour le retrouver ou le quitter.",
+        "en": 'You joined the group "{group}". Other members see your need (kind and size '
+        "of local authority, département, the need's text), never your contact details; "
+        "they may ask you for an introduction, which you accept or not. /groups to find "
+        "it again or leave.",
+    },
+    "group_members_header": {
+        "fr": "Groupe « {group} » — {n} membre(s) :",
+        "en": 'Group "{group}" — {n} member(s):',
+    },
+    "group_member_you": {"fr": " (vous)", "en": " (you)"},
+    "group_member_unknown": {"fr": "collectivité", "en": "local authority"},
+    "group_member_closed": {"fr": "besoin clos", "en": "need closed"},
+    "group_privacy": {
+        "fr": "Ni noms ni coordonnées : une mise en relation passe par l'accord des deux côtés.",
+        "en": "No names, no contact details: an introduction needs both sides' agreement.",
+    },
+    "group_left": {
+        "fr": "Vous avez quitté le groupe « {group} ». Votre besoin n'y est plus visible.",
+        "en": 'You left the group "{group}". Your need is no longer shown there.',
+    },
+    "group_not_member": {
+        "fr": "Vous ne faites pas partie de ce groupe (ou il n'existe plus).",
+        "en": "You are not a member of this group (or it no longer exists).",
+    },
+    "group_cannot_join": {
+        "fr": "Je ne peux pas vous inscrire à ce groupe : il faut un besoin ouvert, à vous, "
+        "avec un thème et une taille de collectivité.",
+        "en": "I cannot add you to this group: it takes an open need of yours, with a theme "
+        "and a size of local authority.",
+    },
+    "group_none": {
+        "fr": "Vous n'êtes dans aucun groupe thématique. Ils vous sont proposés sous les "
+        "collectivités pairs, après un besoin.",
+        "en": "You are in no thematic group. They are offered under the peer local "
+        "authorities, after a need.",
+    },
+    "group_list_header": {"fr": "Vos groupes thématiques :", "en": "Your thematic groups:"},
+    "group_list_item": {"fr": "{group} ({n} membres)", "en": "{group} ({n} members)"},
     "digest_card_need_title": {
         "fr": "Besoin d'une collectivité",
         "en": "A local authority's need",

@@ -57,6 +57,7 @@ from core.models import (
     Territory,
     utcnow,
 )
+from matcher.communities import member_of_need
 from matcher.followups import requester_need, schedule_after_accept
 
 __all__ = [
@@ -154,8 +155,8 @@ def _resolve_target(
         if need is None or need.status != NeedStatus.OPEN:
             return None
         person = session.get(Person, need.owner_id) if need.owner_id else None
-        if person is not None and not person.share_contact:
-            person = None  # the owner did not agree to be contacted by peers
+        if person is not None and not person.share_contact and not member_of_need(session, need.id):
+            person = None  # the owner did not agree to be asked (neither at all nor in a group)
         label = need.territory_name or _org_name(person) or ""
         return _Target(person, label, _snippet(need.raw_text), reachable=False)
     if solution_id is not None:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.flows.shared import (
+    offer_community,
     request_introduction,
     rex_button,
     skip_button,
@@ -590,6 +591,7 @@ def _results_page(
             ctx.say("no_results" if first else "no_more_results")
         if first:
             _render_peers(ctx, peers)
+            offer_community(ctx, need_id)
         _p_results(ctx)
 
     return engine.in_context(transport, external_id, step)

@@ -11,7 +11,7 @@ from bot.render import _label, _outcome_label, shorten
 from bot.types import Button, Ctx, FlowState, OutMessage
 from core.domain import Moderation, SolutionStatus, size_band
 from core.messages import t
-from core.models import Experience, Solution
+from core.models import Experience, Need, Solution
 from matcher.themes import THEMES, find_theme, theme_label
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,9 @@ NEED_REASON_ACTION = "nwhy"
 #: Global button action of the REX sheet: ``rex:show:<id>`` opens it, ``rex:meet:<id>``
 #: asks for a contact (installed by :mod:`bot.flows.peers`).
 REX_ACTION = "rex"
+#: Global button action of the thematic communities (installed by :mod:`bot.flows.peers`):
+#: ``grp:join:<need id>``, ``grp:show:<id>``, ``grp:leave:<id>``, ``grp:meet:<need id>``.
+GROUP_ACTION = "grp"
 #: Remembered in the profile once the person chose to go on without a contact.
 CONTACT_SKIPPED_KEY = "contact_skipped"
 
@@ -277,3 +280,27 @@ def show_rex(ctx: Ctx, experience_id: int) -> None:
         rex, ctx.lang, solution=sol.title if sol is not None else None, route=way, limit=900
     )
     ctx.send(text, buttons)
+
+
+def offer_community(ctx: Ctx, need_id: int) -> None:
+    """Under the peers: "3 collectivités de votre taille travaillent aussi sur ce sujet",
+    with a button to join (or see) the group of the need's theme and size band."""
+    from matcher.communities import offer
+
+    need = ctx.session.get(Need, need_id)
+    found = offer(ctx.session, need, ctx.person.id) if need is not None else None
+    if found is None:
+        return
+    group = t("group_name", ctx.lang, theme=theme_label(found.theme, ctx.lang),
+              band=_label("size", found.size_band, ctx.lang) or found.size_band)  # fmt: skip
+    if found.others == 0:
+        text = ctx.t("group_offer_empty", group=group)
+    elif found.others == 1:
+        text = ctx.t("group_offer_one", group=group)
+    else:
+        text = ctx.t("group_offer_many", n=found.others, group=group)
+    if found.joined and found.community_id is not None:
+        button = Button(f"{GROUP_ACTION}:show:{found.community_id}", ctx.t("group_show_button"))
+    else:
+        button = Button(f"{GROUP_ACTION}:join:{need_id}", ctx.t("group_join_button"))
+    ctx.send(text, [button])
