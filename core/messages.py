@@ -1170,6 +1170,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "group_list_header": {"fr": "Vos groupes thématiques :", "en": "Your thematic groups:"},
     "group_list_item": {"fr": "{group} ({n} membres)", "en": "{group} ({n} members)"},
+    "digest_groups_title": {
+        "fr": "Nouveaux membres de vos groupes thématiques",
+        "en": "New members of your thematic groups",
+    },
+    "digest_group_line": {
+        "fr": "• {group} : « {text} »",
+        "en": '• {group}: "{text}"',
+    },
     "digest_card_need_title": {
         "fr": "Besoin d'une collectivité",
         "en": "A local authority's need",

@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session
 
 from core.domain import NeedStatus
 from core.models import Community, CommunityMember, Need, utcnow
+from matcher.need import problem_statement
+from matcher.text import without_place
 from matcher.themes import find_theme
 
 __all__ = [
@@ -195,12 +197,21 @@ def members(session: Session, community_id: int, viewer_id: int) -> list[MemberV
             kind=need.territory_kind if need is not None else None,
             size_band=need.size_band if need is not None else None,
             dep=need.dep if need is not None else None,
-            summary=" ".join((need.raw_text if need is not None else "").split()),
+            summary=_summary(need),
             joined_at=m.joined_at,
             own=m.person_id == viewer_id,
         )
         for m, need in rows
     ]
+
+
+def _summary(need: Need | None) -> str:
+    """The need's problem statement without its writer's self-introduction, size, budget,
+    timing or place name: what is shared with the group."""
+    if need is None:
+        return ""
+    text = without_place(problem_statement(need.raw_text), need.territory_name)
+    return " ".join(text.split())
 
 
 def member_of_need(session: Session, need_id: int) -> bool:
