@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import select
 
 from bot.engine import ConversationEngine
+from core.config import Settings
 from core.db import Database
 from core.domain import NeedStatus, Role
 from core.models import ChatIdentity, CommunityMember, Introduction, Need, Person, Subscription
@@ -15,7 +17,7 @@ from core.privacy import delete_person, export_person
 from digest.compose import ServiceMatcher, collect, render
 from matcher.scope import extract
 from matcher.themes import find_theme
-from tests.test_engine import LONS, Chat, T, _db, _live_hashing  # noqa: F401
+from tests.test_engine import LONS, Chat, T, _ready_engine, _territories
 
 NAMES = {"b2": "Bernadette Secret", "b3": "Hugo Privé"}
 
@@ -48,10 +50,15 @@ def _flat(text: str) -> str:
     return text.replace("\u00a0", " ").replace("\u202f", " ")
 
 
-def test_a_buyer_joins_a_group_meets_a_member_and_leaves(
-    _live_hashing: ConversationEngine,
-) -> None:
-    engine = _live_hashing
+@pytest.fixture
+def _engine(db: Database, settings: Settings, hashing_embedder) -> ConversationEngine:  # type: ignore[no-untyped-def]
+    with db.session() as session:
+        _territories(session)
+    return _ready_engine(db, settings, hashing_embedder)
+
+
+def test_a_buyer_joins_a_group_meets_a_member_and_leaves(_engine: ConversationEngine) -> None:
+    engine = _engine
     needs = _other_buyers(engine.db)
     Chat(engine, "b2").choose(f"grp:join:{needs['b2']}")  # b2 opted in earlier
     since = dt.datetime.now(dt.UTC)
