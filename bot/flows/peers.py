@@ -40,13 +40,18 @@ def _after(ctx: Ctx) -> None:
         ctx.reask()
 
 
+def _meet(ctx: Ctx, target: dict[str, int | None]) -> None:
+    """Ask for an introduction; the question the person was at follows the outcome."""
+    then = ctx.step if ctx.engine.in_flow(ctx) else None
+    request_introduction(ctx, target, then=then)
+
+
 def _on_rex(ctx: Ctx, value: str) -> None:
     verb, _, arg = value.partition(":")
     experience_id = row_id(arg)
     if verb == "meet" and experience_id is not None:
-        then = ctx.step if ctx.engine.in_flow(ctx) else None
-        request_introduction(ctx, {"experience_id": experience_id}, then=then)
-        return  # the flow's question follows the outcome
+        _meet(ctx, {"experience_id": experience_id})
+        return
     if verb == "show" and experience_id is not None:
         show_rex(ctx, experience_id)
     else:
@@ -99,9 +104,8 @@ def _on_group(ctx: Ctx, value: str) -> None:
     verb, _, arg = value.partition(":")
     target = row_id(arg)
     if verb == "meet" and target is not None:
-        then = ctx.step if ctx.engine.in_flow(ctx) else None
-        request_introduction(ctx, {"need_id": target}, then=then)
-        return  # the flow's question follows the outcome
+        _meet(ctx, {"need_id": target})
+        return
     if verb == "join" and target is not None:
         need = ctx.session.get(Need, target)
         try:
