@@ -600,18 +600,20 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     # Introductions: request_introduction / respond result codes (matcher.introductions)
     "intro_sent": {
-        "fr": "Demande envoyée. Vos coordonnées ne seront transmises que si votre "
-        "interlocuteur accepte ; je vous préviendrai de sa réponse.",
-        "en": "Request sent. Your details will only be shared if the other side accepts; "
-        "I will let you know their answer.",
+        "fr": "Demande envoyée, en direct : votre interlocuteur utilise PIU et a accepté "
+        "d'être sollicité. Vos coordonnées ne lui seront transmises que s'il accepte ; je "
+        "vous préviendrai ici de sa réponse.",
+        "en": "Request sent, directly: the other side uses PIU and agreed to be asked. Your "
+        "details will only be shared if they accept; I will let you know their answer here.",
     },
     "intro_queued": {
-        "fr": "Cet interlocuteur n'utilise pas PIU directement : votre demande est transmise "
-        "à un facilitateur PIU, qui prendra contact pour vous. Vos coordonnées ne seront "
-        "transmises qu'avec l'accord de votre interlocuteur.",
-        "en": "This contact does not use PIU directly: your request is passed on to a PIU "
-        "facilitator, who will make contact for you. Your details will only be shared with "
-        "the other side's agreement.",
+        "fr": "Demande transmise à un facilitateur PIU : cet interlocuteur n'utilise pas PIU "
+        "directement. Le facilitateur prend contact pour vous, puis je vous écris ici sa "
+        "réponse. Vos coordonnées ne seront transmises qu'avec l'accord de votre "
+        "interlocuteur.",
+        "en": "Request passed on to a PIU facilitator: this contact does not use PIU "
+        "directly. The facilitator makes contact for you, then I will tell you the answer "
+        "here. Your details will only be shared with the other side's agreement.",
     },
     "intro_refused": {
         "fr": "Je ne peux pas transmettre cette demande : {reason}",
@@ -1219,6 +1221,98 @@ MESSAGES: dict[str, dict[str, str]] = {
     "digest_period_until": {"fr": "jusqu'à {end}", "en": "until {end}"},
     "digest_card_outcome": {"fr": "Résultat : {value}", "en": "Outcome: {value}"},
     "digest_card_lessons": {"fr": "Enseignements : {value}", "en": "Lessons: {value}"},
+    "rex_card_solution": {"fr": "Solution utilisée : {value}", "en": "Solution used: {value}"},
+    "rex_card_links": {"fr": "Sources : {value}", "en": "Sources: {value}"},
+    "rex_card_reach": {"fr": "Les joindre : {value}", "en": "How to reach them: {value}"},
+    "rex_reach_direct": {
+        "fr": "en direct. La personne qui a rédigé ce retour utilise PIU et accepte d'être "
+        "sollicitée ; elle reçoit votre demande et l'accepte ou non (vos coordonnées ne sont "
+        "échangées que si elle accepte).",
+        "en": "directly. The person who wrote this report uses PIU and agreed to be asked; "
+        "they get your request and accept it or not (details are exchanged only if they do).",
+    },
+    "rex_reach_facilitator": {
+        "fr": "par un facilitateur PIU. Votre demande rejoint la file des facilitateurs, qui "
+        "contactent la collectivité pour vous et vous donnent sa réponse ici.",
+        "en": "through a PIU facilitator. Your request joins the facilitators' queue; they "
+        "contact the local authority for you and give you its answer here.",
+    },
+    "rex_contact_button": {"fr": "Demander un contact", "en": "Ask for a contact"},
+    "rex_solution_button": {"fr": "Fiche : {title}", "en": "Card: {title}"},
+    "rex_open_button": {
+        "fr": "Retour d'expérience : {name}",
+        "en": "Experience report: {name}",
+    },
+    "group_name": {"fr": "{theme} · {band}", "en": "{theme} · {band}"},
+    "group_offer_one": {
+        "fr": "1 autre collectivité de votre taille travaille aussi sur ce sujet (groupe "
+        "« {group} »).",
+        "en": '1 other local authority of your size is also working on this (group "{group}").',
+    },
+    "group_offer_many": {
+        "fr": "{n} collectivités de votre taille travaillent aussi sur ce sujet (groupe "
+        "« {group} »).",
+        "en": '{n} local authorities of your size are also working on this (group "{group}").',
+    },
+    "group_offer_empty": {
+        "fr": "Un groupe « {group} » existe pour les collectivités de votre taille sur ce sujet.",
+        "en": 'A group "{group}" exists for local authorities of your size on this topic.',
+    },
+    "group_join_button": {"fr": "Rejoindre le groupe", "en": "Join the group"},
+    "group_show_button": {"fr": "Voir le groupe", "en": "See the group"},
+    "group_leave_button": {"fr": "Quitter le groupe", "en": "Leave the group"},
+    "group_meet_button": {"fr": "Échanger avec n°{n}", "en": "Talk with no. {n}"},
+    "group_joined": {
+        "fr": "Vous avez rejoint le groupe « {group} ». Les autres membres voient votre "
+        "besoin (type et taille de collectivité, département, texte du besoin), jamais vos "
+        "coordonnées ; ils peuvent vous demander une mise en relation, que vous acceptez ou "
+        "non. /groupes pour le retrouver ou le quitter.",
+        "en": 'You joined the group "{group}". Other members see your need (kind and size '
+        "of local authority, département, the need's text), never your contact details; "
+        "they may ask you for an introduction, which you accept or not. /groups to find "
+        "it again or leave.",
+    },
+    "group_members_header": {
+        "fr": "Groupe « {group} » — {n} membre(s) :",
+        "en": 'Group "{group}" — {n} member(s):',
+    },
+    "group_member_you": {"fr": " (vous)", "en": " (you)"},
+    "group_member_unknown": {"fr": "collectivité", "en": "local authority"},
+    "group_member_closed": {"fr": "besoin clos", "en": "need closed"},
+    "group_privacy": {
+        "fr": "Ni noms ni coordonnées : une mise en relation passe par l'accord des deux côtés.",
+        "en": "No names, no contact details: an introduction needs both sides' agreement.",
+    },
+    "group_left": {
+        "fr": "Vous avez quitté le groupe « {group} ». Votre besoin n'y est plus visible.",
+        "en": 'You left the group "{group}". Your need is no longer shown there.',
+    },
+    "group_not_member": {
+        "fr": "Vous ne faites pas partie de ce groupe (ou il n'existe plus).",
+        "en": "You are not a member of this group (or it no longer exists).",
+    },
+    "group_cannot_join": {
+        "fr": "Je ne peux pas vous inscrire à ce groupe : il faut un besoin ouvert, à vous, "
+        "avec un thème et une taille de collectivité.",
+        "en": "I cannot add you to this group: it takes an open need of yours, with a theme "
+        "and a size of local authority.",
+    },
+    "group_none": {
+        "fr": "Vous n'êtes dans aucun groupe thématique. Ils vous sont proposés sous les "
+        "collectivités pairs, après un besoin.",
+        "en": "You are in no thematic group. They are offered under the peer local "
+        "authorities, after a need.",
+    },
+    "group_list_header": {"fr": "Vos groupes thématiques :", "en": "Your thematic groups:"},
+    "group_list_item": {"fr": "{group} ({n} membres)", "en": "{group} ({n} members)"},
+    "digest_groups_title": {
+        "fr": "Nouveaux membres de vos groupes thématiques",
+        "en": "New members of your thematic groups",
+    },
+    "digest_group_line": {
+        "fr": "• {group} : « {text} »",
+        "en": '• {group}: "{text}"',
+    },
     "digest_card_need_title": {
         "fr": "Besoin d'une collectivité",
         "en": "A local authority's need",

@@ -369,6 +369,36 @@ class IntroductionEvent(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
+class Community(Base):
+    """A thematic group of buyers: one per theme and size band, joined by opt-in."""
+
+    __tablename__ = "community"
+    __table_args__ = (UniqueConstraint("theme", "size_band", name="uq_community_theme_band"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    theme: Mapped[str] = mapped_column(String(64))  # matcher.themes id
+    size_band: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class CommunityMember(Base):
+    """A buyer in a community, with the open need that brought them (its summary is what
+    other members see; never a contact). Personal data: exported and deleted with the person."""
+
+    __tablename__ = "community_member"
+    __table_args__ = (
+        UniqueConstraint("community_id", "person_id", name="uq_community_member_person"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("community.id", ondelete="CASCADE"), index=True
+    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    need_id: Mapped[int | None] = mapped_column(ForeignKey("need.id", ondelete="SET NULL"))
+    joined_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class Subscription(Base):
     __tablename__ = "subscription"
 

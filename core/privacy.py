@@ -32,6 +32,7 @@ from core.domain import IntroStatus
 from core.models import (
     AuditLog,
     ChatIdentity,
+    CommunityMember,
     ConsentRecord,
     ConversationState,
     DigestDelivery,
@@ -98,6 +99,7 @@ class DeletionReport:
     outbox_deleted: int = 0
     subscriptions: int = 0
     digest_deliveries: int = 0
+    community_memberships: int = 0
     redacted_rows: int = 0  # other people's messages / audit entries scrubbed
 
     def as_dict(self) -> dict[str, Any]:
@@ -223,6 +225,7 @@ def export_person(session: Session, person_id: int) -> dict[str, Any]:
         "conversation_state": _row(state) if state is not None else None,
         "outbox": rows(Outbox, Outbox.person_id == person_id),
         "follow_ups": rows(FollowUp, FollowUp.person_id == person_id),
+        "community_memberships": rows(CommunityMember, CommunityMember.person_id == person_id),
     }
 
 
@@ -294,6 +297,11 @@ def delete_person(session: Session, person_id: int, *, now: dt.datetime) -> Dele
             report.outbox_deleted += _rowcount(
                 session.execute(delete(Outbox).where(Outbox.id.in_(linked)))
             )
+
+    # -- thematic communities: the person leaves every group -------------------------------
+    report.community_memberships = _rowcount(
+        session.execute(delete(CommunityMember).where(CommunityMember.person_id == person_id))
+    )
 
     # -- needs (and the links other rows keep to them) ----------------------------------
     need_ids = list(session.scalars(select(Need.id).where(Need.owner_id == person_id)))

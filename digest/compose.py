@@ -29,14 +29,17 @@ from core.models import (
     Subscription,
     Territory,
 )
+from matcher.communities import new_members
 from matcher.financing import Buyer, FinancingHint, Scheme, financing_why, suggest_financing
 from matcher.need import problem_statement
+from matcher.themes import theme_label
 from matcher.types import Reason, Scope
 
 __all__ = [
     "MAX_CHARS",
     "DigestContent",
     "DigestMatcher",
+    "GroupItem",
     "IntroItem",
     "NeedItem",
     "Part",
@@ -104,6 +107,16 @@ class IntroItem:
 
 
 @dataclass
+class GroupItem:
+    """A new member of a thematic group the subscriber belongs to (anonymised)."""
+
+    community_id: int
+    theme: str
+    size_band: str
+    summary: str
+
+
+@dataclass
 class DigestContent:
     role: str
     since: dt.datetime
@@ -113,6 +126,7 @@ class DigestContent:
     needs: list[NeedItem] = field(default_factory=list)
     intros: list[IntroItem] = field(default_factory=list)
     financing: list[FinancingItem] = field(default_factory=list)
+    groups: list[GroupItem] = field(default_factory=list)
     older_intros: int = 0  # still waiting from before: a reminder, not news
     activity: dict[str, int] = field(default_factory=dict)  # facilitators
 
@@ -124,6 +138,7 @@ class DigestContent:
             or self.needs
             or self.intros
             or self.financing
+            or self.groups
             or any(self.activity.values())
         )
 
@@ -335,6 +350,10 @@ def _collect_buyer(
                         rex.external_id, rex.title, rex.territory_name, str(rex.outcome), rex.id
                     )
                 )
+    for group, member in new_members(session, person.id, content.since, content.until):
+        content.groups.append(
+            GroupItem(group.id, group.theme, group.size_band, _snippet(member.summary, 120))
+        )
 
 
 def _collect_financing(session: Session, needs: list[Need], content: DigestContent) -> None:
@@ -583,6 +602,28 @@ def render(content: DigestContent, lang: str, *, max_chars: int = MAX_CHARS) -> 
                 for i in content.intros
             ],
             len(content.intros),
+        )
+    if content.groups:
+        section(
+            "digest_groups_title",
+            [
+                (
+                    t(
+                        "digest_group_line",
+                        lang,
+                        group=t(
+                            "group_name",
+                            lang,
+                            theme=theme_label(g.theme, lang),
+                            band=t(f"size_{g.size_band}", lang),
+                        ),
+                        text=g.summary,
+                    ),
+                    (t("group_show_button", lang), f"grp:show:{g.community_id}"),
+                )
+                for g in content.groups
+            ],
+            len(content.groups),
         )
     if content.older_intros and content.intros:
         blocks.append((t("digest_older_intros", lang, n=content.older_intros), []))

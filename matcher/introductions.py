@@ -7,6 +7,9 @@ Flow:
    :class:`~core.models.Introduction` (``requested``) is created and an
    :class:`~core.models.Outbox` message with accept/decline buttons is queued for
    them; otherwise the request is ``queued`` for a facilitator (nothing is sent).
+   Every REX is reachable one way or the other: directly when its contact agreed to be
+   asked (``Experience.contact_consent``) and uses PIU in chat, else through the
+   facilitators, who relay (the REX says where it comes from). :func:`route` says which.
    Requests per target are capped (``settings.intro_cap_per_month`` per rolling
    30 days, all requesters together) so nobody becomes a hotline.
 2. :func:`respond` — only the target answers. Accept: both sides receive the
@@ -54,6 +57,7 @@ from core.models import (
     Territory,
     utcnow,
 )
+from matcher.communities import member_of_need
 from matcher.followups import requester_need, schedule_after_accept
 
 __all__ = [
@@ -68,6 +72,7 @@ __all__ = [
     "relay_outcome",
     "request_introduction",
     "respond",
+    "route",
 ]
 
 CAP_WINDOW_DAYS = 30
@@ -136,17 +141,22 @@ def _resolve_target(
         exp = session.get(Experience, experience_id)
         if exp is None:
             return None
-        person = session.get(Person, exp.contact_person_id) if exp.contact_person_id else None
+        # asked directly only with their consent; otherwise a facilitator relays
+        person = (
+            session.get(Person, exp.contact_person_id)
+            if exp.contact_person_id and exp.contact_consent
+            else None
+        )
         where = exp.territory_name or exp.organisation_name or ""
         label = " — ".join(p for p in (exp.contact_role, where) if p) or exp.title
-        return _Target(person, label, exp.title, reachable=bool(exp.contact_consent))
+        return _Target(person, label, exp.title, reachable=True)
     if need_id is not None:
         need = session.get(Need, need_id)
         if need is None or need.status != NeedStatus.OPEN:
             return None
         person = session.get(Person, need.owner_id) if need.owner_id else None
-        if person is not None and not person.share_contact:
-            person = None  # the owner did not agree to be contacted by peers
+        if person is not None and not person.share_contact and not member_of_need(session, need.id):
+            person = None  # the owner did not agree to be asked (neither at all nor in a group)
         label = need.territory_name or _org_name(person) or ""
         return _Target(person, label, _snippet(need.raw_text), reachable=False)
     if solution_id is not None:
@@ -167,15 +177,31 @@ def can_reach(
     solution_id: int | None = None,
 ) -> bool:
     """Whether a request to this target can be passed on: a chat user agreed to be asked,
-    or a facilitator may relay it (a contact given with consent, a website)."""
+    or a facilitator may relay it (every REX, a solution with a contact or a website)."""
+    return (
+        route(session, experience_id=experience_id, need_id=need_id, solution_id=solution_id)
+        is not None
+    )
+
+
+def route(
+    session: Session,
+    *,
+    experience_id: int | None = None,
+    need_id: int | None = None,
+    solution_id: int | None = None,
+) -> str | None:
+    """How a request to this target would travel: ``"direct"`` (a chat user who agreed
+    is asked, double opt-in), ``"facilitator"`` (the facilitators' queue relays it), or
+    ``None`` (nobody can be asked)."""
     target = _resolve_target(
         session, experience_id=experience_id, need_id=need_id, solution_id=solution_id
     )
     if target is None:
-        return False
-    return target.reachable or (
-        target.person is not None and _is_chat_user(session, target.person.id)
-    )
+        return None
+    if target.person is not None and _is_chat_user(session, target.person.id):
+        return "direct"
+    return "facilitator" if target.reachable else None
 
 
 def _is_chat_user(session: Session, person_id: int) -> bool:

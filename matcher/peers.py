@@ -51,6 +51,7 @@ from matcher.types import PeerMatch, Reason, Scope
 __all__ = [
     "PeerService",
     "PeerWeights",
+    "collectivite_key",
     "competence_level",
     "dep_preposition",
     "describe_peer",
@@ -245,7 +246,7 @@ class PeerService:
 
             groups: dict[str, list[tuple[float, Experience, list[Reason]]]] = {}
             for item in scored:
-                groups.setdefault(_collectivite_key(item[1]), []).append(item)
+                groups.setdefault(collectivite_key(item[1]), []).append(item)
             ordered = sorted(groups.values(), key=lambda g: (-g[0][0], g[0][1].id))
             near = [g for g in ordered if not self._far(asker_band, g[0][1])]
             ranked = (near or ordered)[:top]
@@ -522,7 +523,8 @@ def _same_territory(scope: Scope, exp: Experience) -> bool:
     )
 
 
-def _collectivite_key(exp: Experience) -> str:
+def collectivite_key(exp: Experience) -> str:
+    """A REX's collectivité: "<kind>:<code>", else "name:<folded name>", else the REX."""
     if exp.territory_code:
         return f"{exp.territory_kind or '?'}:{exp.territory_code}"
     name = exp.territory_name or exp.organisation_name

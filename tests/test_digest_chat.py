@@ -307,7 +307,8 @@ def test_rex_card_labels_failures_and_offers_an_introduction(
                  "Résultat : ⚠ échec", "Enseignements : Associer les riverains"):  # fmt: skip
         assert part in text, part
     assert "Chargée de mission" not in text
-    chat.press("mise en relation")
+    assert "Les joindre : par un facilitateur PIU" in text  # the route, before asking
+    chat.press("Demander un contact")
     assert "PIU peut conserver une adresse e-mail" in chat.text  # no contact yet: offered
     chat.press("Continuer sans")  # no chat user behind it: queued for a facilitator
     assert "facilitat" in chat.text.lower() or "relai" in chat.text.lower(), chat.text
@@ -316,7 +317,8 @@ def test_rex_card_labels_failures_and_offers_an_introduction(
         assert intro is not None and intro.status == IntroStatus.QUEUED
     chat.choose(f"digest:rex:{ids['ok']}")
     assert "Résultat : réussite" in chat.text.replace("\u00a0", " ")
-    assert chat.labels() == []  # nobody agreed to be contacted: no button
+    # nobody agreed to be contacted: a facilitator relays, so the request is still offered
+    assert chat.labels() == ["Demander un contact"]
 
 
 def test_need_card_has_no_personal_data_and_requests_an_introduction(

@@ -135,7 +135,7 @@ def _ask_intro_to_dole(buyer: Chat) -> None:
     assert "Avec qui souhaitez-vous être mis en relation" in _flat(buyer.text)
     labels = buyer.labels()
     assert "Cantine zéro gaspi" in labels and "Dole" in labels and "Retour" in labels
-    # the région's REX has no contact anyone agreed to give: it is not offered
+    # the région's REX is not a peer of a town (size first): it is not offered
     assert not any("Bourgogne" in label for label in labels)
     buyer.press("Dole")
 
@@ -421,3 +421,28 @@ def test_outbox_keys_and_button_labels_fr_en() -> None:
         {"text": "x", "buttons": [{"id": "a:b", "label": "Oui", "label_en": "Yes"}]}, "en"
     )
     assert labelled.buttons[0].label == "Yes"
+
+
+@pytest.mark.slow
+def test_a_peer_line_opens_its_rex_sheet_and_asks_for_a_contact(
+    _live: ConversationEngine,
+) -> None:
+    buyer = _buyer_with_results(_live)
+    assert "Retour d'expérience : Dole" in [_flat(x) for x in buyer.labels()]
+    buyer.press("Dole")
+    sheet = _flat(buyer.text)
+    for part in ("Retour d'expérience : Pesée des restes à la cantine",
+                 "Qui : Dole (10 000 à 50 000 habitants)", "Problème : Réduire le gaspillage",
+                 "Période : depuis 2021", "Résultat : ⚠ échec (retour utile)",
+                 "Enseignements : Sans implication des cuisiniers",
+                 "Les joindre : en direct"):  # fmt: skip
+        assert part in sheet, part
+    assert PEER_EMAIL not in sheet and PEER_PHONE not in sheet and "Marie" not in sheet
+    buyer.press("Demander un contact")
+    assert "Demande envoyée, en direct" in _flat(buyer.text)
+    assert "Pesée des restes" in _flat(_peer_request(_live).text)
+    # a forged or stale REX id: a polite answer, nothing sent
+    buyer.choose("rex:show:999999")
+    assert "Cette fiche n'est plus disponible" in _flat(buyer.text)
+    buyer.choose("rex:meet:abc")
+    assert _live.pending_outbox(T, "peer") == []

@@ -28,6 +28,7 @@ from matcher.introductions import (
     queued_introductions,
     request_introduction,
     respond,
+    route,
 )
 
 NOW = dt.datetime(2026, 11, 10, 9, 0, tzinfo=dt.UTC)
@@ -281,16 +282,33 @@ def test_queued_when_target_is_not_a_chat_user(db: Database, world: dict[str, in
     )
 
 
-def test_no_consent_no_contact(db: Database, world: dict[str, int]) -> None:
+def test_every_rex_is_reachable_a_private_need_is_not(db: Database, world: dict[str, int]) -> None:
+    # a REX without a consented contact goes to the facilitators' queue
     result = request_introduction(
         db, requester_id=world["requester"], experience_id=world["rex_no_consent"], now=NOW
     )
-    assert result.code == "no_contact"
+    assert result.code == "queued" and result.status == IntroStatus.QUEUED
+    assert [q["id"] for q in queued_introductions(db)] == [result.introduction_id]
     private = request_introduction(
         db, requester_id=world["requester"], need_id=world["need_private"], now=NOW
     )
     assert private.code == "no_contact"
-    assert _count(db, Introduction) == 0
+    assert _count(db, Introduction) == 1
+
+
+def test_a_rex_contact_without_consent_is_never_asked_directly(
+    db: Database, world: dict[str, int]
+) -> None:
+    with db.session() as session:
+        rex = session.get(Experience, world["rex_no_consent"])
+        assert rex is not None
+        rex.contact_person_id = world["other"]  # a chat user, who did not agree
+        assert route(session, experience_id=rex.id) == "facilitator"
+    result = request_introduction(
+        db, requester_id=world["requester"], experience_id=world["rex_no_consent"], now=NOW
+    )
+    assert result.code == "queued"
+    assert _outbox(db, world["other"]) == []
 
 
 def test_need_owner_and_solution_carrier(db: Database, world: dict[str, int]) -> None:
@@ -336,15 +354,19 @@ def test_can_reach_says_whether_a_request_could_be_passed_on(
 ) -> None:
     with db.session() as session:
         assert can_reach(session, experience_id=world["rex"])  # a chat user who agreed
+        assert route(session, experience_id=world["rex"]) == "direct"
         assert can_reach(session, experience_id=world["rex_import"])  # a facilitator relays
-        assert not can_reach(session, experience_id=world["rex_no_consent"])
+        assert route(session, experience_id=world["rex_import"]) == "facilitator"
+        assert route(session, experience_id=world["rex_offline"]) == "facilitator"
+        assert can_reach(session, experience_id=world["rex_no_consent"])  # every REX
+        assert route(session, need_id=world["need_private"]) is None
         assert can_reach(session, need_id=world["need_shared"])
         assert not can_reach(session, need_id=world["need_private"])  # owner shares nothing
         assert can_reach(session, solution_id=world["solution"])  # its start-up is in chat
         assert not can_reach(session, experience_id=10**9)
     # and request_introduction agrees
     refused = request_introduction(db, requester_id=world["requester"],
-                                   experience_id=world["rex_no_consent"], now=NOW)  # fmt: skip
+                                   need_id=world["need_private"], now=NOW)  # fmt: skip
     assert refused.code == "no_contact"
 
 

@@ -4,7 +4,17 @@ buttons on the engine; :data:`ALL_FLOWS` is the one list of them, in installatio
 A flow module imports :mod:`bot.types` and :mod:`bot.flows.shared`, never another flow.
 """
 
-from bot.flows import buyer, common, contact, digest, followup, privacy, solutions, startup
+from bot.flows import (
+    buyer,
+    common,
+    contact,
+    digest,
+    followup,
+    peers,
+    privacy,
+    solutions,
+    startup,
+)
 from bot.types import Flow
 
 __all__ = ["ALL_FLOWS"]
@@ -19,4 +29,5 @@ ALL_FLOWS: tuple[Flow, ...] = (
     Flow("privacy", privacy.install),
     Flow("digest", digest.install),
     Flow("followup", followup.install),
+    Flow("peers", peers.install),
 )

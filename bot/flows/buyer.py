@@ -10,8 +10,10 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.flows.shared import (
+    offer_community,
     request_introduction,
     result_messages,
+    rex_button,
     skip_button,
     theme_buttons,
     tick,
@@ -592,6 +594,7 @@ def _results_page(
             ctx.say("no_results" if first else "no_more_results")
         if first:
             _render_peers(ctx, peers)
+            offer_community(ctx, need_id)
         _p_results(ctx)
 
     return engine.in_context(transport, external_id, step)
@@ -610,7 +613,16 @@ def _render_peers(ctx: Ctx, peers: list[PeerMatch]) -> None:
     if not peers:
         ctx.say("peers_none")
         return
-    ctx.send(ctx.t("peers_header") + "\n" + render_peers(peers, ctx.lang))
+    buttons = [  # every REX line opens its sheet
+        rex_button(
+            ctx,
+            p.experience_id,
+            ctx.t("rex_open_button", name=shorten(p.territory_name or p.title, 36)),
+        )
+        for p in peers
+        if p.experience_id is not None
+    ]
+    ctx.send(ctx.t("peers_header") + "\n" + render_peers(peers, ctx.lang), buttons)
 
 
 def _p_results(ctx: Ctx) -> None:
@@ -691,10 +703,10 @@ def _p_intro(ctx: Ctx) -> None:
     buttons = [
         ctx.btn("meet", f"s{i}", shorten(s["title"], 48)) for i, s in enumerate(b.shown[:PAGE])
     ]
-    buttons += [  # only peers someone can pass a request to
+    buttons += [  # every REX (directly or through a facilitator); a need if its owner shares
         ctx.btn("meet", f"p{i}", shorten(p.get("label") or "?", 48))
         for i, p in enumerate(b.peers)
-        if p.get("contact", True)
+        if p.get("experience_id") is not None or p.get("contact", True)
     ]
     buttons.append(ctx.btn("meet", "back", ctx.t("back")))
     ctx.send(ctx.t("intro_pick"), buttons)

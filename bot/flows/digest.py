@@ -27,12 +27,21 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.flows.shared import DIGEST_SETTINGS_ACTION as SETTINGS_ACTION
-from bot.flows.shared import request_introduction, row_id, toggle_theme
-from bot.render import _label, _outcome_label, shorten
+from bot.flows.shared import card_lines as _lines
+from bot.flows.shared import (
+    published_solution,
+    render_rex_card,
+    request_introduction,
+    row_id,
+    show_rex,
+    toggle_theme,
+)
+from bot.flows.shared import theme_list as _themes
+from bot.render import _label, shorten
 from bot.types import Button, Ctx, Engine, OutMessage
-from core.domain import IntroStatus, Moderation, NeedStatus, SolutionStatus, size_band
+from core.domain import IntroStatus, NeedStatus, size_band
 from core.messages import t
-from core.models import Experience, Introduction, Need, Outbox, Solution
+from core.models import Introduction, Need, Outbox, Solution
 from digest.commands import SubscriptionError, describe, set_subscription, subscription_status
 from matcher.procurement import current_band
 from matcher.themes import THEMES, find_theme, theme_label
@@ -64,14 +73,6 @@ def status_text(status: Any, lang: str) -> str:
     return describe(shown, lang)
 
 
-def _lines(lang: str, rows: list[tuple[str, str | None]]) -> list[str]:
-    return [t(key, lang, value=value) for key, value in rows if value]
-
-
-def _themes(values: list[str] | None, lang: str) -> str | None:
-    return ", ".join(theme_label(x, lang) for x in values or []) or None
-
-
 def render_solution_card(sol: Solution, lang: str) -> str:
     """Title, provider, mission, themes, maturity, trust level, website, catalogue contact.
 
@@ -89,39 +90,6 @@ def render_solution_card(sol: Solution, lang: str) -> str:
         ("digest_card_contact", contact),
     ]
     return "\n".join([t("digest_card_solution_title", lang, title=sol.title), *_lines(lang, rows)])
-
-
-def _period(start: str | None, end: str | None, lang: str) -> str | None:
-    if start and end:
-        return t("digest_period_range", lang, start=start, end=end)
-    if start:
-        return t("digest_period_since", lang, start=start)
-    if end:
-        return t("digest_period_until", lang, end=end)
-    return None
-
-
-def _who(name: str | None, population: int | None, lang: str) -> str | None:
-    band = _label("size", str(size_band(population)), lang) if population else None
-    if name and band:
-        return t("digest_card_who_size", lang, name=name, size=band)
-    return name or band
-
-
-def render_rex_card(rex: Experience, lang: str) -> str:
-    """Who (territory and size), the problem, what was tried, when, the outcome (a failure
-    is labelled as such) and the lessons; never the contact person."""
-    who = _who(rex.territory_name or rex.organisation_name, rex.population, lang)
-    rows = [
-        ("digest_card_who", who),
-        ("digest_card_problem", shorten(rex.problem, 500) or None),
-        ("digest_card_tried", shorten(rex.tried, 500) or None),
-        ("digest_card_period", _period(rex.period_start, rex.period_end, lang)),
-        ("digest_card_outcome", _outcome_label(str(rex.outcome or "unknown"), lang)),
-        ("digest_card_lessons", shorten(rex.lessons, 500) or None),
-        ("card_themes", _themes(rex.themes, lang)),
-    ]
-    return "\n".join([t("digest_card_rex_title", lang, title=rex.title), *_lines(lang, rows)])
 
 
 def render_need_card(need: Need, lang: str) -> str:
@@ -249,39 +217,16 @@ def _on_settings(ctx: Ctx, value: str) -> None:
 # --------------------------------------------------------------------------- digest buttons
 
 
-def _published_solution(ctx: Ctx, solution_id: int) -> Solution | None:
-    sol = ctx.session.get(Solution, solution_id)
-    for _ in range(3):  # a merged duplicate: show the entry it was merged into
-        if sol is None or sol.merged_into_id is None:
-            break
-        sol = ctx.session.get(Solution, sol.merged_into_id)
-    if sol is None or sol.status != SolutionStatus.PUBLISHED:
-        return None
-    if sol.moderation in (Moderation.REJECTED, Moderation.MERGED):
-        return None
-    return sol
-
-
 def _meet_button(ctx: Ctx, kind: str, entity_id: int) -> Button:
     return Button(f"{DIGEST_ACTION}:meet:{kind}{entity_id}", ctx.t("ask_intro"))
 
 
 def _show_solution(ctx: Ctx, solution_id: int) -> None:
-    sol = _published_solution(ctx, solution_id)
+    sol = published_solution(ctx, solution_id)
     if sol is None:
         ctx.say("digest_gone")
         return
     ctx.send(render_solution_card(sol, ctx.lang), [_meet_button(ctx, "s", sol.id)])
-
-
-def _show_rex(ctx: Ctx, experience_id: int) -> None:
-    rex = ctx.session.get(Experience, experience_id)
-    if rex is None:
-        ctx.say("digest_gone")
-        return
-    can_meet = rex.contact_person_id is not None or rex.contact_consent
-    buttons = [_meet_button(ctx, "r", rex.id)] if can_meet else []
-    ctx.send(render_rex_card(rex, ctx.lang), buttons)
 
 
 def _show_need(ctx: Ctx, need_id: int) -> None:
@@ -348,7 +293,7 @@ def _on_digest(ctx: Ctx, value: str) -> None:
     if kind == "sol" and entity_id is not None:
         _show_solution(ctx, entity_id)
     elif kind == "rex" and entity_id is not None:
-        _show_rex(ctx, entity_id)
+        show_rex(ctx, entity_id)
     elif kind == "need" and entity_id is not None:
         _show_need(ctx, entity_id)
     elif kind == "intro" and entity_id is not None:

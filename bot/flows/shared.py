@@ -7,10 +7,19 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.render import render_result_card, render_tried_elsewhere, result_card, shorten
+from bot.render import (
+    _label,
+    _outcome_label,
+    render_result_card,
+    render_tried_elsewhere,
+    result_card,
+    shorten,
+)
 from bot.types import Button, Ctx, FlowState, OutMessage
+from core.domain import Moderation, SolutionStatus, size_band
 from core.messages import t
-from matcher.themes import THEMES, find_theme
+from core.models import Experience, Need, Solution
+from matcher.themes import THEMES, find_theme, theme_label
 from matcher.types import SolutionMatch
 
 log = logging.getLogger(__name__)
@@ -25,6 +34,12 @@ NEED_REASON_ACTION = "nwhy"
 SHEET_ACTION = "fiche"
 SHEET_INTRO_ACTION = "solmeet"
 SHEET_FOLLOW_ACTION = "solfol"
+#: Global button action of the REX sheet: ``rex:show:<id>`` opens it, ``rex:meet:<id>``
+#: asks for a contact (installed by :mod:`bot.flows.peers`).
+REX_ACTION = "rex"
+#: Global button action of the thematic communities (installed by :mod:`bot.flows.peers`):
+#: ``grp:join:<need id>``, ``grp:show:<id>``, ``grp:leave:<id>``, ``grp:meet:<need id>``.
+GROUP_ACTION = "grp"
 #: Remembered in the profile once the person chose to go on without a contact.
 CONTACT_SKIPPED_KEY = "contact_skipped"
 
@@ -204,3 +219,125 @@ def intro_result_text(result: Any, lang: str) -> str:
     if code in _INTRO_REFUSALS:
         return t("intro_refused", lang, reason=t(f"intro_{code}", lang, **params))
     return t("intro_failed", lang)
+
+
+# --- cards --------------------------------------------------------------------------------------
+def card_lines(lang: str, rows: list[tuple[str, str | None]]) -> list[str]:
+    """``key: value`` lines of a card, the empty values left out."""
+    return [t(key, lang, value=value) for key, value in rows if value]
+
+
+def theme_list(values: list[str] | None, lang: str) -> str | None:
+    return ", ".join(theme_label(x, lang) for x in values or []) or None
+
+
+def _period(start: str | None, end: str | None, lang: str) -> str | None:
+    if start and end:
+        return t("digest_period_range", lang, start=start, end=end)
+    if start:
+        return t("digest_period_since", lang, start=start)
+    if end:
+        return t("digest_period_until", lang, end=end)
+    return None
+
+
+def _who(name: str | None, population: int | None, lang: str) -> str | None:
+    band = _label("size", str(size_band(population)), lang) if population else None
+    if name and band:
+        return t("digest_card_who_size", lang, name=name, size=band)
+    return name or band
+
+
+def render_rex_card(
+    rex: Experience,
+    lang: str,
+    *,
+    solution: str | None = None,
+    route: str | None = None,
+    limit: int = 500,
+) -> str:
+    """Who (territory and size), the problem, what was tried, the solution used (its
+    title, when it is in the catalogue), when, the outcome (a failure is labelled as
+    such), the lessons, where the sheet comes from and, given ``route`` (see
+    :func:`matcher.introductions.route`), how a contact request would reach them.
+    Never the contact person."""
+    who = _who(rex.territory_name or rex.organisation_name, rex.population, lang)
+    reach = t(f"rex_reach_{route}", lang, role=rex.contact_role or "") if route else None
+    rows = [
+        ("digest_card_who", who),
+        ("digest_card_problem", shorten(rex.problem, limit) or None),
+        ("digest_card_tried", shorten(rex.tried, limit) or None),
+        ("rex_card_solution", solution),
+        ("digest_card_period", _period(rex.period_start, rex.period_end, lang)),
+        ("digest_card_outcome", _outcome_label(str(rex.outcome or "unknown"), lang)),
+        ("digest_card_lessons", shorten(rex.lessons, limit) or None),
+        ("card_themes", theme_list(rex.themes, lang)),
+        ("rex_card_links", " ".join(rex.links or []) or None if route else None),
+        ("rex_card_reach", reach),
+    ]
+    return "\n".join([t("digest_card_rex_title", lang, title=rex.title), *card_lines(lang, rows)])
+
+
+def published_solution(ctx: Ctx, solution_id: int | None) -> Solution | None:
+    """The published catalogue entry ``solution_id`` (a merged duplicate: the entry it was
+    merged into); ``None`` when there is none, or it is withdrawn or rejected."""
+    sol = ctx.session.get(Solution, solution_id) if solution_id is not None else None
+    for _ in range(3):
+        if sol is None or sol.merged_into_id is None:
+            break
+        sol = ctx.session.get(Solution, sol.merged_into_id)
+    if sol is None or sol.status != SolutionStatus.PUBLISHED:
+        return None
+    if sol.moderation in (Moderation.REJECTED, Moderation.MERGED):
+        return None
+    return sol
+
+
+def rex_button(ctx: Ctx, experience_id: int, label: str) -> Button:
+    """The "Retour d'expérience" button of a peer line (a global action: always valid)."""
+    return Button(f"{REX_ACTION}:show:{experience_id}", label)
+
+
+def show_rex(ctx: Ctx, experience_id: int) -> None:
+    """The REX sheet, with "Demander un contact" (and the solution's card when the
+    solution used is in the catalogue)."""
+    from matcher.introductions import route
+
+    rex = ctx.session.get(Experience, experience_id)
+    if rex is None:
+        ctx.say("digest_gone")
+        return
+    sol = published_solution(ctx, rex.solution_id)
+    way = route(ctx.session, experience_id=rex.id)
+    buttons = [Button(f"{REX_ACTION}:meet:{rex.id}", ctx.t("rex_contact_button"))]
+    if sol is not None:
+        label = ctx.t("rex_solution_button", title=shorten(sol.title, 40))
+        buttons.append(Button(f"digest:sol:{sol.id}", label))
+    text = render_rex_card(
+        rex, ctx.lang, solution=sol.title if sol is not None else None, route=way, limit=900
+    )
+    ctx.send(text, buttons)
+
+
+def offer_community(ctx: Ctx, need_id: int) -> None:
+    """Under the peers: "3 collectivités de votre taille travaillent aussi sur ce sujet",
+    with a button to join (or see) the group of the need's theme and size band."""
+    from matcher.communities import offer
+
+    need = ctx.session.get(Need, need_id)
+    found = offer(ctx.session, need, ctx.person.id) if need is not None else None
+    if found is None:
+        return
+    group = t("group_name", ctx.lang, theme=theme_label(found.theme, ctx.lang),
+              band=_label("size", found.size_band, ctx.lang) or found.size_band)  # fmt: skip
+    if found.others == 0:
+        text = ctx.t("group_offer_empty", group=group)
+    elif found.others == 1:
+        text = ctx.t("group_offer_one", group=group)
+    else:
+        text = ctx.t("group_offer_many", n=found.others, group=group)
+    if found.joined and found.community_id is not None:
+        button = Button(f"{GROUP_ACTION}:show:{found.community_id}", ctx.t("group_show_button"))
+    else:
+        button = Button(f"{GROUP_ACTION}:join:{need_id}", ctx.t("group_join_button"))
+    ctx.send(text, [button])
