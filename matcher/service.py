@@ -6,6 +6,7 @@ fused score -> scope-aware adjustments -> ranked matches with their reasons.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import threading
@@ -518,8 +519,15 @@ class MatchService:
         resolver: TerritoryResolver | None = None,
     ) -> list[str]:
         """External ids, best first, for a message read as the chat reads it
-        (:func:`matcher.need.scope_from_message`; ``resolver``: find the place too)."""
+        (:func:`matcher.need.scope_from_message`; ``resolver``: find the place too).
+
+        What is ranked is the message's problem statement, for who the territory says the
+        asker is; the stage read in the text is left out: a retrieval set's problem
+        statements ("nous voulons tester…") would otherwise set stopped services apart at
+        the experiment stage (:func:`_live_first`), a choice the chat lets the buyer confirm
+        on the fiche besoin, not one an evaluation should make for them."""
         scope = scope_from_message(text, language=language, resolver=resolver).scope
+        scope = dataclasses.replace(scope, stage=None)
         return [m.external_id for m in self.search(scope, top=top).matches]
 
     def similar_solutions(

@@ -126,10 +126,11 @@ def test_greeting_place_and_size_are_not_searched(_engine: ConversationEngine) -
         assert phrase not in read.scope.text, phrase
     assert read.scope.territory_name == "Lannion" and read.scope.size_band == "10k-50k"
     assert read.scope.stage == "experiment" and read.scope.budget_eur == 30_000
-    # piu search / piu rank go through the same reading (MatchService.rank_ids)
+    # piu rank goes through the same reading (MatchService.rank_ids), the stage left out
     ranked = _engine.service.rank_ids(WRAPPED, top=5, resolver=resolver)
-    same = _engine.service.search(read.scope, top=5).matches
+    same = _engine.service.search(dataclass_replace(read.scope, stage=None), top=5).matches
     assert ranked == [m.external_id for m in same]
+    assert "s0" in ranked  # the stopped service is ranked, not set apart
 
 
 def test_the_fiche_besoin_shows_the_problem_and_the_raw_message_is_kept(
