@@ -44,8 +44,8 @@ from core.domain import (
 )
 from core.messages import MESSAGES, t
 from core.models import ChatIdentity, Experience, Need, Person, Territory
-from matcher.service import MatchService, QueryError
-from matcher.text import stem_map, tokenize, without_place
+from matcher.service import MatchService, QueryError, citable_terms
+from matcher.text import tokenize, without_place
 from matcher.types import PeerMatch, Reason, Scope
 
 __all__ = [
@@ -220,7 +220,7 @@ class PeerService:
             return []
         asker_band = scope.size_band or size_band_value(scope.population)
         this_year = dt.date.today().year
-        query_terms = stem_map(scope.text)
+        query_terms = citable_terms(scope.text, scope)
         with self.db.session() as session:
             rows = {
                 e.id: e

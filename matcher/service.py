@@ -438,7 +438,7 @@ class MatchService:
             evidence = self._rex_evidence(
                 session, [item[1].id for item in [*page, *apart]], scope.size_band
             )
-        query_terms = self._citable_terms(text, scope)
+        query_terms = citable_terms(text, scope)
         matches, tried = (
             [
                 SolutionMatch(
@@ -460,20 +460,6 @@ class MatchService:
             for items in (page, apart)
         )
         return SearchResult(matches, notices, tried_elsewhere=tried)
-
-    @staticmethod
-    def _citable_terms(text: str, scope: Scope) -> dict[str, str]:
-        """The words of ``text`` that may be cited as shared with an entry: no number,
-        stop-word, size or kind-of-collectivité word, nor a word of the asker's place."""
-        place = {fold(w) for w in words(scope.territory_name or "")}
-        return {
-            token: word
-            for token, word in stem_map(text).items()
-            if not any(ch.isdigit() for ch in word)
-            and fold(word) not in REASON_STOP_WORDS
-            and fold(word) not in place
-            and len(word) > 2
-        }
 
     def _rank(
         self, session: Session, scope: Scope, text: str
@@ -730,6 +716,21 @@ def _answered_problem(mission: str, query_terms: dict[str, str]) -> str | None:
     if len(flat) > ANSWER_CHARS:
         flat = flat[: ANSWER_CHARS - 1].rsplit(" ", 1)[0].rstrip(" ,;:.") + "…"
     return flat[:1].lower() + flat[1:] if flat[1:2].islower() else flat
+
+
+def citable_terms(text: str, scope: Scope) -> dict[str, str]:
+    """The words of ``text`` that may be cited as shared with an entry (stem -> word): no
+    number, stop-word, size or kind-of-collectivité word, nor a word of the asker's place.
+    Used for solutions and for peers alike."""
+    place = {fold(w) for w in words(scope.territory_name or "")}
+    return {
+        token: word
+        for token, word in stem_map(text).items()
+        if not any(ch.isdigit() for ch in word)
+        and fold(word) not in REASON_STOP_WORDS
+        and fold(word) not in place
+        and len(word) > 2
+    }
 
 
 def _live_first(

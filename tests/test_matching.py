@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from matcher.service import QueryError, prepare_query
+from matcher.service import QueryError, citable_terms, prepare_query
 from matcher.text import without_place
 from matcher.types import Scope
 
@@ -138,7 +138,7 @@ def test_a_place_in_the_need_does_not_pull_its_namesakes(hashing_service) -> Non
     text = "Nous voulons installer des capteurs de bruit près des bars à Saint-Denis"
     named = {"saint", "denis"}
     # without the place in the scope, its words could be cited (the test can fail)
-    assert named <= set(hashing_service._citable_terms(text, Scope(text=text)).values())
+    assert named <= set(citable_terms(text, Scope(text=text)).values())
     scope = Scope(text=text, territory_name="Saint-Denis", size_band="50k-200k")
     for m in hashing_service.search(scope, top=10).matches:
         for r in m.reasons:

@@ -270,3 +270,26 @@ def test_describe_peer_fr_en() -> None:
         "municipality of 15,000 inhabitants in Jura (Lons-le-Saunier); "
         'tried "Compostage collectif" in 2021; outcome: success; same département'
     )
+
+
+@pytest.mark.slow
+def test_peer_reasons_cite_no_size_kind_or_place_word(peers: PeerService) -> None:
+    with peers.db.session() as session:
+        rex = _rex(
+            "words", "Service de la commune pour ses habitants : " + CANTINE,
+            title="Cantine et habitants", territory_kind="commune", territory_code="25462",
+            territory_name="Ornans", population=15_000, dep="25", region="27",
+        )  # fmt: skip
+        session.add(rex)
+        session.flush()
+        rex_id = rex.id
+    peers.service.index_experience(rex_id)
+    scope = dataclasses.replace(
+        ASKER,
+        text="Le service de la commune veut que ses habitants décommandent les repas de "
+        "la cantine scolaire quand l'enfant est absent",
+    )
+    found = peers.find_peers(scope, top=3, need_top=0)
+    ornans = next(p for p in found if p.territory_name == "Ornans")
+    cited = {w for r in ornans.reasons if r.code == "words" for w in r.params["terms"]}
+    assert cited and cited.isdisjoint({"service", "commune", "habitants"})

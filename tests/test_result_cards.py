@@ -32,7 +32,7 @@ from core.models import Experience, Need, Person, Solution, SolutionFollow, Terr
 from core.privacy import delete_person, export_person
 from devtools.tg_emulator import TelegramEmulator
 from matcher.need import scope_from_message
-from matcher.service import REASON_STOP_WORDS, MatchService
+from matcher.service import REASON_STOP_WORDS, MatchService, citable_terms
 from matcher.territories import TerritoryResolver
 from matcher.types import Scope
 
@@ -154,7 +154,7 @@ def test_no_number_size_or_place_word_among_the_reasons(_engine: ConversationEng
         "Commune de 10 000 habitants, nous voulons lancer un service d'autopartage à Lannion, 000"
     )
     scope = Scope(text=text, territory_name="Lannion", size_band="10k-50k")
-    terms = _engine.service._citable_terms(text, scope)
+    terms = citable_terms(text, scope)
     assert set(terms.values()) == {"autopartage"}  # the need's own word remains
     for word in terms.values():
         assert not any(ch.isdigit() for ch in word) and fold(word) not in REASON_STOP_WORDS
