@@ -79,6 +79,26 @@ class Settings(BaseSettings):
     stalled_pilot_weeks: int = 8  # a pilot with no news this long after it started
     retention_years: int = 3
     privacy_policy_version: str = "2026-11"
+    public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Where people reach the web chat: links in e-mails (confirmation, cards, "
+        "one-click unsubscribe) start with it",
+    )
+    smtp_host: str | None = Field(
+        None, description="SMTP relay for e-mail digests; unset: no e-mail"
+    )
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout: float = 30.0
+    mail_from: str = Field("PIU <lettre@piu.invalid>", description="From: of every e-mail")
+    email_secret: SecretStr | None = Field(
+        None,
+        description="HMAC key of the links in e-mails (confirmation, unsubscribe); required in "
+        "production when PIU_SMTP_HOST is set",
+    )
+    email_confirm_hours: int = 48
     privacy_contact: str | None = Field(
         None,
         description="Data controller's contact shown in the privacy notice (e-mail or postal "
@@ -103,6 +123,8 @@ class Settings(BaseSettings):
             raise ValueError("PIU_DATABASE_URL must be set in production")
         if self.environment == "production" and not (self.privacy_contact or "").strip():
             raise ValueError("PIU_PRIVACY_CONTACT must be set in production")
+        if self.environment == "production" and self.smtp_host and self.email_secret is None:
+            raise ValueError("PIU_EMAIL_SECRET must be set in production with PIU_SMTP_HOST")
         if self.telegram_webhook_url and self.telegram_webhook_secret is None:
             raise ValueError("PIU_TELEGRAM_WEBHOOK_SECRET must be set with a webhook URL")
         return self

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -414,6 +415,13 @@ class Subscription(Base):
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     paused_reason: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: The digest's e-mail address (personal data, given in chat): used once confirmed
+    #: through the link sent to it (double opt-in); ``email_confirmed_at`` None: not yet.
+    email: Mapped[str | None] = mapped_column(String(320))
+    email_confirmed_at: Mapped[dt.datetime | None] = mapped_column()
+    #: Instant alerts (off by default): a new entry that fits an open need very well is
+    #: sent at once, at most once a day; otherwise it waits for the weekly digest.
+    alerts: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class SolutionFollow(Base):
@@ -437,6 +445,8 @@ class DigestDelivery(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     subscription_id: Mapped[int] = mapped_column(ForeignKey("subscription.id", ondelete="CASCADE"))
     period: Mapped[str] = mapped_column(String(32))
+    #: ``telegram``, ``email`` or ``inbox`` (the web chat's inbox only: written with the row)
+    channel: Mapped[str] = mapped_column(String(16), default="telegram", server_default="telegram")
     payload: Mapped[list[Any]] = mapped_column(JSON, default=list)
     parts_sent: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16), default="pending")

@@ -74,6 +74,8 @@ RETENTION_COUNTER = "retention_deleted_persons"
 CONTACT_PURPOSES = ("contact", "solution_contact")
 #: Other buyers may ask to be introduced about a REX one told in chat (/rex).
 REX_CONTACT_PURPOSE = "rex_contact"
+#: Consent purpose of the digest's e-mail address (given in chat, confirmed by a link).
+DIGEST_EMAIL_PURPOSE = "digest_email"
 #: What replaces an erased person's strings in other people's stored messages.
 REDACTED = "[…]"
 #: Outbox payload kind of the retention warning (catalogue key ``privacy_retention_warning``).
@@ -479,6 +481,12 @@ def withdraw_consent(session: Session, person_id: int, *, purpose: str, now: dt.
                     .where(Solution.submitted_by_id == person_id, Solution.contact == email)
                     .values(contact=None, updated_at=now)
                 )
+    if purpose == DIGEST_EMAIL_PURPOSE:  # the digest's address goes with its consent
+        session.execute(
+            update(Subscription)
+            .where(Subscription.person_id == person_id)
+            .values(email=None, email_confirmed_at=None)
+        )
     session.flush()
     return len(records)
 

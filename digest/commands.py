@@ -6,6 +6,7 @@ The engine and the API call these with their session; they render the result wit
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -14,11 +15,17 @@ from sqlalchemy.orm import Session
 from core.domain import Cadence
 from core.messages import t
 from core.models import Person, Subscription, utcnow
+from core.privacy import DIGEST_EMAIL_PURPOSE, record_consent, withdraw_consent
 
 __all__ = [
+    "EMAIL_PURPOSE",
     "SubscriptionError",
     "SubscriptionStatus",
+    "confirm_email",
     "describe",
+    "remove_email",
+    "request_email",
+    "set_alerts",
     "set_subscription",
     "subscription_status",
 ]
@@ -43,6 +50,9 @@ class SubscriptionStatus:
     paused: bool = False
     paused_reason: str | None = None
     last_sent_at: str | None = None
+    email: str | None = None
+    email_confirmed: bool = False
+    alerts: bool = False
 
 
 def _status(sub: Subscription | None) -> SubscriptionStatus:
@@ -58,6 +68,9 @@ def _status(sub: Subscription | None) -> SubscriptionStatus:
         paused=sub.paused,
         paused_reason=sub.paused_reason,
         last_sent_at=sub.last_sent_at.isoformat() if sub.last_sent_at else None,
+        email=sub.email,
+        email_confirmed=sub.email_confirmed_at is not None,
+        alerts=bool(sub.alerts),
     )
 
 
@@ -138,3 +151,59 @@ def describe(status: SubscriptionStatus, lang: str) -> str:
         hour=status.hour,
         themes=themes,
     )
+
+
+# --------------------------------------------------------------------------- e-mail, alerts
+EMAIL_PURPOSE = DIGEST_EMAIL_PURPOSE  # recorded when an address is confirmed
+
+
+def _subscription(session: Session, person_id: int) -> Subscription:
+    sub = session.scalar(select(Subscription).where(Subscription.person_id == person_id))
+    if sub is None:
+        set_subscription(session, person_id, cadence=Cadence.WEEKLY)
+        sub = session.scalar(select(Subscription).where(Subscription.person_id == person_id))
+    assert sub is not None
+    return sub
+
+
+def request_email(session: Session, person_id: int, email: str) -> tuple[int, str]:
+    """Store ``email`` as not yet confirmed (the digest is turned on if it was not);
+    returns (subscription id, address) for the confirmation mail."""
+    sub = _subscription(session, person_id)
+    if sub.email != email:
+        sub.email, sub.email_confirmed_at = email, None
+    if sub.cadence != Cadence.WEEKLY:
+        set_subscription(session, person_id, cadence=Cadence.WEEKLY)
+    session.flush()
+    return sub.id, email
+
+
+def confirm_email(session: Session, sub: Subscription, *, now: dt.datetime, policy: str) -> bool:
+    """The address was confirmed (the link was followed); False if it already was."""
+    if sub.email_confirmed_at is not None:
+        return False
+    sub.email_confirmed_at = now
+    record_consent(session, sub.person_id, purpose=EMAIL_PURPOSE, policy_version=policy, now=now)
+    session.flush()
+    return True
+
+
+def remove_email(session: Session, sub: Subscription, *, now: dt.datetime) -> bool:
+    """Stop e-mails (unsubscribe link, or the user in chat): the address is erased and the
+    consent withdrawn; the digest stays in the web chat's inbox. False if there was none."""
+    if sub.email is None:
+        return False
+    withdraw_consent(session, sub.person_id, purpose=EMAIL_PURPOSE, now=now)
+    sub.email, sub.email_confirmed_at = None, None
+    session.flush()
+    return True
+
+
+def set_alerts(session: Session, person_id: int, on: bool) -> SubscriptionStatus:
+    """Instant alerts on or off (turning them on turns the digest on)."""
+    sub = _subscription(session, person_id)
+    sub.alerts = on
+    if on and sub.cadence != Cadence.WEEKLY:
+        return set_subscription(session, person_id, cadence=Cadence.WEEKLY)
+    session.flush()
+    return _status(sub)

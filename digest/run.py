@@ -14,6 +14,21 @@ Exactly-once protocol
    Telegram may have accepted before the commit.
    ``RetryAfter`` waits and retries the same part; ``Forbidden`` pauses the
    subscription; any other error leaves the delivery pending for the next run.
+
+Channels (``DigestDelivery.channel``), per subscriber
+-----------------------------------------------------
+* ``telegram``: the person has a Telegram chat: the parts are sent there.
+* ``email``: no Telegram chat, a confirmed address: one mail with every part (the
+  delivery is one message: ``parts_sent`` goes from 0 to all at once). A 5xx refusal
+  pauses the subscription; a 4xx or a connection error leaves it pending.
+* ``inbox``: otherwise (web chat users): nothing to send.
+For ``email`` and ``inbox`` the parts are also written to the person's outbox in the
+transaction that records the delivery (exactly once by construction): the web chat
+shows them when the person comes back (``/api/chat/resume``, ``/api/chat/inbox``).
+
+Alerts: a subscriber with ``alerts`` on gets, at most once a day (period
+``alert-YYYY-MM-DD``), the new entries that fit one of their open needs with a score
+>= :data:`ALERT_MIN_SCORE`; the weekly digest still lists them (alerts move no watermark).
 """
 
 from __future__ import annotations
@@ -30,21 +45,41 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.config import Settings
 from core.db import Database
-from core.models import ChatIdentity, DigestDelivery, Meta, Person, Subscription, as_utc
-from digest.compose import DigestMatcher, Part, collect, render
+from core.messages import t
+from core.models import (
+    ChatIdentity,
+    DigestDelivery,
+    Meta,
+    Outbox,
+    Person,
+    Subscription,
+    as_utc,
+)
+from digest.compose import DigestContent, DigestMatcher, Part, collect, render
+from digest.mail import (
+    UNSUBSCRIBE,
+    Mailer,
+    MailRefused,
+    MailTemporary,
+    digest_message,
+    sign,
+    unsubscribe_url,
+)
 from digest.schedule import due_period, is_active, period_key
 from digest.sender import Clock, Forbidden, RetryAfter, Sender, SystemClock, retry_after_seconds
 
 __all__ = [
+    "ALERT_MIN_SCORE",
     "LOCK_KEY",
     "DigestRunner",
     "Lease",
     "RunReport",
+    "alert_items",
 ]
 
 log = logging.getLogger(__name__)
@@ -52,6 +87,12 @@ log = logging.getLogger(__name__)
 LOCK_KEY = "digest_lock"
 TRANSPORT = "telegram"
 PENDING, SENT, EMPTY, BLOCKED = "pending", "sent", "empty", "blocked"
+TELEGRAM, EMAIL, INBOX = "telegram", "email", "inbox"
+ALERT_PREFIX = "alert-"
+#: Score from which a new entry "fits an open need very well" (instant alert): the dense
+#: similarity of the solution to the need, calibrated in tests/test_digest_alerts.py on
+#: the shipped catalogue (see :func:`alert_items`).
+ALERT_MIN_SCORE = 0.86
 
 
 def utcnow() -> dt.datetime:
@@ -162,6 +203,9 @@ class RunReport:
     composed: int = 0  # deliveries created with something to send
     empty: int = 0  # due, but nothing new
     messages_sent: int = 0
+    emails_sent: int = 0
+    inbox: int = 0  # deliveries written to the web chat's inbox only
+    alerts: int = 0  # alert deliveries recorded
     deliveries_completed: int = 0
     paused: int = 0
     errors: int = 0
@@ -184,9 +228,10 @@ class DigestRunner:
         self,
         db: Database,
         settings: Settings,
-        sender: Sender,
+        sender: Sender | None,
         matcher: DigestMatcher | Callable[[], DigestMatcher],
         *,
+        mailer: Mailer | None = None,
         now: Callable[[], dt.datetime] = utcnow,
         clock: Clock | None = None,
         concurrency: int = 8,
@@ -198,6 +243,7 @@ class DigestRunner:
         self.db = db
         self.settings = settings
         self.sender = sender
+        self.mailer = mailer
         self._matcher = matcher
         self.now = now
         self.clock: Clock = clock or SystemClock()
@@ -228,6 +274,7 @@ class DigestRunner:
                 return RunReport(locked=True)
             try:
                 self.compose(report, force=force)
+                self.compose_alerts(report)
                 await self.send_pending(report)
             finally:
                 self.lease.release()
@@ -258,7 +305,10 @@ class DigestRunner:
             }
             pending = set(
                 session.scalars(
-                    select(DigestDelivery.subscription_id).where(DigestDelivery.status == PENDING)
+                    select(DigestDelivery.subscription_id).where(
+                        DigestDelivery.status == PENDING,
+                        DigestDelivery.period.not_like(f"{ALERT_PREFIX}%"),
+                    )
                 )
             )
             seen: set[int] = set()
@@ -272,7 +322,7 @@ class DigestRunner:
                     period = period_key(now, self.tz) if is_active(sub) else None
                 else:
                     period = due_period(sub, now, self.tz)
-                if period is None or chat_id is None:
+                if period is None:
                     continue
                 if (sub.id, period) in delivered or sub.id in pending:
                     continue
@@ -291,18 +341,9 @@ class DigestRunner:
                     else:
                         report.empty += 1
                     continue
-                new_rows.append(
-                    {
-                        "subscription_id": sub.id,
-                        "period": period,
-                        "payload": [p.to_json() for p in parts],
-                        "parts_sent": 0,
-                        "status": PENDING if parts else EMPTY,
-                        "attempts": 0,
-                        "created_at": now,
-                        "sent_at": None if parts else now,
-                    }
-                )
+                row = self._row(sub, person.id, chat_id, period, parts, now)
+                new_rows.append(row)
+                report.inbox += bool(parts) and row["channel"] == INBOX
                 if parts:
                     report.composed += 1
                 else:
@@ -313,6 +354,111 @@ class DigestRunner:
             if new_rows:
                 self._record(new_rows)
         report.compose_seconds += time.perf_counter() - started
+
+    @staticmethod
+    def _row(
+        sub: Subscription,
+        person_id: int,
+        chat_id: str | None,
+        period: str,
+        parts: list[Part],
+        now: dt.datetime,
+    ) -> dict[str, Any]:
+        """A delivery row to insert (``_person_id``: whose outbox gets an inbox copy)."""
+        if chat_id is not None:
+            channel = TELEGRAM
+        elif sub.email and sub.email_confirmed_at is not None:
+            channel = EMAIL
+        else:
+            channel = INBOX
+        done = not parts or channel == INBOX
+        return {
+            "subscription_id": sub.id,
+            "period": period,
+            "channel": channel,
+            "payload": [p.to_json() for p in parts],
+            "parts_sent": len(parts) if channel == INBOX else 0,
+            "status": (SENT if parts else EMPTY) if done else PENDING,
+            "attempts": 0,
+            "created_at": now,
+            "sent_at": now if done else None,
+            "_person_id": person_id,
+        }
+
+    def compose_alerts(self, report: RunReport) -> None:
+        """Today's alert for subscribers with ``alerts`` on, when a new entry fits one of
+        their open needs with a score >= ALERT_MIN_SCORE (at most one a day: the period)."""
+        now = as_utc(self.now())
+        period = f"{ALERT_PREFIX}{now.astimezone(self.tz).date().isoformat()}"
+        matcher: DigestMatcher | None = None
+        cache: dict[object, object] = {}
+        new_rows: list[dict[str, Any]] = []
+        with self.db.session() as session:
+            rows = session.execute(
+                select(Subscription, Person, ChatIdentity.external_id)
+                .join(Person, Person.id == Subscription.person_id)
+                .outerjoin(
+                    ChatIdentity,
+                    (ChatIdentity.person_id == Person.id) & (ChatIdentity.transport == TRANSPORT),
+                )
+                .where(Subscription.alerts.is_(True), Subscription.paused.is_(False))
+                .order_by(Subscription.id)
+            ).all()
+            if not rows:
+                return
+            last_alert = {
+                sid: as_utc(at)
+                for sid, at in session.execute(
+                    select(DigestDelivery.subscription_id, func.max(DigestDelivery.created_at))
+                    .where(DigestDelivery.period.like(f"{ALERT_PREFIX}%"))
+                    .group_by(DigestDelivery.subscription_id)
+                )
+            }
+            today = set(
+                session.scalars(
+                    select(DigestDelivery.subscription_id).where(DigestDelivery.period == period)
+                )
+            )
+            seen: set[int] = set()
+            for sub, person, chat_id in rows:
+                if sub.id in seen or sub.id in today or not is_active(sub):
+                    continue
+                seen.add(sub.id)
+                since = as_utc(sub.watermark or sub.created_at or now)
+                if sub.id in last_alert:
+                    since = max(since, last_alert[sub.id])
+                if matcher is None:
+                    matcher = self._make_matcher()
+                with session.no_autoflush:
+                    content = collect(
+                        session, matcher, sub, person, since=since, until=now, cache=cache
+                    )
+                strong = alert_items(content)
+                if strong.is_empty:
+                    continue
+                lang = sub.language or person.language or "fr"
+                parts = render(strong, lang)
+                parts[0].text = t("alert_header", lang) + "\n\n" + parts[0].text
+                new_rows.append(self._row(sub, person.id, chat_id, period, parts, now))
+                report.alerts += 1
+        if new_rows:
+            self._record(new_rows)
+
+    async def run_alerts(self) -> RunReport:
+        """Alerts only (a frequent job): compose them and send what is pending."""
+        if self._lock.locked():
+            return RunReport(locked=True)
+        async with self._lock:
+            if not self.lease.acquire():
+                return RunReport(locked=True)
+            report = RunReport()
+            try:
+                self.compose_alerts(report)
+                if report.alerts:
+                    await self.send_pending(report)
+            finally:
+                self.lease.release()
+            return report
 
     def _record(self, rows: list[dict[str, Any]]) -> None:
         """Insert delivery rows (and move empty ones' watermark) in one transaction."""
@@ -329,13 +475,34 @@ class DigestRunner:
 
     @staticmethod
     def _insert(session: Any, rows: list[dict[str, Any]]) -> None:
-        session.execute(insert(DigestDelivery), rows)
-        empty = [r for r in rows if r["status"] == EMPTY]
-        for row in empty:
+        session.execute(
+            insert(DigestDelivery), [{k: v for k, v in r.items() if k[0] != "_"} for r in rows]
+        )
+        inbox = [
+            {
+                "person_id": r["_person_id"],
+                "payload": {"kind": "digest", "period": r["period"], **_outbox_payload(part)},
+                "created_at": r["created_at"],
+            }
+            for r in rows
+            if r["channel"] != TELEGRAM
+            for part in r["payload"]
+        ]
+        if inbox:
+            session.execute(insert(Outbox), inbox)
+        for row in rows:
+            if row["period"].startswith(ALERT_PREFIX):
+                continue  # alerts move no watermark: the digest lists them again
+            if row["status"] == EMPTY:
+                values = {"watermark": row["created_at"]}
+            elif row["status"] == SENT:  # the inbox only: delivered by this insert
+                values = {"watermark": row["created_at"], "last_sent_at": row["created_at"]}
+            else:
+                continue
             session.execute(
                 update(Subscription)
                 .where(Subscription.id == row["subscription_id"])
-                .values(watermark=row["created_at"])
+                .values(**values)
             )
 
     # -- send ---------------------------------------------------------------------------
@@ -343,9 +510,9 @@ class DigestRunner:
         started = time.perf_counter()
         with self.db.session() as session:
             jobs = session.execute(
-                select(DigestDelivery.id, ChatIdentity.external_id)
+                select(DigestDelivery.id, DigestDelivery.channel, ChatIdentity.external_id)
                 .join(Subscription, Subscription.id == DigestDelivery.subscription_id)
-                .join(
+                .outerjoin(
                     ChatIdentity,
                     (ChatIdentity.person_id == Subscription.person_id)
                     & (ChatIdentity.transport == TRANSPORT),
@@ -353,18 +520,26 @@ class DigestRunner:
                 .where(DigestDelivery.status == PENDING, Subscription.paused.is_(False))
                 .order_by(DigestDelivery.id)
             ).all()
-        queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
+        queue: asyncio.Queue[tuple[int, str, str | None]] = asyncio.Queue()
         seen: set[int] = set()
-        for delivery_id, chat_id in jobs:
-            if delivery_id not in seen:
-                seen.add(delivery_id)
-                queue.put_nowait((delivery_id, chat_id))
+        for delivery_id, channel, chat_id in jobs:
+            if delivery_id in seen:
+                continue
+            if channel == EMAIL and self.mailer is None:
+                continue  # no relay configured here: stays pending
+            if channel == TELEGRAM and (self.sender is None or chat_id is None):
+                continue
+            seen.add(delivery_id)
+            queue.put_nowait((delivery_id, channel, chat_id))
         last_renew = [time.monotonic()]
 
         async def worker() -> None:
             while not queue.empty():
-                delivery_id, chat_id = queue.get_nowait()
-                await self._deliver(delivery_id, chat_id, report)
+                delivery_id, channel, chat_id = queue.get_nowait()
+                if channel == EMAIL:
+                    await self._deliver_email(delivery_id, report)
+                elif chat_id is not None:
+                    await self._deliver(delivery_id, chat_id, report)
                 if time.monotonic() - last_renew[0] > self.lease.seconds / 3:
                     last_renew[0] = time.monotonic()
                     self.lease.renew()
@@ -386,6 +561,7 @@ class DigestRunner:
             index = delivery.parts_sent
             watermark = delivery.created_at
             subscription_id = delivery.subscription_id
+            alert = delivery.period.startswith(ALERT_PREFIX)
         waits = 0
         while index < len(parts):
             part = parts[index]
@@ -411,11 +587,67 @@ class DigestRunner:
                 return
             index += 1
             report.messages_sent += 1
-            self._commit_part(delivery_id, subscription_id, index, len(parts), watermark)
+            self._commit_part(
+                delivery_id, subscription_id, index, len(parts), watermark, move=not alert
+            )
+        report.deliveries_completed += 1
+
+    async def _deliver_email(self, delivery_id: int, report: RunReport) -> None:
+        """The delivery as one mail; exactly once like a Telegram part (see the module)."""
+        assert self.mailer is not None
+        with self.db.session() as session:
+            delivery = session.get(DigestDelivery, delivery_id)
+            if delivery is None or delivery.status != PENDING:
+                return
+            sub = session.get(Subscription, delivery.subscription_id)
+            assert sub is not None
+            parts = [Part.from_json(p) for p in delivery.payload]
+            watermark, subscription_id = delivery.created_at, sub.id
+            alert = delivery.period.startswith(ALERT_PREFIX)
+            if not sub.email or sub.email_confirmed_at is None:  # unsubscribed meanwhile
+                delivery.status, delivery.sent_at = SENT, as_utc(self.now())
+                delivery.last_error = "no confirmed e-mail address: the inbox copy only"
+                if not alert:
+                    sub.watermark = watermark
+                return
+            lang = sub.language if sub.language in ("fr", "en") else "fr"
+            token = sign(self.settings, UNSUBSCRIBE, sub.id, sub.email, expires=None)
+            subject_key = "email_alert_subject" if alert else "email_digest_subject"
+            msg = digest_message(
+                self.settings,
+                to=sub.email,
+                subject=t(subject_key, lang, date=_local_date(watermark, self.tz, lang)),
+                parts=[(p.text, p.buttons) for p in parts],
+                lang=lang,
+                unsubscribe=unsubscribe_url(self.settings, token),
+                message_id=f"<piu-digest-{delivery_id}@piu.invalid>",  # same id on a resend
+            )
+        try:
+            await asyncio.to_thread(self.mailer.send, msg)
+        except MailRefused as exc:
+            self._block(delivery_id, subscription_id, str(exc), reason=f"e-mail refused: {exc}")
+            report.paused += 1
+            return
+        except MailTemporary as exc:
+            log.warning("digest: e-mail delivery %s failed (will retry): %s", delivery_id, exc)
+            self._fail(delivery_id, str(exc))
+            report.errors += 1
+            return
+        report.emails_sent += 1
+        self._commit_part(
+            delivery_id, subscription_id, len(parts), len(parts), watermark, move=not alert
+        )
         report.deliveries_completed += 1
 
     def _commit_part(
-        self, delivery_id: int, subscription_id: int, sent: int, total: int, watermark: dt.datetime
+        self,
+        delivery_id: int,
+        subscription_id: int,
+        sent: int,
+        total: int,
+        watermark: dt.datetime,
+        *,
+        move: bool = True,
     ) -> None:
         now = as_utc(self.now())
         with self.db.session() as session:
@@ -425,11 +657,11 @@ class DigestRunner:
             session.execute(
                 update(DigestDelivery).where(DigestDelivery.id == delivery_id).values(**values)
             )
-            session.execute(
-                update(Subscription)
-                .where(Subscription.id == subscription_id)
-                .values(watermark=watermark, last_sent_at=now)
-            )
+            values = {"watermark": watermark, "last_sent_at": now} if move else {}
+            if values:
+                session.execute(
+                    update(Subscription).where(Subscription.id == subscription_id).values(**values)
+                )
 
     def _fail(self, delivery_id: int, error: str) -> None:
         with self.db.session() as session:
@@ -439,7 +671,14 @@ class DigestRunner:
                 .values(attempts=DigestDelivery.attempts + 1, last_error=error[:2000])
             )
 
-    def _block(self, delivery_id: int, subscription_id: int, error: str) -> None:
+    def _block(
+        self,
+        delivery_id: int,
+        subscription_id: int,
+        error: str,
+        *,
+        reason: str = "blocked: the user blocked the bot",
+    ) -> None:
         with self.db.session() as session:
             session.execute(
                 update(DigestDelivery)
@@ -453,5 +692,31 @@ class DigestRunner:
             session.execute(
                 update(Subscription)
                 .where(Subscription.id == subscription_id)
-                .values(paused=True, paused_reason="blocked: the user blocked the bot")
+                .values(paused=True, paused_reason=reason[:200])
             )
+
+
+# -- helpers --------------------------------------------------------------------------------
+def alert_items(content: DigestContent) -> DigestContent:
+    """Only what fits an open need very well (score >= ALERT_MIN_SCORE): new solutions for
+    a buyer's needs, new needs for a start-up's solutions."""
+    return DigestContent(
+        role=content.role,
+        since=content.since,
+        until=content.until,
+        solutions=[s for s in content.solutions if s.score >= ALERT_MIN_SCORE],
+        needs=[n for n in content.needs if n.score >= ALERT_MIN_SCORE],
+    )
+
+
+def _outbox_payload(part: dict[str, Any]) -> dict[str, Any]:
+    """A stored part (``Part.to_json``) as an outbox payload the engine renders."""
+    return {
+        "text": part["text"],
+        "buttons": [{"id": data, "label": label} for row in part["buttons"] for label, data in row],
+    }
+
+
+def _local_date(value: dt.datetime, tz: ZoneInfo, lang: str) -> str:
+    local = as_utc(value).astimezone(tz)
+    return local.strftime("%d/%m/%Y") if lang == "fr" else local.strftime("%Y-%m-%d")
