@@ -19,6 +19,7 @@ from bot.flows import ALL_FLOWS
 from bot.types import Flow
 from core.config import Settings
 from core.db import Database
+from digest.mail import mailer_for
 from index.base import Embedder
 from matcher.peers import PeerService
 from matcher.service import MatchService
@@ -87,8 +88,17 @@ def build_engine(
     peers: PeerService | None = None,
     flows: Sequence[Flow] = ALL_FLOWS,
 ) -> ConversationEngine:
-    """The conversation engine over these services, with ``flows`` (all of them by default)."""
-    return ConversationEngine(db, matcher, settings, resolver=resolver, peers=peers, flows=flows)
+    """The conversation engine over these services, with ``flows`` (all of them by default),
+    and the SMTP relay when one is configured."""
+    return ConversationEngine(
+        db,
+        matcher,
+        settings,
+        resolver=resolver,
+        peers=peers,
+        flows=flows,
+        mailer=mailer_for(settings),
+    )
 
 
 def build_services(
@@ -121,7 +131,7 @@ def build_services(
 def attach_digest(application: Any, services: Services) -> None:
     """Schedule the weekly digest, and the follow-up loop (expiry of unanswered
     introductions, due follow-up questions), on the Telegram application's JobQueue."""
-    from digest.compose import ServiceMatcher
+    from digest.match import IndexMatcher
     from digest.run import DigestRunner
     from digest.schedule import register_digest_jobs
     from digest.sender import TelegramSender
@@ -130,7 +140,8 @@ def attach_digest(application: Any, services: Services) -> None:
         services.db,
         services.settings,
         TelegramSender(application.bot),
-        lambda: ServiceMatcher(services.matcher),
+        lambda: IndexMatcher(services.matcher),
+        mailer=services.engine.mailer,
     )
     register_digest_jobs(application, services.settings, runner)
     from matcher.followup_runner import FollowUpRunner

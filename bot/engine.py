@@ -46,6 +46,7 @@ from core.messages import MESSAGES, t
 from core.models import ChatIdentity, ConversationState, Outbox, Person, utcnow
 
 if TYPE_CHECKING:
+    from digest.mail import Mailer
     from matcher.peers import PeerService
     from matcher.service import MatchService
     from matcher.territories import TerritoryResolver
@@ -101,9 +102,12 @@ class ConversationEngine:
         peers: PeerService | None = None,
         *,
         flows: Sequence[Flow],
+        mailer: Mailer | None = None,
     ) -> None:
-        """``flows``: installed in this order, and no other (``bot.flows.ALL_FLOWS``: all)."""
+        """``flows``: installed in this order, and no other (``bot.flows.ALL_FLOWS``: all).
+        ``mailer``: the SMTP relay (the digest's confirmation mails), None without one."""
         self.db = db
+        self.mailer = mailer
         self.service = service
         self.settings = settings
         self.resolver = resolver

@@ -20,6 +20,7 @@ from core.messages import t
 from core.models import ConversationState, Person
 
 if TYPE_CHECKING:
+    from digest.mail import Mailer
     from matcher.peers import PeerService
     from matcher.service import MatchService
     from matcher.territories import TerritoryResolver
@@ -235,6 +236,7 @@ class Engine(Protocol):
     db: Database
     service: MatchService
     settings: Settings
+    mailer: Mailer | None
     resolver: TerritoryResolver | None
     peers: PeerService | None
     today: Callable[[], dt.date]

@@ -23,17 +23,17 @@ def run(
     ] = False,
 ) -> None:
     """Compose and send the digests that are due (exactly once per user and week)."""
-    from digest.compose import ServiceMatcher
+    from digest.match import IndexMatcher
     from digest.run import DigestRunner
     from digest.sender import FakeSender, TelegramSender
 
     s = settings()
     db = database(s)
 
-    def matcher() -> ServiceMatcher:
+    def matcher() -> IndexMatcher:
         from matcher.service import MatchService
 
-        return ServiceMatcher(MatchService.ready(s, db, progress=False))
+        return IndexMatcher(MatchService.ready(s, db, progress=False))
 
     async def go() -> None:
         if dry_run:

@@ -1322,6 +1322,140 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "Une demande de mise en relation attend votre réponse : {about}",
         "en": "An introduction request is waiting for your answer: {about}",
     },
+    # the digest by e-mail, alerts (digest/mail.py, digest/run.py, api/routes/email.py) ----
+    "digest_btn_email": {"fr": "Recevoir par e-mail", "en": "Get it by e-mail"},
+    "digest_btn_email_stop": {"fr": "Arrêter les e-mails", "en": "Stop the e-mails"},
+    "digest_btn_alerts_on": {"fr": "Alertes immédiates", "en": "Instant alerts"},
+    "digest_btn_alerts_off": {"fr": "Arrêter les alertes", "en": "Stop the alerts"},
+    "digest_status_email": {
+        "fr": "Par e-mail à {email}.",
+        "en": "By e-mail to {email}.",
+    },
+    "digest_status_email_pending": {
+        "fr": "E-mail {email} en attente de confirmation (le lien vous a été envoyé).",
+        "en": "E-mail {email} waiting for confirmation (the link was sent to you).",
+    },
+    "digest_status_alerts": {
+        "fr": "Alertes immédiates : oui (au plus une par jour).",
+        "en": "Instant alerts: on (at most one a day).",
+    },
+    "digest_ask_email": {
+        "fr": "À quelle adresse e-mail voulez-vous recevoir la lettre ? Je vous enverrai "
+        "un lien de confirmation ; rien ne part avant que vous l'ayez suivi. "
+        "Vous pourrez arrêter en un clic depuis chaque e-mail. (/annuler pour laisser)",
+        "en": "Which e-mail address should the digest go to? I will send you a "
+        "confirmation link; nothing is sent before you follow it. Every e-mail has a "
+        "one-click unsubscribe. (/cancel to leave it)",
+    },
+    "digest_email_invalid": {
+        "fr": "Ce n'est pas une adresse e-mail valide (exemple : prenom.nom@mairie.fr). "
+        "Réessayez, ou /annuler.",
+        "en": "That is not a valid e-mail address (e.g. first.last@town.fr). "
+        "Try again, or /cancel.",
+    },
+    "digest_email_sent": {
+        "fr": "C'est noté. J'ai envoyé un lien de confirmation à {email} : il est valable "
+        "{hours} heures. La lettre partira par e-mail dès que vous l'aurez suivi ; elle "
+        "reste aussi visible ici.",
+        "en": "Noted. I sent a confirmation link to {email}; it is valid for {hours} "
+        "hours. The digest will go by e-mail once you follow it; it also stays visible here.",
+    },
+    "digest_email_unavailable": {
+        "fr": "L'envoi d'e-mails n'est pas configuré sur ce serveur : la lettre reste "
+        "visible ici, dans la conversation, à chaque visite.",
+        "en": "E-mail is not set up on this server: the digest stays visible here, "
+        "in the conversation, at each visit.",
+    },
+    "digest_email_failed": {
+        "fr": "Je n'ai pas pu envoyer l'e-mail de confirmation pour le moment. "
+        "Réessayez plus tard (/digest).",
+        "en": "I could not send the confirmation e-mail just now. Please try again later "
+        "(/digest).",
+    },
+    "digest_email_stopped": {
+        "fr": "C'est fait : plus d'e-mails, et votre adresse est effacée. La lettre reste "
+        "visible ici.",
+        "en": "Done: no more e-mails, and your address is erased. The digest stays visible here.",
+    },
+    "digest_alerts_on_done": {
+        "fr": "Alertes immédiates activées : quand une nouveauté correspond très bien à "
+        "l'un de vos besoins ouverts, je vous préviens tout de suite (au plus une fois par "
+        "jour ; le reste attend la lettre).",
+        "en": "Instant alerts on: when something new fits one of your open needs very "
+        "well, I tell you at once (at most once a day; the rest waits for the digest).",
+    },
+    "digest_alerts_off_done": {
+        "fr": "Alertes immédiates désactivées.",
+        "en": "Instant alerts off.",
+    },
+    "alert_header": {
+        "fr": "Alerte : une nouveauté correspond très bien à votre besoin.",
+        "en": "Alert: something new fits your need very well.",
+    },
+    "email_digest_subject": {
+        "fr": "PIU — les nouveautés depuis le {date}",
+        "en": "PIU — what is new since {date}",
+    },
+    "email_alert_subject": {
+        "fr": "PIU — une nouveauté pour votre besoin",
+        "en": "PIU — something new for your need",
+    },
+    "email_footer": {
+        "fr": "Vous recevez cet e-mail car vous l'avez demandé dans PIU. "
+        "Se désabonner en un clic : {url}",
+        "en": "You get this e-mail because you asked for it in PIU. One-click unsubscribe: {url}",
+    },
+    "email_footer_html": {
+        "fr": "Vous recevez cet e-mail car vous l'avez demandé dans PIU.",
+        "en": "You get this e-mail because you asked for it in PIU.",
+    },
+    "email_unsubscribe_link": {"fr": "Se désabonner", "en": "Unsubscribe"},
+    "email_confirm_subject": {
+        "fr": "PIU — confirmez votre adresse pour la lettre",
+        "en": "PIU — confirm your address for the digest",
+    },
+    "email_confirm_body": {
+        "fr": "Bonjour,\n\nQuelqu'un (sans doute vous) a demandé à recevoir la lettre de PIU "
+        "à cette adresse. Pour confirmer, ouvrez ce lien ({hours} heures) :\n{url}\n\n"
+        "Sinon, ignorez cet e-mail : rien d'autre ne vous sera envoyé.",
+        "en": "Hello,\n\nSomeone (probably you) asked to receive the PIU digest at this "
+        "address. To confirm, open this link (valid {hours} hours):\n{url}\n\n"
+        "Otherwise, ignore this e-mail: nothing else will be sent to you.",
+    },
+    "email_confirm_body_html": {
+        "fr": "Bonjour,\n\nQuelqu'un (sans doute vous) a demandé à recevoir la lettre de PIU "
+        "à cette adresse. Le lien ci-dessous est valable {hours} heures. Sinon, ignorez cet "
+        "e-mail : rien d'autre ne vous sera envoyé.",
+        "en": "Hello,\n\nSomeone (probably you) asked to receive the PIU digest at this "
+        "address. The link below is valid for {hours} hours. Otherwise, ignore this "
+        "e-mail: nothing else will be sent to you.",
+    },
+    "email_confirm_button": {"fr": "Confirmer mon adresse", "en": "Confirm my address"},
+    "email_page_confirm": {
+        "fr": "Confirmer l'adresse {email} pour recevoir la lettre de PIU ?",
+        "en": "Confirm the address {email} to receive the PIU digest?",
+    },
+    "email_page_confirmed": {
+        "fr": "Merci : l'adresse {email} est confirmée. La lettre y arrivera à la prochaine "
+        "échéance.",
+        "en": "Thank you: {email} is confirmed. The digest will arrive there next time.",
+    },
+    "email_page_invalid": {
+        "fr": "Ce lien n'est pas (ou plus) valable. Demandez-en un nouveau dans la "
+        "conversation (/digest).",
+        "en": "This link is not (or no longer) valid. Ask for a new one in the "
+        "conversation (/digest).",
+    },
+    "email_page_unsubscribe": {
+        "fr": "Ne plus recevoir la lettre de PIU par e-mail ?",
+        "en": "Stop receiving the PIU digest by e-mail?",
+    },
+    "email_page_unsubscribe_button": {"fr": "Me désabonner", "en": "Unsubscribe"},
+    "email_page_unsubscribed": {
+        "fr": "C'est fait : vous ne recevrez plus d'e-mails de PIU, et votre adresse est effacée.",
+        "en": "Done: you will get no more e-mails from PIU, and your address is erased.",
+    },
+    "email_page_open_chat": {"fr": "Ouvrir la conversation", "en": "Open the conversation"},
     # robustness ------------------------------------------------------------------------------
     "rate_limited": {
         "fr": "Vous m'écrivez un peu vite : je n'ai pas traité ce message. "

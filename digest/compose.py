@@ -31,9 +31,8 @@ from core.models import (
 )
 from matcher.communities import new_members
 from matcher.financing import Buyer, FinancingHint, Scheme, financing_why, suggest_financing
-from matcher.need import problem_statement
 from matcher.themes import theme_label
-from matcher.types import Reason, Scope
+from matcher.types import Reason
 
 __all__ = [
     "MAX_CHARS",
@@ -44,7 +43,6 @@ __all__ = [
     "NeedItem",
     "Part",
     "RexItem",
-    "ServiceMatcher",
     "SolutionItem",
     "collect",
     "render",
@@ -169,61 +167,9 @@ class DigestMatcher(Protocol):
         """(solution id, score) among ``candidates`` that answer ``need``, best first."""
         ...
 
-    def needs_for_solution(self, solution_id: int) -> list[tuple[int, float]]:
-        """(need id, score) of open needs a solution answers, best first."""
+    def needs_for_solution(self, solution_id: int, candidates: set[int]) -> list[tuple[int, float]]:
+        """(need id, score) among ``candidates`` (open needs) a solution answers, best first."""
         ...
-
-
-class ServiceMatcher:
-    """DigestMatcher over MatchService, memoised for one run.
-
-    A new solution is kept for a need when it ranks in the need's ``top`` catalogue
-    results (the same ranking the buyer sees in chat) with a score >= ``min_score``.
-    A new need is kept for a solution when its dense similarity is >= ``need_min``
-    (None: the match service's own calibrated threshold).
-    """
-
-    def __init__(
-        self,
-        service: Any,
-        *,
-        top: int = 20,
-        min_score: float = 0.5,
-        need_min: float | None = None,
-    ) -> None:
-        self.service = service
-        self.top = top
-        self.min_score = min_score
-        self.need_min = need_min
-        self._for_need: dict[int, list[tuple[int, float]]] = {}
-        self._for_solution: dict[int, list[tuple[int, float]]] = {}
-
-    def solutions_for_need(self, need: Need, candidates: set[int]) -> list[tuple[int, float]]:
-        if need.id not in self._for_need:
-            scope = Scope(
-                text=need.problem or problem_statement(need.raw_text),
-                language=need.language or "fr",
-                themes=list(need.themes or []),
-                territory_kind=need.territory_kind,
-                size_band=need.size_band,
-                stage=need.stage,
-            )
-            try:
-                matches = self.service.search(scope, top=self.top).matches
-            except ValueError:  # QueryError: nothing searchable in this need
-                matches = []
-            self._for_need[need.id] = [
-                (m.solution_id, m.score) for m in matches if m.score >= self.min_score
-            ]
-        return [(i, s) for i, s in self._for_need[need.id] if i in candidates]
-
-    def needs_for_solution(self, solution_id: int) -> list[tuple[int, float]]:
-        if solution_id not in self._for_solution:
-            found = self.service.needs_for_solution(
-                solution_id, top=50, min_similarity=self.need_min
-            )
-            self._for_solution[solution_id] = [(m.need_id, m.score) for m in found]
-        return self._for_solution[solution_id]
 
 
 # -- collection ---------------------------------------------------------------------------
@@ -405,12 +351,8 @@ def _collect_startup(
     solutions = _cached(content, "by_submitter", lambda: _solutions_by_submitter(session)).get(
         person.id, []
     )
-    best: dict[int, tuple[float, Solution]] = {}
-    for sol in solutions:
-        for need_id, score in matcher.needs_for_solution(sol.id):
-            if need_id not in best or score > best[need_id][0]:
-                best[need_id] = (score, sol)
-    if best:
+    needs: dict[int, Need] = {}
+    if solutions:
         needs = {
             n.id: n
             for n in _cached(
@@ -425,6 +367,12 @@ def _collect_startup(
                 ),
             )
         }
+    best: dict[int, tuple[float, Solution]] = {}
+    for sol in solutions if needs else []:
+        for need_id, score in matcher.needs_for_solution(sol.id, set(needs)):
+            if need_id not in best or score > best[need_id][0]:
+                best[need_id] = (score, sol)
+    if best:
         for need_id, (score, sol) in sorted(best.items(), key=lambda kv: -kv[1][0]):
             need = needs.get(need_id)
             if need is None or need.owner_id == person.id or not _themes_ok(need.themes, wanted):

@@ -39,6 +39,8 @@ __all__ = [
     "confirm_url",
     "confirmation_message",
     "digest_message",
+    "mailer_for",
+    "send_confirmation",
     "sign",
     "unsubscribe_url",
     "verify",
@@ -251,3 +253,19 @@ def _classify(code: int, reply: bytes | str) -> Exception:
     if 500 <= code < 600:
         return MailRefused(f"{code} {text}"[:300])
     return MailTemporary(f"{code} {text}"[:300])
+
+
+def mailer_for(settings: Settings) -> SmtpMailer | None:
+    """The configured relay, or None when PIU_SMTP_HOST is unset (api/wiring.py builds it)."""
+    return SmtpMailer(settings) if settings.smtp_host else None
+
+
+def send_confirmation(
+    settings: Settings, mailer: Mailer, sub_id: int, email: str, lang: str, *, now: dt.datetime
+) -> None:
+    """The double opt-in mail for ``email`` (raises MailRefused / MailTemporary)."""
+    expires = now + dt.timedelta(hours=settings.email_confirm_hours)
+    token = sign(settings, CONFIRM, sub_id, email, expires=expires)
+    mailer.send(
+        confirmation_message(settings, to=email, url=confirm_url(settings, token), lang=lang)
+    )

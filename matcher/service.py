@@ -628,12 +628,18 @@ class MatchService:
 
     # -- needs and REX ----------------------------------------------------------
     def needs_for_solution(
-        self, solution_id: int, *, top: int = 5, min_similarity: float | None = None
+        self,
+        solution_id: int,
+        *,
+        top: int = 5,
+        min_similarity: float | None = None,
+        candidates: int | None = None,
     ) -> list[NeedMatch]:
         """Open needs that a solution answers (for start-ups and digests).
 
         Fused scores are relative to the candidate set (a lone candidate would
-        score 0), so the cut-off is on the absolute dense similarity.
+        score 0), so the cut-off is on the absolute dense similarity. ``candidates``:
+        how many needs each retriever proposes (default: the search's own).
         """
         threshold = self.need_similarity_threshold if min_similarity is None else min_similarity
         self._indexer.flush(timeout=10.0)  # needs the chat has just queued are proposed too
@@ -642,7 +648,8 @@ class MatchService:
             if sol is None:
                 return []
             text = sol.index_text()
-        hits = [h for h in self._hybrid("need", text, "fr") if h[2] >= threshold][:top]
+        hits = [h for h in self._hybrid("need", text, "fr", k=candidates) if h[2] >= threshold]
+        hits = hits[:top]
         if not hits:
             return []
         query_terms = stem_map(text)

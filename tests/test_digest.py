@@ -59,11 +59,13 @@ class _KeywordMatcher:
             sols = [s.get(Solution, i) for i in sorted(candidates)]
             return [(x.id, 0.9) for x in sols if words & self._words(x.index_text())]
 
-    def needs_for_solution(self, solution_id):  # type: ignore[no-untyped-def]
+    def needs_for_solution(self, solution_id, candidates):  # type: ignore[no-untyped-def]
         with self.db.session() as s:
             words = self._words(s.get(Solution, solution_id).index_text())
             needs = s.query(Need).filter(Need.status == NeedStatus.OPEN).all()
-            return [(n.id, 0.8) for n in needs if words & self._words(n.raw_text)]
+            return [
+                (n.id, 0.8) for n in needs if n.id in candidates and words & self._words(n.raw_text)
+            ]
 
 
 class _Clock:

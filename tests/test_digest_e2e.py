@@ -47,7 +47,7 @@ from core.models import (
     utcnow,
 )
 from devtools.tg_emulator import TelegramEmulator
-from digest.compose import ServiceMatcher
+from digest.match import IndexMatcher
 from digest.run import DigestRunner, RunReport
 from digest.schedule import next_slot, register_digest_jobs
 from digest.sender import TelegramSender
@@ -315,7 +315,7 @@ async def _run(
             db,
             settings,
             TelegramSender(app.bot),
-            lambda: ServiceMatcher(service),
+            lambda: IndexMatcher(service),
             now=lambda: clock["now"],
         )
     )

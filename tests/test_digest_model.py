@@ -9,7 +9,7 @@ import pytest
 
 from core.domain import NeedStatus, Role
 from core.models import ChatIdentity, Need, Person, Solution, Subscription
-from digest.compose import ServiceMatcher
+from digest.match import IndexMatcher
 from digest.run import DigestRunner
 from digest.sender import FakeSender
 
@@ -80,7 +80,7 @@ async def test_real_model_digest_for_buyer_and_startup(db, settings, embedder) -
 
     sender = FakeSender()
     runner = DigestRunner(
-        db, settings, sender, lambda: ServiceMatcher(service), now=lambda: paris(2026, 1, 12, 9)
+        db, settings, sender, lambda: IndexMatcher(service), now=lambda: paris(2026, 1, 12, 9)
     )
     report = await runner.run()
     assert report.messages_sent == 2
