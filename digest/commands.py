@@ -144,13 +144,21 @@ def describe(status: SubscriptionStatus, lang: str) -> str:
     themes = (
         t("digest_status_themes", lang, themes=", ".join(status.themes)) if status.themes else ""
     )
-    return t(
-        "digest_status_weekly",
-        lang,
-        day=t(f"digest_weekday_{status.weekday}", lang),
-        hour=status.hour,
-        themes=themes,
-    )
+    lines = [
+        t(
+            "digest_status_weekly",
+            lang,
+            day=t(f"digest_weekday_{status.weekday}", lang),
+            hour=status.hour,
+            themes=themes,
+        )
+    ]
+    if status.email:
+        key = "digest_status_email" if status.email_confirmed else "digest_status_email_pending"
+        lines.append(t(key, lang, email=status.email))
+    if status.alerts:
+        lines.append(t("digest_status_alerts", lang))
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- e-mail, alerts

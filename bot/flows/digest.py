@@ -6,7 +6,8 @@ it never moves the conversation; when the user is in the middle of a flow, its q
 is asked again afterwards (its buttons stay valid).
 
 * ``dset:<value>`` — the subscription settings shown by ``/digest`` (``on``, ``off``,
-  ``days``, ``d:<0-6>``, ``hours``, ``h:<hour>``, ``themes``, ``t:<theme id>``, ``tok``).
+  ``days``, ``d:<0-6>``, ``hours``, ``h:<hour>``, ``themes``, ``t:<theme id>``, ``tok``,
+  ``email`` (asks for the address: step ``digest_email``), ``noemail``, ``alerts:on|off``).
   Values are absolute (a theme toggle re-shows the current choice), so an old button
   pressed again does no harm. Each change is saved at once with
   :func:`digest.commands.set_subscription` and confirmed.
@@ -35,14 +36,24 @@ from bot.flows.shared import (
     row_id,
     show_rex,
     toggle_theme,
+    validate_email,
 )
 from bot.flows.shared import theme_list as _themes
 from bot.render import _label, shorten
-from bot.types import Button, Ctx, Engine, OutMessage
+from bot.types import Button, Ctx, Engine, OutMessage, Step
 from core.domain import IntroStatus, NeedStatus, size_band
 from core.messages import t
-from core.models import Introduction, Need, Outbox, Solution
-from digest.commands import SubscriptionError, describe, set_subscription, subscription_status
+from core.models import Introduction, Need, Outbox, Solution, Subscription, utcnow
+from digest.commands import (
+    SubscriptionError,
+    describe,
+    remove_email,
+    request_email,
+    set_alerts,
+    set_subscription,
+    subscription_status,
+)
+from digest.mail import MailRefused, MailTemporary, send_confirmation
 from matcher.procurement import current_band
 from matcher.themes import THEMES, find_theme, theme_label
 
@@ -129,6 +140,17 @@ def _menu(ctx: Ctx) -> None:
         Button(f"{SETTINGS_ACTION}:hours", ctx.t("digest_btn_hour")),
         Button(f"{SETTINGS_ACTION}:themes", ctx.t("digest_btn_themes")),
     ]
+    if ctx.transport != "telegram":  # Telegram users get the digest in Telegram
+        buttons.append(
+            Button(f"{SETTINGS_ACTION}:noemail", ctx.t("digest_btn_email_stop"))
+            if status.email
+            else Button(f"{SETTINGS_ACTION}:email", ctx.t("digest_btn_email"))
+        )
+    buttons.append(
+        Button(f"{SETTINGS_ACTION}:alerts:off", ctx.t("digest_btn_alerts_off"))
+        if status.alerts
+        else Button(f"{SETTINGS_ACTION}:alerts:on", ctx.t("digest_btn_alerts_on"))
+    )
     ctx.send(status_text(status, ctx.lang) + "\n\n" + ctx.t("digest_settings_question"), buttons)
 
 
@@ -209,9 +231,62 @@ def _on_settings(ctx: Ctx, value: str) -> None:
                 )
     elif value == "tok":
         _confirm(ctx, subscription_status(ctx.session, ctx.person.id))
+    elif value == "email":
+        if ctx.engine.mailer is None:
+            ctx.say("digest_email_unavailable")
+        else:
+            ctx.ask(EMAIL_STEP, flow=DIGEST_ACTION)
+            return  # the question is the address: no other flow's question after it
+    elif value == "noemail":
+        sub = ctx.session.scalar(
+            select(Subscription).where(Subscription.person_id == ctx.person.id)
+        )
+        if sub is not None:
+            remove_email(ctx.session, sub, now=utcnow())
+        ctx.say("digest_email_stopped")
+    elif verb == "alerts" and arg in ("on", "off"):
+        set_alerts(ctx.session, ctx.person.id, arg == "on")
+        ctx.say("digest_alerts_on_done" if arg == "on" else "digest_alerts_off_done")
     else:
         ctx.say("unexpected")
     _after(ctx)
+
+
+# --------------------------------------------------------------------------- e-mail address
+
+EMAIL_STEP = "digest_email"
+
+
+def _p_email(ctx: Ctx) -> None:
+    ctx.say("digest_ask_email")
+
+
+def _t_email(ctx: Ctx, text: str) -> None:
+    """The address: stored unconfirmed, then the confirmation link is mailed (after the
+    commit); the digest goes there only once the link was followed (double opt-in)."""
+    email = validate_email(text)
+    if email is None:
+        ctx.say("digest_email_invalid")
+        return
+    mailer = ctx.engine.mailer
+    if mailer is None:
+        ctx.end_flow()
+        ctx.say("digest_email_unavailable")
+        return
+    sub_id, email = request_email(ctx.session, ctx.person.id, email)
+    ctx.end_flow()
+    settings, lang = ctx.engine.settings, ctx.lang
+
+    def send() -> list[OutMessage]:
+        try:
+            send_confirmation(settings, mailer, sub_id, email, lang, now=utcnow())
+        except (MailRefused, MailTemporary) as exc:
+            log.warning("confirmation mail to subscription %s failed: %s", sub_id, exc)
+            return [OutMessage(t("digest_email_failed", lang))]
+        hours = settings.email_confirm_hours
+        return [OutMessage(t("digest_email_sent", lang, email=email, hours=hours))]
+
+    ctx.defer(send)
 
 
 # --------------------------------------------------------------------------- digest buttons
@@ -305,6 +380,7 @@ def _on_digest(ctx: Ctx, value: str) -> None:
 
 def install(engine: Engine) -> None:
     """Install ``/digest`` and the digest buttons on ``engine``."""
+    engine.register_steps({EMAIL_STEP: Step(_p_email, on_text=_t_email)})
     engine.register_command(("digest", "lettre"), cmd_digest)
     engine.register_choice(SETTINGS_ACTION, _on_settings)
     engine.register_choice(DIGEST_ACTION, _on_digest)
