@@ -74,3 +74,52 @@ def add_solution(db: Any, ext: str, title: str, mission: str) -> int:
         session.add(sol)
         session.flush()
         return int(sol.id)
+
+
+class SmtpSink:
+    """A real local SMTP server (aiosmtpd) that keeps what it receives.
+
+    ``refuse``: address -> SMTP reply given at RCPT (``"550 5.1.1 no such user"`` is a
+    permanent refusal, ``"451 4.3.0 try later"`` a temporary one).
+    """
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.refuse: dict[str, str] = {}
+        self.messages: list[Any] = []  # email.message.EmailMessage, as received
+        self._controller: Any = None
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        from email import policy
+        from email.parser import BytesParser
+
+        message = BytesParser(policy=policy.default).parsebytes(envelope.content)
+        message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+        self.messages.append(message)
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list[Any]:
+        return [m for m in self.messages if address in str(m["X-Envelope-To"])]
+
+    def __enter__(self) -> SmtpSink:
+        from aiosmtpd.controller import Controller
+
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._controller.stop()
+
+
+def mail_parts(message: Any) -> tuple[str, str]:
+    """(plain text, HTML) of a received multipart/alternative mail."""
+    plain = message.get_body(preferencelist=("plain",)).get_content()
+    rich = message.get_body(preferencelist=("html",)).get_content()
+    return plain, rich
