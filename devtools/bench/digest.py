@@ -1,9 +1,12 @@
 """``piu bench digest``: compose digests for N synthetic subscribers, simulate sending.
 
-Composition runs for real (SQLite file, queries, rendering, delivery rows) with a
-cheap deterministic matcher (theme equality) standing in for the embedding model;
-sending goes through the FakeSender at Telegram's limits on a virtual clock, so
-the simulated wall time is reported without sleeping for minutes.
+Composition runs for real: SQLite file, queries, the real matcher (the embedding model,
+FAISS and BM25 through :class:`digest.match.IndexMatcher`: one search per new entry),
+rendering, delivery rows and inbox copies. The texts are the shipped catalogue's (needs
+are written from its missions), so searches cost what real ones do. New entries are
+timed 200, 400 and 800 (half solutions, a quarter needs, a quarter REX); each size is
+composed ``--repeat`` times from a fresh matcher (cold query cache) and the median is
+reported. Sending goes through the FakeSender at Telegram's limits on a virtual clock.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
 from core.config import get_settings
 from core.console import print_json
@@ -47,35 +50,42 @@ WORDS = [
 ]
 
 
-class ThemeMatcher:
-    """A need and a solution match when they share their first theme (cheap, deterministic)."""
-
-    def __init__(self, db: Any) -> None:
-        from core.domain import NeedStatus
-        from core.models import Need, Solution
-
-        with db.session() as s:
-            self.sol_theme = {i: t[0] for i, t in s.execute(select(Solution.id, Solution.themes))}
-            self.needs_by_theme: dict[str, list[int]] = {}
-            for i, t in s.execute(
-                select(Need.id, Need.themes).where(Need.status == NeedStatus.OPEN)
-            ):
-                self.needs_by_theme.setdefault(t[0], []).append(i)
-
-    def solutions_for_need(self, need: Any, candidates: set[int]) -> list[tuple[int, float]]:
-        theme = (need.themes or [""])[0]
-        return [(i, 0.8) for i in sorted(candidates) if self.sol_theme.get(i) == theme]
-
-    def needs_for_solution(self, solution_id: int) -> list[tuple[int, float]]:
-        return [(i, 0.7) for i in self.needs_by_theme.get(self.sol_theme.get(solution_id, ""), [])]
+NEED_OPENINGS = [
+    "Nous cherchons une solution pour",
+    "Notre commune voudrait",
+    "Comment faire pour",
+    "Nous souhaitons",
+    "Besoin d'un outil pour",
+]
+SIZES = (200, 400, 800)
 
 
-def _text(rng: random.Random, n: int) -> str:
-    return " ".join(rng.choice(WORDS) for _ in range(n))
+def _catalogue() -> list[dict[str, Any]]:
+    """The shipped catalogue's entries (title, mission, themes)."""
+    import json
+
+    from core.config import DEMO_DATA_DIR
+
+    rows = []
+    with open(DEMO_DATA_DIR / "catalogue_betagouv.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            if row.get("mission"):
+                rows.append(row)
+    return rows
 
 
-def populate(db: Any, n: int, *, week_start: dt.datetime, seed: int = 7) -> dict[str, int]:
-    """Synthetic people (60 % buyers, 30 % start-ups, 10 % facilitators) and one week of news."""
+def _need_text(rng: random.Random, entry: dict[str, Any]) -> str:
+    mission = str(entry["mission"]).rstrip(".")
+    return f"{rng.choice(NEED_OPENINGS)} {mission[0].lower()}{mission[1:]} {rng.choice(WORDS)}"
+
+
+def populate(
+    db: Any, n: int, *, week_start: dt.datetime, new_entries: int = 800, seed: int = 7
+) -> dict[str, int]:
+    """Synthetic people (60 % buyers, 30 % start-ups, 10 % facilitators; a fifth of them
+    on the web chat without e-mail), their needs and solutions, and ``new_entries``
+    entries created during the week, oldest first: entry i is created at minute i + 1."""
     from core.domain import IntroStatus, NeedStatus, Role
     from core.models import (
         ChatIdentity,
@@ -88,11 +98,13 @@ def populate(db: Any, n: int, *, week_start: dt.datetime, seed: int = 7) -> dict
     )
 
     rng = random.Random(seed)
+    catalogue = _catalogue()
     old = week_start - dt.timedelta(days=30)
     roles = [Role.BUYER] * 6 + [Role.STARTUP] * 3 + [Role.FACILITATOR]
     people: list[dict[str, Any]] = [
         {"id": i + 1, "role": roles[i % 10], "language": "fr" if i % 3 else "en"} for i in range(n)
     ]
+    bands = ["lt2k", "2k-10k", "10k-50k", "50k-200k", "gt200k"]
     with db.session() as s:
         s.execute(insert(Person), people)
         s.execute(
@@ -100,8 +112,10 @@ def populate(db: Any, n: int, *, week_start: dt.datetime, seed: int = 7) -> dict
             [
                 {
                     "person_id": p["id"],
-                    "transport": "telegram",
-                    "external_id": str(10_000 + p["id"]),
+                    "transport": "web" if p["id"] % 5 == 0 else "telegram",
+                    "external_id": f"web-{p['id']:08d}"
+                    if p["id"] % 5 == 0
+                    else str(10_000 + p["id"]),
                 }
                 for p in people
             ],
@@ -125,59 +139,48 @@ def populate(db: Any, n: int, *, week_start: dt.datetime, seed: int = 7) -> dict
         )
         buyers = [p["id"] for p in people if p["role"] == Role.BUYER]
         startups = [p["id"] for p in people if p["role"] == Role.STARTUP]
-        bands = ["lt2k", "2k-10k", "10k-50k", "50k-200k", "gt200k"]
-        s.execute(
-            insert(Need),
-            [
-                {
-                    "owner_id": b,
-                    "raw_text": _text(rng, 12),
-                    "themes": [rng.choice(THEMES)],
-                    "status": NeedStatus.OPEN,
-                    "size_band": rng.choice(bands),
-                    "created_at": old,
-                    "language": "fr",
-                    "constraints": [],
-                }
-                for b in buyers
-            ],
-        )
-        new_needs = [
-            {
-                "owner_id": rng.choice(buyers),
-                "raw_text": _text(rng, 12),
-                "themes": [rng.choice(THEMES)],
+
+        def need(owner: int, at: dt.datetime) -> dict[str, Any]:
+            entry = rng.choice(catalogue)
+            return {
+                "owner_id": owner,
+                "raw_text": _need_text(rng, entry),
+                "themes": list(entry.get("themes") or [])[:2],
                 "status": NeedStatus.OPEN,
                 "size_band": rng.choice(bands),
+                "created_at": at,
                 "language": "fr",
-                "created_at": week_start + dt.timedelta(hours=rng.randint(1, 150)),
                 "constraints": [],
             }
-            for _ in range(300)
-        ]
-        s.execute(insert(Need), new_needs)
-        sols = [
-            {
-                "external_id": f"old-{i}",
-                "title": _text(rng, 4).capitalize(),
-                "mission": _text(rng, 20),
-                "themes": [rng.choice(THEMES)],
-                "submitted_by_id": sid,
-                "created_at": old,
+
+        def solution(key: str, by: int | None, at: dt.datetime) -> dict[str, Any]:
+            entry = rng.choice(catalogue)
+            return {
+                "external_id": key,
+                "title": str(entry["title"])[:200],
+                "mission": entry["mission"],
+                "description": entry["mission"],
+                "themes": list(entry.get("themes") or [])[:2],
+                "submitted_by_id": by,
+                "created_at": at,
             }
-            for i, sid in enumerate(startups)
-        ] + [
-            {
-                "external_id": f"new-{i}",
-                "title": _text(rng, 4).capitalize(),
-                "mission": _text(rng, 20),
-                "themes": [rng.choice(THEMES)],
-                "submitted_by_id": None,
-                "created_at": week_start + dt.timedelta(hours=rng.randint(1, 150)),
-            }
-            for i in range(60)
-        ]
-        s.execute(insert(Solution), sols)
+
+        def minute(i: int) -> dt.datetime:
+            return week_start + dt.timedelta(minutes=i + 1)
+
+        kinds = ["solution", "need", "solution", "rex"] * (new_entries // 4 + 1)
+        s.execute(insert(Need), [need(b, old) for b in buyers])
+        s.execute(
+            insert(Solution), [solution(f"old-{i}", sid, old) for i, sid in enumerate(startups)]
+        )
+        new = list(enumerate(kinds[:new_entries]))
+        s.execute(
+            insert(Need), [need(rng.choice(buyers), minute(i)) for i, k in new if k == "need"]
+        )
+        s.execute(
+            insert(Solution),
+            [solution(f"new-{i}", None, minute(i)) for i, k in new if k == "solution"],
+        )
         s.execute(
             insert(Experience),
             [
@@ -186,10 +189,11 @@ def populate(db: Any, n: int, *, week_start: dt.datetime, seed: int = 7) -> dict
                     "title": _text(rng, 6),
                     "population": rng.choice([900, 5000, 20000, 80000, 300000]),
                     "territory_name": "Ville",
-                    "themes": [rng.choice(THEMES)],
-                    "created_at": week_start + dt.timedelta(hours=rng.randint(1, 150)),
+                    "themes": list(rng.choice(catalogue).get("themes") or [])[:1],
+                    "created_at": minute(i),
                 }
-                for i in range(40)
+                for i, k in new
+                if k == "rex"
             ],
         )
         s.execute(
@@ -200,7 +204,7 @@ def populate(db: Any, n: int, *, week_start: dt.datetime, seed: int = 7) -> dict
                     "target_person_id": rng.choice(startups),
                     "status": IntroStatus.REQUESTED,
                     "message": _text(rng, 10),
-                    "created_at": week_start + dt.timedelta(hours=rng.randint(1, 150)),
+                    "created_at": minute(rng.randrange(new_entries)),
                 }
                 for _ in range(400)
             ],
@@ -208,50 +212,113 @@ def populate(db: Any, n: int, *, week_start: dt.datetime, seed: int = 7) -> dict
     return {"subscribers": n, "buyers": len(buyers), "startups": len(startups)}
 
 
+def _text(rng: random.Random, n: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(n))
+
+
+def _reset(db: Any, week_start: dt.datetime) -> None:
+    """Forget the deliveries (and inbox copies) of a timed run: the next one starts afresh."""
+    from sqlalchemy import delete, update
+
+    from core.models import DigestDelivery, Outbox, Subscription
+
+    with db.session() as s:
+        s.execute(delete(DigestDelivery))
+        s.execute(delete(Outbox))
+        s.execute(update(Subscription).values(watermark=week_start, last_sent_at=None))
+
+
 def bench_digest(
     subscribers: Annotated[int, typer.Option(help="Synthetic subscribers.")] = 10_000,
+    sizes: Annotated[str, typer.Option(help="New entries per timed run.")] = "200,400,800",
+    repeat: Annotated[int, typer.Option(help="Timed runs per size (the median is shown).")] = 3,
     concurrency: Annotated[int, typer.Option(help="Concurrent deliveries.")] = 30,
     keep: Annotated[bool, typer.Option(help="Keep the temporary database.")] = False,
 ) -> None:
-    """Compose digests for synthetic subscribers (target <= 60 s) and simulate sending them."""
+    """Compose digests with the real matcher for N subscribers (target <= 60 s at 200 new
+    entries) and how it grows with what is new; simulate sending the first size."""
+    import statistics
+
     from core.db import Database
+    from digest.match import IndexMatcher
     from digest.run import DigestRunner, RunReport
     from digest.schedule import last_slot
     from digest.sender import FakeSender, RateLimiter, VirtualClock
+    from matcher.service import MatchService
 
+    counts_by_size = [int(x) for x in sizes.split(",") if x.strip()]
     base = get_settings()
     tmp = Path(tempfile.mkdtemp(prefix="piu-bench-digest-"))
     s = base.model_copy(
-        update={"data_dir": tmp, "database_url": f"sqlite:///{tmp / 'bench.sqlite3'}"}
+        update={
+            "data_dir": tmp,
+            "database_url": f"sqlite:///{tmp / 'bench.sqlite3'}",
+            "model_cache_dir": base.models_dir,  # the converted model, not a new conversion
+        }
     )
     db = Database(s.db_url)
     from zoneinfo import ZoneInfo
 
     tz = ZoneInfo(s.timezone)
-    run_at = last_slot(0, 9, dt.datetime.now(dt.UTC), tz) + dt.timedelta(minutes=5)
-    week_start = run_at - dt.timedelta(days=7)
+    week_start = last_slot(0, 9, dt.datetime.now(dt.UTC), tz) - dt.timedelta(days=7)
     t0 = time.perf_counter()
-    counts = populate(db, subscribers, week_start=week_start)
-    setup_s = time.perf_counter() - t0
+    counts = populate(db, subscribers, week_start=week_start, new_entries=max(counts_by_size))
+    typer.echo(
+        f"setup: {subscribers} subscribers and their data in {time.perf_counter() - t0:.1f} s"
+    )
+    t0 = time.perf_counter()
+    built = MatchService.ready(s, db, progress=True)  # embed and index everything once
+    embedder = built.embedder
+    built.close()
 
+    def fresh_service() -> MatchService:
+        """The indexes loaded from their files, an empty query cache."""
+        service = MatchService(db, s, embedder)
+        service.ensure_ready()
+        return service
+
+    index_s = time.perf_counter() - t0
+    typer.echo(f"indexes: built in {index_s:.1f} s (not part of the composition)")
+
+    timings: dict[int, list[float]] = {}
+    searches: dict[int, int] = {}
+    composed: dict[int, RunReport] = {}
+    for size in counts_by_size:
+        run_at = week_start + dt.timedelta(minutes=size, seconds=30)  # entries 0..size-1
+        for _ in range(repeat):
+            _reset(db, week_start)
+            service = fresh_service()
+            matcher = IndexMatcher(service)
+            runner = DigestRunner(db, s, None, matcher, now=lambda at=run_at: at)
+            report = RunReport()
+            t0 = time.perf_counter()
+            runner.compose(report, force=True)
+            timings.setdefault(size, []).append(time.perf_counter() - t0)
+            searches[size], composed[size] = matcher.searches, report
+            service.close()
+        typer.echo(
+            f"compose: {subscribers} subscribers, {size} new entries: median "
+            f"{statistics.median(timings[size]):.1f} s over {repeat} runs "
+            f"({', '.join(f'{x:.1f}' for x in timings[size])}); {searches[size]} searches; "
+            f"{composed[size].composed} digests, {composed[size].empty} empty"
+        )
+
+    first = counts_by_size[0]
+    _reset(db, week_start)
     vclock = VirtualClock()
     sender = FakeSender(limiter=RateLimiter(per_second=30, per_chat_interval=1.0, clock=vclock))
+    service = fresh_service()
     runner = DigestRunner(
-        db,
-        s,
-        sender,
-        lambda: ThemeMatcher(db),
-        now=lambda: run_at,
-        clock=vclock,
-        concurrency=concurrency,
-    )
+        db, s, sender, IndexMatcher(service),
+        now=lambda: week_start + dt.timedelta(minutes=first, seconds=30),
+        clock=vclock, concurrency=concurrency,
+    )  # fmt: skip
     report = RunReport()
-    t0 = time.perf_counter()
-    runner.compose(report)
-    compose_s = time.perf_counter() - t0
+    runner.compose(report, force=True)
     t0 = time.perf_counter()
     asyncio.run(vclock.run(runner.send_pending(report)))
     send_real_s = time.perf_counter() - t0
+    service.close()
     per_chat: dict[str, list[float]] = {}
     for m in sender.sent:
         per_chat.setdefault(m.chat_id, []).append(m.at)
@@ -260,27 +327,29 @@ def bench_digest(
     chat_gap = min(
         (b - a for ts in per_chat.values() for a, b in itertools.pairwise(ts)), default=None
     )
+    medians = {size: round(statistics.median(v), 2) for size, v in timings.items()}
     result = {
         **counts,
-        "setup_seconds": round(setup_s, 2),
-        "compose_seconds": round(compose_s, 2),
+        "index_build_seconds": round(index_s, 1),
+        "compose_median_seconds_by_new_entries": medians,
+        "compose_runs_seconds": {k: [round(x, 2) for x in v] for k, v in timings.items()},
+        "searches_by_new_entries": searches,
         "compose_target_seconds": 60,
         "digests_with_content": report.composed,
         "digests_empty": report.empty,
+        "inbox_only": report.inbox,
         "messages": report.messages_sent,
         "simulated_send_seconds_at_30_per_s": round(vclock.now(), 1),
         "send_real_seconds": round(send_real_s, 2),
         "min_gap_between_messages_s": round(worst_gap, 4),
         "min_gap_same_chat_s": None if chat_gap is None else round(chat_gap, 3),
-        "matcher": "theme-equality stand-in (no embedding model)",
+        "matcher": f"IndexMatcher, {s.embedding_model} ({s.embedding_backend}"
+        f"{', fine-tuned' if s.use_finetuned else ''}), one search per new entry",
     }
     typer.echo(
-        f"compose: {report.composed + report.empty} digests for {subscribers} subscribers "
-        f"in {compose_s:.1f} s (target <= 60 s)"
-    )
-    typer.echo(
-        f"send: {report.messages_sent} messages, simulated wall time {vclock.now():.1f} s "
-        f"at 30 msg/s and 1 msg/s per chat (virtual clock; {send_real_s:.1f} s real)"
+        f"send ({first} new entries): {report.messages_sent} messages, simulated wall time "
+        f"{vclock.now():.1f} s at 30 msg/s and 1 msg/s per chat (virtual clock; "
+        f"{send_real_s:.1f} s real); {report.inbox} web chat users got it in their inbox"
     )
     print_json(result)
     db.dispose()
