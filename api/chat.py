@@ -135,12 +135,13 @@ class ResumeRequest(BaseModel):
 
 @router.post("/api/chat/resume", response_model=ChatReply, response_model_exclude_none=True)
 async def resume_chat(body: ResumeRequest, engine: EngineDep) -> ChatReply:
-    """When the page opens (or reloads): the question the session was at, with its
-    buttons, or the welcome for a new session; then any pending outbox messages."""
+    """When the page opens (or reloads): what is new since the last visit (pending outbox
+    messages: the digest's inbox, introductions), then the question the session was at,
+    with its buttons, or the welcome for a new session."""
 
     def run() -> list[OutMessage]:
-        out = engine.resume(TRANSPORT, body.session_id)
-        return out + engine.pending_outbox(TRANSPORT, body.session_id)
+        news = engine.pending_outbox(TRANSPORT, body.session_id)
+        return news + engine.resume(TRANSPORT, body.session_id)
 
     return _reply(await anyio.to_thread.run_sync(run, limiter=_chat_limiter()))
 

@@ -165,7 +165,17 @@
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit(); }
   });
 
-  // where this session left off (a reload keeps the conversation), or the welcome
-  post({ session_id: sessionId }, "/api/chat/resume");
+  // a card link from the digest e-mail: /?open=digest:sol:12 (then the address is cleaned)
+  var params = new URLSearchParams(window.location.search);
+  var card = params.get("open");
+  if (card && !/^digest:(sol|rex|need|intro):[0-9]{1,9}$/.test(card)) { card = null; }
+  if (params.has("open")) { history.replaceState(null, "", window.location.pathname); }
+
+  // what is new since the last visit (the digest's inbox), then where this session left
+  // off (a reload keeps the conversation), or the welcome; then the card asked for
+  post({ session_id: sessionId }, "/api/chat/resume").then(function () {
+    if (card) { post({ session_id: sessionId, choice: card }); }
+  });
   setInterval(poll, 30000);
+  document.addEventListener("visibilitychange", poll);  // back to the tab: the news at once
 })();
