@@ -25,7 +25,7 @@ from matcher.peers import PeerService
 from matcher.service import MatchService
 from matcher.territories import TerritoryResolver
 
-__all__ = ["Services", "attach_digest", "build_engine", "build_services"]
+__all__ = ["Services", "attach_digest", "build_engine", "build_services", "digest_runner"]
 
 log = logging.getLogger(__name__)
 
@@ -128,21 +128,29 @@ def build_services(
     return Services(settings, db, matcher, resolver, peers, engine, indexes_loaded=ready)
 
 
-def attach_digest(application: Any, services: Services) -> None:
-    """Schedule the weekly digest, and the follow-up loop (expiry of unanswered
-    introductions, due follow-up questions), on the Telegram application's JobQueue."""
+def digest_runner(services: Services, sender: Any | None) -> Any:
+    """The digest runner: ``sender`` for Telegram chats (None: no bot here), the SMTP relay
+    for confirmed addresses, the web chat's inbox always."""
     from digest.match import IndexMatcher
     from digest.run import DigestRunner
-    from digest.schedule import register_digest_jobs
-    from digest.sender import TelegramSender
 
-    runner = DigestRunner(
+    return DigestRunner(
         services.db,
         services.settings,
-        TelegramSender(application.bot),
+        sender,
         lambda: IndexMatcher(services.matcher),
         mailer=services.engine.mailer,
     )
+
+
+def attach_digest(application: Any, services: Services) -> None:
+    """Schedule the weekly digest and the alerts, and the follow-up loop (expiry of
+    unanswered introductions, due follow-up questions), on the Telegram application's
+    JobQueue."""
+    from digest.schedule import register_digest_jobs
+    from digest.sender import TelegramSender
+
+    runner = digest_runner(services, TelegramSender(application.bot))
     register_digest_jobs(application, services.settings, runner)
     from matcher.followup_runner import FollowUpRunner
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from cli.common import database, settings
-from core.console import fail, print_json
+from core.console import print_json
 
 app = typer.Typer(help="Weekly digests: run them from cron or by hand.", no_args_is_help=True)
 
@@ -22,7 +22,10 @@ def run(
         bool, typer.Option("--now", help="Ignore each user's day and hour (this week's digest).")
     ] = False,
 ) -> None:
-    """Compose and send the digests that are due (exactly once per user and week)."""
+    """Compose and send the digests that are due (exactly once per user and week): Telegram
+    chats through the bot (PIU_TELEGRAM_TOKEN), confirmed addresses through the SMTP relay
+    (PIU_SMTP_HOST), web chat users' inbox always."""
+    from digest.mail import mailer_for
     from digest.match import IndexMatcher
     from digest.run import DigestRunner
     from digest.sender import FakeSender, TelegramSender
@@ -51,16 +54,20 @@ def run(
                         )
             print_json(report.summary())
             return
+        mailer = mailer_for(s)
         if s.telegram_token is None:
-            fail("PIU_TELEGRAM_TOKEN is not set: cannot send (use --dry-run to preview).")
-        from telegram import Bot
+            if mailer is None:
+                typer.echo("no PIU_TELEGRAM_TOKEN nor PIU_SMTP_HOST: the web chat inbox only")
+            report = await DigestRunner(db, s, None, matcher, mailer=mailer).run(force=now)
+        else:
+            from telegram import Bot
 
-        kwargs: dict[str, Any] = (
-            {"base_url": s.telegram_api_base_url} if s.telegram_api_base_url else {}
-        )
-        async with Bot(s.telegram_token.get_secret_value(), **kwargs) as bot:
-            runner = DigestRunner(db, s, TelegramSender(bot), matcher)
-            report = await runner.run(force=now)
+            kwargs: dict[str, Any] = (
+                {"base_url": s.telegram_api_base_url} if s.telegram_api_base_url else {}
+            )
+            async with Bot(s.telegram_token.get_secret_value(), **kwargs) as bot:
+                runner = DigestRunner(db, s, TelegramSender(bot), matcher, mailer=mailer)
+                report = await runner.run(force=now)
         print_json(report.summary())
         if report.locked:
             raise typer.Exit(2)

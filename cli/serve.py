@@ -50,9 +50,21 @@ def run_server(
     app = create_app(settings, services)
     server = uvicorn.Server(_uvicorn_config(app, settings, host, port))
     if settings.telegram_token is None:
-        server.run()
+        asyncio.run(_serve_alone(server, services))
         return
     asyncio.run(_serve_with_bot(server, settings, services))
+
+
+async def _serve_alone(server: Any, services: Services) -> None:
+    """uvicorn, and the digests and alerts for the web chat (inbox, e-mail) on a timer."""
+    from api.wiring import digest_runner
+    from digest.schedule import run_forever
+
+    digests = asyncio.ensure_future(run_forever(digest_runner(services, None)))
+    try:
+        await server.serve()
+    finally:
+        digests.cancel()
 
 
 async def _serve_with_bot(server: Any, settings: Settings, services: Services) -> None:

@@ -563,6 +563,7 @@ class DigestRunner:
             watermark = delivery.created_at
             subscription_id = delivery.subscription_id
             alert = delivery.period.startswith(ALERT_PREFIX)
+        assert self.sender is not None  # send_pending queues Telegram only with a sender
         waits = 0
         while index < len(parts):
             part = parts[index]

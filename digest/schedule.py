@@ -7,8 +7,10 @@ a digest missed while the bot was down is caught up at the next start, once.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
+import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,6 +24,7 @@ __all__ = [
     "next_slot",
     "period_key",
     "register_digest_jobs",
+    "run_forever",
 ]
 
 log = logging.getLogger(__name__)
@@ -89,6 +92,12 @@ def register_digest_jobs(
         except Exception:
             log.exception("digest run failed")
 
+    async def _alerts(context: Any) -> None:
+        try:
+            await runner.run_alerts()
+        except Exception:
+            log.exception("alert run failed")
+
     queue = application.job_queue
     if queue is None:
         raise RuntimeError('PTB JobQueue missing: install "python-telegram-bot[job-queue]"')
@@ -96,3 +105,26 @@ def register_digest_jobs(
     # Slots are on the hour: check just after each full hour.
     first = every - dt.datetime.now(dt.UTC).timestamp() % every + 30
     queue.run_repeating(_job, interval=every, first=first, name="digest-hourly")
+    queue.run_repeating(_alerts, interval=ALERT_EVERY, first=60, name="digest-alerts")
+
+
+#: How often instant alerts are looked for (seconds).
+ALERT_EVERY = 600
+
+
+async def run_forever(runner: Any, *, every: float = 3600) -> None:
+    """The same schedule without Telegram (``piu serve`` alone): a catch-up run, the
+    alerts every ALERT_EVERY seconds and the digests just after each full hour."""
+    await asyncio.sleep(5)
+    next_digest = 0.0
+    while True:
+        now = dt.datetime.now(dt.UTC).timestamp()
+        try:
+            if now >= next_digest:
+                await runner.run()
+                next_digest = now - now % every + every + 30
+            else:
+                await runner.run_alerts()
+        except Exception:
+            log.exception("digest run failed")
+        await asyncio.sleep(max(1.0, min(ALERT_EVERY, next_digest - time.time())))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import itertools
 import random
 import tempfile
@@ -216,6 +217,10 @@ def _text(rng: random.Random, n: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(n))
 
 
+def _at(value: dt.datetime) -> dt.datetime:
+    return value
+
+
 def _reset(db: Any, week_start: dt.datetime) -> None:
     """Forget the deliveries (and inbox copies) of a timed run: the next one starts afresh."""
     from sqlalchemy import delete, update
@@ -289,7 +294,7 @@ def bench_digest(
             _reset(db, week_start)
             service = fresh_service()
             matcher = IndexMatcher(service)
-            runner = DigestRunner(db, s, None, matcher, now=lambda at=run_at: at)
+            runner = DigestRunner(db, s, None, matcher, now=functools.partial(_at, run_at))
             report = RunReport()
             t0 = time.perf_counter()
             runner.compose(report, force=True)
