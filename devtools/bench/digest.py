@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from core.config import get_settings
 from core.console import print_json
@@ -362,3 +362,62 @@ def bench_digest(
         import shutil
 
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def bench_digest_threshold(
+    needs: Annotated[
+        Path, typer.Option("--needs", exists=True, dir_okay=False, help="Labelled needs.")
+    ] = Path(__file__).resolve().parents[2] / "data" / "bench" / "digest_needs.jsonl",
+) -> None:
+    """The digest's similarity thresholds on labelled needs x the shipped catalogue."""
+    import json
+
+    import numpy as np
+
+    from core.config import DEMO_DATA_DIR
+    from core.db import Database
+    from core.models import Solution
+    from digest.match import DIGEST_MIN_SIMILARITY
+    from digest.run import ALERT_MIN_SCORE
+    from index.embedder import load_embedder
+    from ingest.importers import import_file
+
+    settings = get_settings()
+    with tempfile.TemporaryDirectory(prefix="piu-threshold-") as tmp:
+        db = Database(f"sqlite:///{Path(tmp) / 'catalogue.sqlite3'}")
+        with db.session() as session:  # the catalogue as the product reads it
+            import_file(session, "catalogue", DEMO_DATA_DIR / "catalogue_betagouv.jsonl")
+        with db.session() as session:
+            sols = [(x.external_id, x.index_text()) for x in session.scalars(select(Solution))]
+        db.dispose()
+    labelled = [json.loads(line) for line in needs.read_text(encoding="utf-8").splitlines()]
+    embedder = load_embedder(settings)
+    queries = embedder.encode_queries([text for _, text in sols])
+    passages = embedder.encode_passages([n["text"] for n in labelled])
+    sim = queries @ passages.T
+    ids = [external_id for external_id, _ in sols]
+    relevant = np.array([[i in set(n["relevant"]) for n in labelled] for i in ids])
+    table = []
+    for threshold in (0.68, 0.70, 0.72, 0.74, 0.76, 0.78, 0.80):
+        above = sim >= threshold
+        table.append(
+            {
+                "threshold": threshold,
+                "relevant_kept": int((above & relevant).sum()),
+                "relevant_total": int(relevant.sum()),
+                "other_pairs_above": int((above & ~relevant).sum()),
+            }
+        )
+        typer.echo(
+            f"{threshold:.2f}: keeps {table[-1]['relevant_kept']}/{table[-1]['relevant_total']}"
+            f" relevant pairs, {table[-1]['other_pairs_above']} other pairs above"
+        )
+    print_json(
+        {
+            "needs": len(labelled),
+            "solutions": len(sols),
+            "digest_min_similarity": DIGEST_MIN_SIMILARITY,
+            "alert_min_score": ALERT_MIN_SCORE,
+            "table": table,
+        }
+    )
