@@ -1400,6 +1400,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "PIU — une nouveauté pour votre besoin",
         "en": "PIU — something new for your need",
     },
+    "email_digest_footer": {
+        "fr": "Les liens ouvrent le détail dans la conversation PIU ; écrivez-y /digest pour "
+        "changer le jour, l'heure ou les thèmes.",
+        "en": "The links open the details in the PIU conversation; write /digest there to "
+        "change the day, hour or themes.",
+    },
     "email_footer": {
         "fr": "Vous recevez cet e-mail car vous l'avez demandé dans PIU. "
         "Se désabonner en un clic : {url}",

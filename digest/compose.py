@@ -231,13 +231,7 @@ def _collect_buyer(
     content: DigestContent,
     wanted: set[str],
 ) -> None:
-    needs = list(
-        session.scalars(
-            select(Need)
-            .where(Need.owner_id == person.id, Need.status == NeedStatus.OPEN)
-            .order_by(Need.id)
-        )
-    )
+    needs = _cached(content, "open_needs", lambda: _open_needs_by_owner(session)).get(person.id, [])
     new_solutions = {
         s.id: s
         for s in _cached(
@@ -405,6 +399,17 @@ def _collect_startup(
         )
         or 0
     )
+
+
+def _open_needs_by_owner(session: Session) -> dict[int, list[Need]]:
+    """Open needs per owner, in one query (one run reads them all anyway)."""
+    out: dict[int, list[Need]] = {}
+    for need in session.scalars(
+        select(Need).where(Need.status == NeedStatus.OPEN).order_by(Need.id)
+    ):
+        if need.owner_id is not None:
+            out.setdefault(need.owner_id, []).append(need)
+    return out
 
 
 def _solutions_by_submitter(session: Session) -> dict[int, list[Solution]]:

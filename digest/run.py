@@ -619,7 +619,7 @@ class DigestRunner:
                 self.settings,
                 to=sub.email,
                 subject=t(subject_key, lang, date=_local_date(watermark, self.tz, lang)),
-                parts=[(p.text, p.buttons) for p in parts],
+                parts=[(_for_mail(p.text, lang), p.buttons) for p in parts],
                 lang=lang,
                 unsubscribe=unsubscribe_url(self.settings, token),
                 message_id=f"<piu-digest-{delivery_id}@piu.invalid>",  # same id on a resend
@@ -717,6 +717,12 @@ def _outbox_payload(part: dict[str, Any]) -> dict[str, Any]:
         "text": part["text"],
         "buttons": [{"id": data, "label": label} for row in part["buttons"] for label, data in row],
     }
+
+
+def _for_mail(text: str, lang: str) -> str:
+    """A part's text for a mail: the chat footer (buttons, /digest) says links instead."""
+    footer = t("digest_footer", lang)
+    return text[: -len(footer)] + t("email_digest_footer", lang) if text.endswith(footer) else text
 
 
 def _local_date(value: dt.datetime, tz: ZoneInfo, lang: str) -> str:
