@@ -176,7 +176,10 @@ def test_digest_shows_status_and_changes_settings_fr(_eng: ConversationEngine, d
     chat = _Chat(_eng)
     chat.say("/digest")
     assert "Vous ne recevez pas la lettre hebdomadaire" in chat.text
-    assert chat.labels() == ["Hebdomadaire", "Changer le jour", "Changer l'heure", "Thèmes"]
+    assert chat.labels() == [
+        "Hebdomadaire", "Changer le jour", "Changer l'heure", "Thèmes", "Recevoir par e-mail",
+        "Alertes immédiates",
+    ]  # fmt: skip
     pid = _person(db, "u1")
     assert _sub(db, pid) is None  # looking changes nothing
 
@@ -227,7 +230,9 @@ def test_digest_in_english(_eng: ConversationEngine, db) -> None:  # type: ignor
     chat.say("/language en")
     chat.say("/digest")
     assert "You do not receive the weekly digest" in chat.text
-    assert chat.labels() == ["Weekly", "Change day", "Change time", "Themes"]
+    assert chat.labels() == [
+        "Weekly", "Change day", "Change time", "Themes", "Get it by e-mail", "Instant alerts"
+    ]  # fmt: skip
     chat.press("Change day")
     chat.press("Friday")
     assert "Saved." in chat.text and "every Friday at 9:00 (Paris time)" in chat.text
