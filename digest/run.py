@@ -289,15 +289,7 @@ class DigestRunner:
         matcher: DigestMatcher | None = None
         cache: dict[object, object] = {}
         with self.db.session() as session:
-            rows = session.execute(
-                select(Subscription, Person, ChatIdentity.external_id)
-                .join(Person, Person.id == Subscription.person_id)
-                .outerjoin(
-                    ChatIdentity,
-                    (ChatIdentity.person_id == Person.id) & (ChatIdentity.transport == TRANSPORT),
-                )
-                .order_by(Subscription.id)
-            ).all()
+            rows = session.execute(_subscribers()).all()
             delivered = {
                 (sid, period)
                 for sid, period in session.execute(
@@ -396,14 +388,7 @@ class DigestRunner:
         new_rows: list[dict[str, Any]] = []
         with self.db.session() as session:
             rows = session.execute(
-                select(Subscription, Person, ChatIdentity.external_id)
-                .join(Person, Person.id == Subscription.person_id)
-                .outerjoin(
-                    ChatIdentity,
-                    (ChatIdentity.person_id == Person.id) & (ChatIdentity.transport == TRANSPORT),
-                )
-                .where(Subscription.alerts.is_(True), Subscription.paused.is_(False))
-                .order_by(Subscription.id)
+                _subscribers(Subscription.alerts.is_(True), Subscription.paused.is_(False))
             ).all()
             if not rows:
                 return
@@ -699,6 +684,20 @@ class DigestRunner:
 
 
 # -- helpers --------------------------------------------------------------------------------
+def _subscribers(*where: Any) -> Any:
+    """(subscription, person, Telegram chat id or None) rows, by subscription."""
+    return (
+        select(Subscription, Person, ChatIdentity.external_id)
+        .join(Person, Person.id == Subscription.person_id)
+        .outerjoin(
+            ChatIdentity,
+            (ChatIdentity.person_id == Person.id) & (ChatIdentity.transport == TRANSPORT),
+        )
+        .where(*where)
+        .order_by(Subscription.id)
+    )
+
+
 def alert_items(content: DigestContent) -> DigestContent:
     """Only the new solutions that fit one of a buyer's open needs very well (score >=
     ALERT_MIN_SCORE); a start-up's new needs wait for the digest (their score is a ranking

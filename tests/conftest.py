@@ -167,3 +167,12 @@ def hashing_service(  # type: ignore[no-untyped-def]
     svc = MatchService(demo_db, settings, hashing_embedder)
     svc.ensure_ready()
     return svc
+
+
+@pytest.fixture
+def smtp() -> Iterator[object]:
+    """A real local SMTP server (aiosmtpd) keeping what it receives (tests/helpers.SmtpSink)."""
+    from tests.helpers import SmtpSink
+
+    with SmtpSink() as sink:
+        yield sink

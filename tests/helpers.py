@@ -123,3 +123,20 @@ def mail_parts(message: Any) -> tuple[str, str]:
     plain = message.get_body(preferencelist=("plain",)).get_content()
     rich = message.get_body(preferencelist=("html",)).get_content()
     return plain, rich
+
+
+def with_smtp(settings: Any, smtp: SmtpSink, public_url: str, **overrides: Any) -> Any:
+    """``settings`` sending through ``smtp`` (no TLS), links starting with ``public_url``."""
+    from pydantic import SecretStr
+
+    return settings.model_copy(
+        update={
+            "smtp_host": "127.0.0.1",
+            "smtp_port": smtp.port,
+            "smtp_starttls": False,
+            "smtp_timeout": 5.0,
+            "public_url": public_url,
+            "email_secret": SecretStr("test-secret"),
+            **overrides,
+        }
+    )

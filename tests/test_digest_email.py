@@ -49,7 +49,7 @@ from digest.mail import (
 from digest.match import IndexMatcher
 from digest.run import DigestRunner
 from digest.schedule import next_slot
-from tests.helpers import SmtpSink, chat_client, free_port, mail_parts
+from tests.helpers import SmtpSink, chat_client, free_port, mail_parts, with_smtp
 
 PARIS = ZoneInfo("Europe/Paris")
 SID = "web-session-email-1"
@@ -59,28 +59,14 @@ MATCHING = (
     "Pesée anti-gaspi",
     "Pesée des restes pour réduire le gaspillage alimentaire dans les cantines scolaires",
 )
+SECOND = ("Pesée anti-gaspi 2", MATCHING[1] + " et les restaurants")
 UNRELATED = ("Capteurs de stationnement", "Places de parking libres signalées en temps réel")
 HASHING_MIN = 0.3  # the hashing vectors' scale (IndexMatcher's default is the model's)
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    with SmtpSink() as sink:
-        yield sink
-
-
-@pytest.fixture
 def mail_settings(settings: Settings, smtp: SmtpSink) -> Settings:
-    return settings.model_copy(
-        update={
-            "smtp_host": "127.0.0.1",
-            "smtp_port": smtp.port,
-            "smtp_starttls": False,
-            "smtp_timeout": 5.0,
-            "public_url": "https://piu.example.fr",
-            "email_secret": SecretStr("test-secret"),
-        }
-    )
+    return with_smtp(settings, smtp, "https://piu.example.fr")
 
 
 @pytest.fixture
@@ -175,6 +161,20 @@ def _monday() -> dict[str, dt.datetime]:
     return {"now": next_slot(0, 9, utcnow(), PARIS) + dt.timedelta(minutes=7)}
 
 
+def _next_week_new_solution(services: Any, at: dict[str, dt.datetime]) -> None:
+    """A week later, with a second matching solution imported the day before."""
+    at["now"] += dt.timedelta(days=7)
+    created = at["now"] - dt.timedelta(days=1)
+    _add_solution(services, *SECOND, created_at=created)
+
+
+def _confirmed_buyer(services: Any, client: Any, smtp: SmtpSink) -> dict[str, dt.datetime]:
+    """A web buyer with a confirmed address; the next Monday 9 h slot."""
+    _web_buyer(services, client)
+    client.post(_local(_give_address(client, smtp)))
+    return _monday()
+
+
 # -- double opt-in ---------------------------------------------------------------------------
 def test_an_address_is_used_only_once_confirmed_by_its_link(
     services: Any, client: Any, smtp: SmtpSink, mail_settings: Settings
@@ -238,9 +238,7 @@ def test_a_bad_address_is_refused_politely_and_changes_nothing(
 async def test_digest_mail_text_html_card_links_and_exactly_once(
     services: Any, client: Any, smtp: SmtpSink, mail_settings: Settings
 ) -> None:
-    _web_buyer(services, client)
-    client.post(_local(_give_address(client, smtp)))
-    at = _monday()
+    at = _confirmed_buyer(services, client, smtp)
     sol_id = _add_solution(services, *MATCHING)
     _add_solution(services, *UNRELATED)
     report = await _runner(services, mail_settings, at).run()
@@ -277,9 +275,7 @@ async def test_digest_mail_text_html_card_links_and_exactly_once(
 async def test_temporary_refusal_retries_and_permanent_refusal_pauses(
     services: Any, client: Any, smtp: SmtpSink, mail_settings: Settings
 ) -> None:
-    _web_buyer(services, client)
-    client.post(_local(_give_address(client, smtp)))
-    at = _monday()
+    at = _confirmed_buyer(services, client, smtp)
     _add_solution(services, *MATCHING)
     smtp.refuse[ADDRESS] = "451 4.3.0 mailbox busy, try later"
     first = await _runner(services, mail_settings, at).run()
@@ -294,13 +290,7 @@ async def test_temporary_refusal_retries_and_permanent_refusal_pauses(
     assert len(smtp.to(ADDRESS)) == 2  # confirmation + the digest, once
 
     # next week the mailbox is gone: 550 pauses the subscription (the inbox keeps it)
-    at["now"] += dt.timedelta(days=7)
-    _add_solution(
-        services,
-        "Pesée anti-gaspi 2",
-        MATCHING[1] + " et les restaurants",
-        created_at=at["now"] - dt.timedelta(days=1),
-    )
+    _next_week_new_solution(services, at)
     smtp.refuse[ADDRESS] = "550 5.1.1 no such user"
     third = await _runner(services, mail_settings, at).run()
     assert (third.emails_sent, third.paused) == (0, 1), third.summary()
@@ -323,9 +313,7 @@ def test_an_unreachable_relay_is_temporary(mail_settings: Settings) -> None:
 async def test_one_click_unsubscribe_then_the_inbox_only(
     services: Any, client: Any, smtp: SmtpSink, mail_settings: Settings
 ) -> None:
-    person_id = _web_buyer(services, client)
-    client.post(_local(_give_address(client, smtp)))
-    at = _monday()
+    at = _confirmed_buyer(services, client, smtp)
     _add_solution(services, *MATCHING)
     await _runner(services, mail_settings, at).run()
     mail = smtp.to(ADDRESS)[-1]
@@ -346,20 +334,13 @@ async def test_one_click_unsubscribe_then_the_inbox_only(
         assert sub is not None and sub.email is None and sub.email_confirmed_at is None
         assert all(c.withdrawn_at is not None for c in s.scalars(select(ConsentRecord)))
     # the next week: nothing by e-mail, the digest waits in the web chat
-    at["now"] += dt.timedelta(days=7)
-    _add_solution(
-        services,
-        "Pesée anti-gaspi 2",
-        MATCHING[1] + " et les restaurants",
-        created_at=at["now"] - dt.timedelta(days=1),
-    )
+    _next_week_new_solution(services, at)
     before = len(smtp.messages)
     report = await _runner(services, mail_settings, at).run()
     assert (report.inbox, report.emails_sent) == (1, 0), report.summary()
     assert len(smtp.messages) == before
     back = client.post("/api/chat/resume", json={"session_id": SID}).json()["messages"]
     assert "Pesée anti-gaspi 2" in _texts(back)
-    del person_id
 
 
 async def test_web_users_without_an_address_find_the_digest_in_the_chat(
@@ -409,7 +390,7 @@ async def test_alerts_are_off_by_default_then_at_most_one_a_day(
         assert alert["Subject"] == t("email_alert_subject", "fr")
         assert t("alert_header", "fr") in mail_parts(alert)[0]
         at["now"] += dt.timedelta(minutes=30)
-        _add_solution(services, "Pesée anti-gaspi 2", MATCHING[1] + " et les restaurants")
+        _add_solution(services, *SECOND)
         second = await runner.run_alerts()
         assert second.alerts == 0  # one a day: it waits for the digest
     finally:

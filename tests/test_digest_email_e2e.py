@@ -9,13 +9,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
-from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
 from sqlalchemy import select
 
 from api.app import create_app
@@ -28,7 +26,7 @@ from digest.mail import SmtpMailer
 from digest.match import IndexMatcher
 from digest.run import DigestRunner
 from digest.schedule import next_slot
-from tests.helpers import SmtpSink, admin_key, mail_parts
+from tests.helpers import SmtpSink, admin_key, mail_parts, with_smtp
 from tests.test_engine import LONS
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
@@ -56,23 +54,9 @@ OTHER = {
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    with SmtpSink() as sink:
-        yield sink
-
-
-@pytest.fixture
 def app_settings(settings: Settings, smtp: SmtpSink) -> Settings:
-    return settings.model_copy(
-        update={
-            "embedder": "model",
-            "smtp_host": "127.0.0.1",
-            "smtp_port": smtp.port,
-            "smtp_starttls": False,
-            "public_url": "http://testserver",  # the TestClient's base URL
-            "email_secret": SecretStr("e2e-secret"),
-        }
-    )
+    # the TestClient's base URL; the real model
+    return with_smtp(settings, smtp, "http://testserver", embedder="model")
 
 
 def _messages(reply: Any) -> list[dict[str, Any]]:
