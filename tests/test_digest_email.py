@@ -187,6 +187,7 @@ def test_an_address_is_used_only_once_confirmed_by_its_link(
     # opening the link (a mail scanner does) confirms nothing: a page with one button
     page = client.get(_local(link))
     assert page.status_code == 200 and '<form method="post"' in page.text
+    assert "form-action 'self'" in page.headers["content-security-policy"]
     assert escape(t("email_page_confirm", "fr", email=ADDRESS)) in page.text
     with services.db.session() as s:
         assert s.scalar(select(Subscription.email_confirmed_at)) is None

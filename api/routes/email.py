@@ -69,6 +69,14 @@ def _page(lang: str, message: str, *, action: str | None = None, button: str = "
     )
 
 
+#: The pages' own policy: their inline style, a form posting to this site, nothing else.
+PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"
+
+
+def _response(body: str, *, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(body, status_code=status, headers={"Content-Security-Policy": PAGE_POLICY})
+
+
 def _valid(session: Any, request: Request, purpose: str, token: str) -> Subscription | None:
     """The subscription a valid token is for (right purpose, address, not expired)."""
     parsed = parse(token)
@@ -86,19 +94,19 @@ def _known(session: Any, token: str) -> Subscription | None:
 
 
 def _html(lang: str, key: str, **params: object) -> HTMLResponse:
-    return HTMLResponse(_page(lang, t(key, lang, **params)))
+    return _response(_page(lang, t(key, lang, **params)))
 
 
 def _invalid_page(request: Request) -> HTMLResponse:
     lang = request.app.state.settings.default_language
-    return HTMLResponse(_page(lang, t("email_page_invalid", lang)), status_code=400)
+    return _response(_page(lang, t("email_page_invalid", lang)), status=400)
 
 
 def _ask(
     request: Request, token: str, lang: str, key: str, button: str, **params: object
 ) -> HTMLResponse:
     action = f"{request.url.path}?{urlencode({'token': token})}"
-    return HTMLResponse(_page(lang, t(key, lang, **params), action=action, button=t(button, lang)))
+    return _response(_page(lang, t(key, lang, **params), action=action, button=t(button, lang)))
 
 
 @router.get("/api/digest/email/confirm", response_class=HTMLResponse, responses=_PAGE)
