@@ -165,10 +165,11 @@
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit(); }
   });
 
-  // a card link from the digest e-mail: /?open=digest:sol:12 (then the address is cleaned)
+  // a card link from the digest e-mail: /?open=digest:sol:12 or grp:show:3 (a community);
+  // then the address is cleaned
   var params = new URLSearchParams(window.location.search);
   var card = params.get("open");
-  if (card && !/^digest:(sol|rex|need|intro):[0-9]{1,9}$/.test(card)) { card = null; }
+  if (card && !/^(digest:(sol|rex|need|intro)|grp:show):[0-9]{1,9}$/.test(card)) { card = null; }
   if (params.has("open")) { history.replaceState(null, "", window.location.pathname); }
 
   // what is new since the last visit (the digest's inbox), then where this session left
