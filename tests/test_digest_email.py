@@ -432,3 +432,20 @@ def test_the_address_is_exported_and_erased_with_its_consent(
     with services.db.session() as s:
         sub = s.scalar(select(Subscription))
         assert sub is not None and sub.email is None and sub.email_confirmed_at is None
+
+
+def test_giving_an_address_mid_flow_comes_back_to_the_question(
+    services: Any, client: Any, smtp: SmtpSink
+) -> None:
+    welcome = client.post("/api/chat/resume", json={"session_id": SID}).json()["messages"]
+    asked = _press(client, t("role_buyer", "fr"), welcome)
+    question = asked[-1]["text"]
+    assert question.startswith("Décrivez votre besoin")
+    _press(client, t("digest_btn_email", "fr"), _say(client, "/digest"))
+    done = _say(client, ADDRESS)
+    # the outcome, then the buyer flow's question again (the step it was at)
+    assert t("digest_email_sent", "fr", email=ADDRESS, hours=48) in done[0]["text"]
+    assert done[-1]["text"] == question
+    back = client.post("/api/chat/resume", json={"session_id": SID}).json()["messages"]
+    assert back[-1]["text"] == question
+    assert len(smtp.to(ADDRESS)) == 1

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -40,7 +41,7 @@ from bot.flows.shared import (
 )
 from bot.flows.shared import theme_list as _themes
 from bot.render import _label, shorten
-from bot.types import Button, Ctx, Engine, OutMessage, Step
+from bot.types import Button, Ctx, Engine, FlowState, OutMessage, Step
 from core.domain import IntroStatus, NeedStatus, size_band
 from core.messages import t
 from core.models import Introduction, Need, Outbox, Solution, Subscription, utcnow
@@ -234,9 +235,11 @@ def _on_settings(ctx: Ctx, value: str) -> None:
     elif value == "email":
         if ctx.engine.mailer is None:
             ctx.say("digest_email_unavailable")
-        else:
+        else:  # the address is typed: a step of its own, then back where the person was
+            here = ctx.step if ctx.engine.in_flow(ctx) else None
+            ctx.put_state(EmailState(back=[ctx.flow, here]))
             ctx.ask(EMAIL_STEP, flow=DIGEST_ACTION)
-            return  # the question is the address: no other flow's question after it
+            return
     elif value == "noemail":
         sub = ctx.session.scalar(
             select(Subscription).where(Subscription.person_id == ctx.person.id)
@@ -257,6 +260,27 @@ def _on_settings(ctx: Ctx, value: str) -> None:
 EMAIL_STEP = "digest_email"
 
 
+@dataclass
+class EmailState(FlowState):
+    """The address step's state (``de``): ``[flow, step]`` to go back to (step None: idle)."""
+
+    KEY = "de"
+    back: list[str | None] | None = None
+
+
+def _back(ctx: Ctx, *, ask: bool = True) -> None:
+    """Leave the address step: back to the step the person was at, if any (its question
+    asked now, or by the caller later when ``ask`` is False)."""
+    flow, step = (ctx.pop_state(EmailState).back or [None, None])[:2]
+    ctx.end_flow()
+    if step is None:
+        return
+    if ask:
+        ctx.ask(step, flow=flow)
+    else:
+        ctx.state.flow, ctx.state.step = flow, step
+
+
 def _p_email(ctx: Ctx) -> None:
     ctx.say("digest_ask_email")
 
@@ -270,23 +294,32 @@ def _t_email(ctx: Ctx, text: str) -> None:
         return
     mailer = ctx.engine.mailer
     if mailer is None:
-        ctx.end_flow()
         ctx.say("digest_email_unavailable")
+        _back(ctx)
         return
     sub_id, email = request_email(ctx.session, ctx.person.id, email)
-    ctx.end_flow()
     settings, lang = ctx.engine.settings, ctx.lang
+    engine, transport, external_id = ctx.engine, ctx.transport, ctx.external_id
 
     def send() -> list[OutMessage]:
         try:
             send_confirmation(settings, mailer, sub_id, email, lang, now=utcnow())
         except (MailRefused, MailTemporary) as exc:
             log.warning("confirmation mail to subscription %s failed: %s", sub_id, exc)
-            return [OutMessage(t("digest_email_failed", lang))]
-        hours = settings.email_confirm_hours
-        return [OutMessage(t("digest_email_sent", lang, email=email, hours=hours))]
+            out = [OutMessage(t("digest_email_failed", lang))]
+        else:
+            hours = settings.email_confirm_hours
+            out = [OutMessage(t("digest_email_sent", lang, email=email, hours=hours))]
+        # then the question the person was at before, if any (its buttons, fresh)
+        return out + engine.in_context(transport, external_id, _reask_current)
 
+    _back(ctx, ask=False)  # its question comes after the confirmation's outcome (send)
     ctx.defer(send)
+
+
+def _reask_current(ctx: Ctx) -> None:
+    if ctx.engine.in_flow(ctx):
+        ctx.reask()
 
 
 # --------------------------------------------------------------------------- digest buttons
