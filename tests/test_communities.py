@@ -14,7 +14,8 @@ from core.db import Database
 from core.domain import NeedStatus, Role
 from core.models import ChatIdentity, CommunityMember, Introduction, Need, Person, Subscription
 from core.privacy import delete_person, export_person
-from digest.compose import ServiceMatcher, collect, render
+from digest.compose import collect, render
+from digest.match import IndexMatcher
 from matcher.scope import extract
 from matcher.themes import find_theme
 from tests.test_engine import LONS, Chat, T, _ready_engine, _territories
@@ -96,7 +97,7 @@ def test_a_buyer_joins_a_group_meets_a_member_and_leaves(_engine: ConversationEn
         sub = Subscription(person_id=b2.id, themes=[])
         session.add(sub)
         session.flush()
-        content = collect(session, ServiceMatcher(engine.service), sub, b2, since=since,
+        content = collect(session, IndexMatcher(engine.service), sub, b2, since=since,
                           until=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1))  # fmt: skip
         digest = "\n".join(p.text for p in render(content, "fr"))
         assert "Nouveaux membres de vos groupes thématiques" in _flat(digest)
