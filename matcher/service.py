@@ -398,7 +398,7 @@ class MatchService:
         lexical = np.array(
             [lex_scores[position[i]] if i in position else 0.0 for i in ids], dtype=np.float32
         )
-        fused = fuse(dense, lexical, self.params.weight_for(language))
+        fused = fuse(dense, lexical, self.params.weight_for(language), self.params.fusion)
         order = np.argsort(-fused, kind="stable")
         return [(ids[o], float(fused[o]), float(dense[o]), float(lexical[o])) for o in order]
 

@@ -1,0 +1,470 @@
+"""Out-of-fold evaluation (``piu bench retrieval --cv K``).
+
+The needs of the development set are split into ``K`` folds by a hash of their query id
+(``sha256(qid) % K``: stable, no seed to forget). For each fold, the adapter is
+fine-tuned on the other folds' needs with a *recipe* (the training options, seeded),
+the catalogue is indexed with that model and the held-out fold is searched through the
+product's path (:meth:`matcher.service.MatchService.rank_ids`, ONNX int8 unless told
+otherwise). Nothing the model or a threshold was tuned on is ever scored.
+
+Everything expensive is cached under ``var/cv-cache``, keyed by the recipe, the fold's
+training needs and the data: the fine-tuned adapters, the model folders (with their ONNX
+export), the indexes and the query vectors. A second run of the same recipe only searches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.base import Vectors
+
+#: Depth of the rankings kept per query (metrics need 10; rerankers see more).
+DEPTH = 50
+FIELDS = ("short", "long")
+
+
+# --------------------------------------------------------------------------- folds
+
+
+def fold_of(qid: str, k: int) -> int:
+    return int(hashlib.sha256(qid.encode("utf-8")).hexdigest(), 16) % k
+
+
+def split_folds(needs: Sequence[dict[str, Any]], k: int) -> list[list[dict[str, Any]]]:
+    folds: list[list[dict[str, Any]]] = [[] for _ in range(k)]
+    for need in sorted(needs, key=lambda n: n["qid"]):
+        folds[fold_of(need["qid"], k)].append(need)
+    return folds
+
+
+# --------------------------------------------------------------------------- recipes
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a fold's model is trained. ``finetune=False``: the base model, untrained."""
+
+    name: str = "current"
+    finetune: bool = True
+    epochs: int = 1
+    seed: int = 13
+    batch_size: int = 16
+    lr: float = 2e-5
+    max_length: int = 256
+    #: BM25-mined hard negatives per pair (never the positive), 0 = in-batch only.
+    hard_negatives: int = 0
+    #: Self-supervised pairs from the catalogue (mission → document), mixed with the needs.
+    catalogue_pairs: bool = False
+
+    def key(self, train_qids: Sequence[str], data_sha: str) -> str:
+        body = {k: v for k, v in asdict(self).items() if k != "name"}
+        blob = json.dumps([body, sorted(train_qids), data_sha], sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+RECIPES = {
+    "current": Recipe(),
+    "base": Recipe(name="base", finetune=False),
+    "hardneg": Recipe(name="hardneg", hard_negatives=1),
+    "selfsup": Recipe(name="selfsup", catalogue_pairs=True),
+}
+
+
+# --------------------------------------------------------------------------- vectors
+
+
+class CachedEmbedder:
+    """An embedder whose vectors are kept on disk by text (query and passage apart).
+
+    The inner embedder is loaded only when a text is missing from the cache.
+    """
+
+    def __init__(self, model_id: str, dim: int, path: Path, load: Callable[[], Any]) -> None:
+        self.model_id = model_id
+        self.dim = dim
+        self.path = path
+        self._load = load
+        self._inner: Any = None
+        self._vectors: dict[str, np.ndarray] = {}
+        if path.is_file():
+            with np.load(path) as data:
+                self._vectors = {k: data[k] for k in data.files}
+        self._dirty = False
+
+    @staticmethod
+    def _key(prefix: str, text: str) -> str:
+        return prefix + hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+    def _encode(self, prefix: str, texts: list[str]) -> Vectors:
+        keys = [self._key(prefix, t) for t in texts]
+        missing = sorted({t for t, k in zip(texts, keys, strict=True) if k not in self._vectors})
+        if missing:
+            if self._inner is None:
+                self._inner = self._load()
+            encode = self._inner.encode_queries if prefix == "q" else self._inner.encode_passages
+            for text, vec in zip(missing, encode(missing), strict=True):
+                self._vectors[self._key(prefix, text)] = vec
+            self._dirty = True
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self._vectors[k] for k in keys]).astype(np.float32)
+
+    def encode_queries(self, texts: list[str]) -> Vectors:
+        return self._encode("q", texts)
+
+    def encode_passages(self, texts: list[str], *, show_progress: bool = False) -> Vectors:
+        return self._encode("p", texts)
+
+    def save(self) -> None:
+        if self._dirty:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp.npz")
+            np.savez(tmp, **self._vectors)  # type: ignore[arg-type]
+            tmp.replace(self.path)
+            self._dirty = False
+
+
+# --------------------------------------------------------------------------- training
+
+
+@dataclass
+class Context:
+    """What every fold needs: data, paths, settings."""
+
+    needs: list[dict[str, Any]]
+    passages: dict[str, str]  # external id → indexed text
+    catalogue: list[dict[str, Any]]  # raw catalogue rows (self-supervised pairs)
+    data_sha: str
+    cache: Path
+    base_folder: Path
+    base_stamp: dict[str, Any]
+    settings: Any
+    backend: str = "onnx-int8"
+    log: Callable[[str], None] = print
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _hard_negative_pairs(ctx: Context, needs: Sequence[dict[str, Any]], n: int) -> list[Any]:
+    """For each need text, its positive plus ``n`` top BM25 documents that are not it."""
+    from index.finetune import Pair
+    from matcher.bm25 import LexicalIndex
+    from matcher.text import tokenize
+
+    ids = sorted(ctx.passages)
+    lexical = LexicalIndex()
+    lexical.set_documents({i: ctx.passages[ext] for i, ext in enumerate(ids)})
+    out = []
+    for need in needs:
+        for name in FIELDS:
+            text = (need.get(name) or "").strip()
+            if not text:
+                continue
+            doc_ids, scores = lexical.scores(tokenize(text))
+            order = np.argsort(-scores)
+            negatives = [
+                ids[int(doc_ids[o])] for o in order if ids[int(doc_ids[o])] not in need["relevant"]
+            ][:n]
+            for rel in need["relevant"]:
+                out.append(
+                    Pair(text, ctx.passages[rel], rel, tuple(ctx.passages[x] for x in negatives))
+                )
+    return out
+
+
+def _catalogue_pairs(ctx: Context) -> list[Any]:
+    """Self-supervised pairs: each entry's mission, then its title, → its indexed text."""
+    from index.finetune import Pair
+
+    out = []
+    for row in ctx.catalogue:
+        ext = row["id"]
+        if ext not in ctx.passages:
+            continue
+        mission = (row.get("mission") or "").strip()
+        if mission:
+            out.append(Pair(mission, ctx.passages[ext], ext))
+    return out
+
+
+def fold_adapter(ctx: Context, recipe: Recipe, train_needs: list[dict[str, Any]]) -> Path | None:
+    """The fold's adapter file, trained once per recipe and training set (None: base)."""
+    if not recipe.finetune:
+        return None
+    from index.finetune import TrainConfig, build_pairs, save_adapter, train
+
+    key = recipe.key([n["qid"] for n in train_needs], ctx.data_sha)
+    path = ctx.cache / "adapters" / f"{key}.safetensors"
+    if path.is_file():
+        return path
+    if recipe.hard_negatives:
+        pairs = _hard_negative_pairs(ctx, train_needs, recipe.hard_negatives)
+    else:
+        pairs = build_pairs(train_needs, ctx.passages)
+    if recipe.catalogue_pairs:
+        pairs = pairs + _catalogue_pairs(ctx)
+    config = TrainConfig(
+        epochs=recipe.epochs,
+        seed=recipe.seed,
+        batch_size=recipe.batch_size,
+        lr=recipe.lr,
+        max_length=recipe.max_length,
+        query_prompt=ctx.settings.query_prompt,
+        passage_prompt=ctx.settings.passage_prompt,
+    )
+    started = time.perf_counter()
+    ctx.log(f"  training {recipe.name} on {len(train_needs)} needs ({len(pairs)} pairs)")
+    result = train(ctx.base_folder, pairs, config)
+    ctx.timings["train_s"] = ctx.timings.get("train_s", 0.0) + time.perf_counter() - started
+    info = {
+        "base_model": ctx.base_folder.name,
+        "base_source_sha256": ctx.base_stamp.get("source_sha256"),
+        "base_converter_version": ctx.base_stamp.get("converter_version"),
+        "data_sha256": ctx.data_sha,
+        "recipe": asdict(recipe),
+        "train_needs": len(train_needs),
+        "pairs": len(pairs),
+    }
+    save_adapter(result, path, info)
+    ctx.log(f"  trained in {result.seconds:.0f} s, {result.steps} steps -> {path.name}")
+    return path
+
+
+def fold_embedder(ctx: Context, recipe: Recipe, train_needs: list[dict[str, Any]]) -> Any:
+    """The fold's model behind a vector cache: the base model or base + fold adapter."""
+    from index.embedder import load_embedder_at
+    from index.model.adapter import apply_adapter
+
+    adapter = fold_adapter(ctx, recipe, train_needs)
+    if adapter is None:
+        model_key = "base"
+        folder = ctx.base_folder
+    else:
+        model_key = adapter.stem
+        folder = ctx.cache / "models" / model_key
+
+    def load() -> Any:
+        started = time.perf_counter()
+        target = folder if adapter is None else apply_adapter(ctx.base_folder, adapter, folder)
+        embedder = load_embedder_at(target, ctx.settings, backend=ctx.backend)
+        ctx.timings["model_s"] = ctx.timings.get("model_s", 0.0) + time.perf_counter() - started
+        return embedder
+
+    return CachedEmbedder(
+        f"cv:{model_key}|{ctx.backend}",
+        384,
+        ctx.cache / "vectors" / f"{model_key}-{ctx.backend}.npz",
+        load,
+    )
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def fold_service(ctx: Context, embedder: CachedEmbedder) -> Any:
+    """A MatchService over the demo database with this fold's model (indexes cached)."""
+    from core.db import Database
+    from matcher.service import MatchService
+
+    data_dir = ctx.cache / "runs" / embedder.model_id.replace("|", "-").replace(":", "-")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    settings = ctx.settings.model_copy(update={"data_dir": data_dir})
+    settings.__dict__.pop("db_url", None)
+    settings = settings.model_copy(update={"database_url": ctx.settings.db_url})
+    service = MatchService(Database(settings.db_url), settings, embedder)
+    started = time.perf_counter()
+    service.ensure_ready(progress=False)
+    ctx.timings["index_s"] = ctx.timings.get("index_s", 0.0) + time.perf_counter() - started
+    return service
+
+
+@dataclass
+class Variant:
+    """A serving option evaluated on the same fold model (fusion, weights, reranker)."""
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def rank_of(ranked: Sequence[str], relevant: Sequence[str]) -> int | None:
+    """1-based rank of the first relevant id, None if absent from ``ranked``."""
+    rel = set(relevant)
+    return next((i + 1 for i, doc in enumerate(ranked) if doc in rel), None)
+
+
+def evaluate_fold(
+    service: Any, queries: Sequence[dict[str, Any]], variants: Sequence[Variant]
+) -> dict[str, dict[str, dict[str, int | None]]]:
+    """``{variant: {field: {qid: rank}}}`` through ``service.rank_ids`` (the product's path)."""
+    base = service.params
+    out: dict[str, dict[str, dict[str, int | None]]] = {}
+    for variant in variants:
+        service.params = replace(base, **variant.params)
+        service._rankings.clear()
+        out[variant.name] = {
+            name: {
+                q["qid"]: rank_of(service.rank_ids(q[name], top=DEPTH), q["relevant"])
+                for q in queries
+            }
+            for name in FIELDS
+        }
+    service.params = base
+    return out
+
+
+def candidate_table(service: Any, queries: Sequence[dict[str, Any]], name: str) -> list[Any]:
+    """Per query, the candidates of the product's first stage with their features."""
+    from matcher.rerank import candidate_features
+
+    rows = []
+    with service.db.session() as session:
+        for q in queries:
+            feats = candidate_features(service, session, q[name])
+            rows.append((q["qid"], q["relevant"], feats))
+    return rows
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def metrics(ranks: Sequence[int | None]) -> dict[str, float]:
+    """MRR@10, Recall@1/5/10, nDCG@10 for one relevant answer per query."""
+    n = len(ranks)
+    hit = [r for r in ranks if r is not None]
+    return {
+        "mrr@10": sum(1 / r for r in hit if r <= 10) / n,
+        "recall@1": sum(1 for r in hit if r <= 1) / n,
+        "recall@5": sum(1 for r in hit if r <= 5) / n,
+        "recall@10": sum(1 for r in hit if r <= 10) / n,
+        "ndcg@10": sum(1 / math.log2(r + 1) for r in hit if r <= 10) / n,
+    }
+
+
+def rr(rank: int | None) -> float:
+    return 1 / rank if rank is not None and rank <= 10 else 0.0
+
+
+def paired_bootstrap(
+    a: Sequence[float], b: Sequence[float], *, samples: int = 10_000, seed: int = 7
+) -> tuple[float, float, float]:
+    """Mean of ``b - a`` and its 95 % percentile interval over resampled queries."""
+    diff = np.asarray(b, dtype=np.float64) - np.asarray(a, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(diff), size=(samples, len(diff)))
+    means = diff[idx].mean(axis=1)
+    return float(diff.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def summarise(per_fold: Sequence[dict[str, int | None]]) -> dict[str, tuple[float, float]]:
+    """Mean and standard deviation across folds of each metric."""
+    rows = [metrics(list(f.values())) for f in per_fold if f]
+    return {
+        key: (
+            statistics.fmean(r[key] for r in rows),
+            statistics.stdev(r[key] for r in rows) if len(rows) > 1 else 0.0,
+        )
+        for key in rows[0]
+    }
+
+
+# --------------------------------------------------------------------------- run
+
+
+def load_context(queries: Path, backend: str, log: Callable[[str], None] = print) -> Context:
+    from cli.finetune import DEFAULT_CATALOGUE, catalogue_passages, read_needs
+    from core.config import REPO_ROOT, get_settings
+    from index.finetune import sha256_files
+    from index.model.folder import read_stamp
+    from index.model.install import install_model
+
+    settings = get_settings()
+    base = install_model(settings)
+    with DEFAULT_CATALOGUE.open(encoding="utf-8") as fh:
+        catalogue = [json.loads(line) for line in fh if line.strip()]
+    return Context(
+        needs=read_needs(queries),
+        passages=catalogue_passages(DEFAULT_CATALOGUE),
+        catalogue=catalogue,
+        data_sha=sha256_files([queries, DEFAULT_CATALOGUE]),
+        cache=REPO_ROOT / "var" / "cv-cache",
+        base_folder=base,
+        base_stamp=read_stamp(base) or {},
+        settings=settings,
+        backend=backend,
+        log=log,
+    )
+
+
+def run_fold(
+    ctx: Context, recipe: Recipe, k: int, fold: int, variants: Sequence[Variant]
+) -> dict[str, dict[str, dict[str, int | None]]]:
+    """Ranks of the held-out fold's needs, per variant and field (cached as JSON)."""
+    folds = split_folds(ctx.needs, k)
+    held = folds[fold]
+    train_needs = [n for i, f in enumerate(folds) if i != fold for n in f]
+    embedder = fold_embedder(ctx, recipe, train_needs)
+    model_key = embedder.model_id.split(":", 1)[1].split("|")[0]
+    results_path = ctx.cache / "results" / f"{model_key}-{ctx.backend}-k{k}f{fold}.json"
+    done: dict[str, Any] = {}
+    if results_path.is_file():
+        done = json.loads(results_path.read_text(encoding="utf-8"))
+    todo = [v for v in variants if _variant_sig(v) not in done]
+    if todo:
+        service = fold_service(ctx, embedder)
+        started = time.perf_counter()
+        fresh = evaluate_fold(service, held, todo)
+        ctx.timings["search_s"] = ctx.timings.get("search_s", 0.0) + time.perf_counter() - started
+        embedder.save()
+        service.db.dispose()
+        for v in todo:
+            done[_variant_sig(v)] = fresh[v.name]
+        results_path.parent.mkdir(parents=True, exist_ok=True)
+        results_path.write_text(json.dumps(done), encoding="utf-8")
+    return {v.name: done[_variant_sig(v)] for v in variants}
+
+
+def _variant_sig(v: Variant) -> str:
+    return json.dumps(v.params, sort_keys=True)
+
+
+def run_cv(
+    ctx: Context, recipe: Recipe, k: int, variants: Sequence[Variant], folds: Sequence[int]
+) -> dict[str, dict[str, list[dict[str, int | None]]]]:
+    """``{variant: {field: [ranks of fold 0, fold 1, ...]}}``."""
+    out: dict[str, dict[str, list[dict[str, int | None]]]] = {
+        v.name: {f: [] for f in FIELDS} for v in variants
+    }
+    for fold in folds:
+        started = time.perf_counter()
+        per_variant = run_fold(ctx, recipe, k, fold, variants)
+        ctx.log(f"fold {fold}: {time.perf_counter() - started:.0f} s")
+        for name, by_field in per_variant.items():
+            for f in FIELDS:
+                out[name][f].append(by_field[f])
+    return out
+
+
+def report(
+    results: dict[str, list[dict[str, int | None]]], echo: Callable[[str], None] = print
+) -> None:
+    """Per-fold and mean ± std of the metrics, for each field."""
+    keys = ("mrr@10", "recall@1", "recall@5", "recall@10", "ndcg@10")
+    for name in FIELDS:
+        per_fold = results[name]
+        echo(f"[{name}] " + " ".join(f"{k:>10}" for k in keys) + "   queries")
+        for i, f in enumerate(per_fold):
+            m = metrics(list(f.values()))
+            echo(f"fold {i}  " + " ".join(f"{m[k]:>10.4f}" for k in keys) + f"   {len(f)}")
+        summary = summarise(per_fold)
+        echo("mean±sd " + " ".join(f"{summary[k][0]:.3f}±{summary[k][1]:.3f}" for k in keys))
+        pooled = metrics([r for f in per_fold for r in f.values()])
+        echo("pooled  " + " ".join(f"{pooled[k]:>10.4f}" for k in keys))
