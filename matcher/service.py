@@ -30,6 +30,7 @@ from matcher.bm25 import LexicalIndex
 from matcher.indexer import BackgroundIndexer
 from matcher.need import scope_from_message
 from matcher.ranking import FusionParams, fuse, scope_fit
+from matcher.rerank import CandidateText, Reranker, candidate_text, features, query_signals
 from matcher.text import stem_map, tokenize, without_place, words
 from matcher.types import NeedMatch, Reason, Scope, SolutionMatch
 
@@ -87,6 +88,7 @@ class SolutionCard:
     target_bands: tuple[str, ...]
     usertypes: tuple[str, ...]
     text: str
+    words: CandidateText  # what the second stage reads besides the scores
 
     @classmethod
     def of(cls, sol: Solution) -> SolutionCard:
@@ -106,6 +108,7 @@ class SolutionCard:
             target_bands=tuple(sol.target_size_bands or ()),
             usertypes=tuple(sol.usertypes or ()),
             text=sol.index_text(),
+            words=candidate_text(sol.title, sol.mission, sol.themes or (), sol.maturity),
         )
 
 
@@ -185,6 +188,8 @@ class MatchService:
         self.settings = settings
         self._embedder = embedder
         self.params = params or FusionParams()
+        #: Second stage over the first stage's best candidates (None: fused order only).
+        self.reranker: Reranker | None = None
         self._store: IndexStore | None = None
         self._lexical = {kind: LexicalIndex() for kind in KINDS}
         self._version = -1
@@ -465,16 +470,13 @@ class MatchService:
         self, session: Session, scope: Scope, text: str
     ) -> list[tuple[float, SolutionCard, Any]]:
         """Every candidate with its scope-adjusted score, best first."""
-        hits = self._hybrid("solution", text, scope.language, checked=True)
-        if hits and self.params.semantic_gap is not None:
-            floor = max(h[2] for h in hits) - self.params.semantic_gap
-            hits = [h for h in hits if h[3] > 0 or h[2] >= floor]
+        hits = self.first_stage(text, scope.language)
         if not hits:
             return []
         cards = self._solution_cards(session, [h[0] for h in hits])
         scored = []
-        for doc_id, fused, _dense, _lexical in hits:
-            card = cards.get(doc_id)
+        for hit in hits:
+            card = cards.get(hit[0])
             if card is None:
                 continue
             fit = scope_fit(
@@ -487,9 +489,27 @@ class MatchService:
                 target_bands=list(card.target_bands),
                 usertypes=list(card.usertypes),
             )
-            scored.append((fused * fit.factor, card, fit))
+            scored.append((hit[1] * fit.factor, card, fit, hit))
         scored.sort(key=lambda item: -item[0])
-        return scored
+        if self.reranker is not None and len(scored) > 1:
+            head = scored[: self.reranker.depth]
+            rows = features(
+                [item[3] for item in head], [item[1].words for item in head], *query_signals(text)
+            )
+            order = self.reranker.order(rows)
+            # the displayed scores stay the first stage's, decreasing, in the new order
+            head = [(head[i][0], head[o][1], head[o][2], head[o][3]) for i, o in enumerate(order)]
+            scored[: len(head)] = head
+        return [(score, card, fit) for score, card, fit, _hit in scored]
+
+    def first_stage(self, text: str, language: str) -> list[tuple[int, float, float, float]]:
+        """Hybrid candidates (id, fused, dense, bm25), best first, without those that share
+        no word with the need and sit too far below the best dense score."""
+        hits = self._hybrid("solution", text, language, checked=True)
+        if hits and self.params.semantic_gap is not None:
+            floor = max(h[2] for h in hits) - self.params.semantic_gap
+            hits = [h for h in hits if h[3] > 0 or h[2] >= floor]
+        return hits
 
     def search_solutions(
         self, scope: Scope, *, top: int = 5, offset: int = 0

@@ -293,6 +293,7 @@ class Variant:
 
     name: str
     params: dict[str, Any] = field(default_factory=dict)
+    reranker: Any = None  # matcher.rerank.Reranker applied by the service
 
 
 def rank_of(ranked: Sequence[str], relevant: Sequence[str]) -> int | None:
@@ -309,6 +310,7 @@ def evaluate_fold(
     out: dict[str, dict[str, dict[str, int | None]]] = {}
     for variant in variants:
         service.params = replace(base, **variant.params)
+        service.reranker = variant.reranker
         service._rankings.clear()
         out[variant.name] = {
             name: {
@@ -318,19 +320,30 @@ def evaluate_fold(
             for name in FIELDS
         }
     service.params = base
+    service.reranker = None
     return out
 
 
-def candidate_table(service: Any, queries: Sequence[dict[str, Any]], name: str) -> list[Any]:
-    """Per query, the candidates of the product's first stage with their features."""
-    from matcher.rerank import candidate_features
+def candidate_table(
+    service: Any, queries: Sequence[dict[str, Any]], name: str
+) -> dict[str, tuple[list[str], Any, int | None]]:
+    """Per query: the first stage's candidates (external ids, best first), their feature
+    rows for the second stage and the position of the answer among them."""
+    from matcher.rerank import features, query_signals
+    from matcher.service import prepare_query
 
-    rows = []
+    out = {}
     with service.db.session() as session:
         for q in queries:
-            feats = candidate_features(service, session, q[name])
-            rows.append((q["qid"], q["relevant"], feats))
-    return rows
+            text, _ = prepare_query(q[name])
+            hits = service.first_stage(text, "fr")
+            cards = service._solution_cards(session, [h[0] for h in hits])
+            hits = [h for h in hits if h[0] in cards]
+            rows = features(hits, [cards[h[0]].words for h in hits], *query_signals(text))
+            ids = [cards[h[0]].external_id for h in hits]
+            pos = rank_of(ids, q["relevant"])
+            out[q["qid"]] = (ids, rows, None if pos is None else pos - 1)
+    return out
 
 
 # --------------------------------------------------------------------------- metrics
@@ -433,7 +446,8 @@ def run_fold(
 
 
 def _variant_sig(v: Variant) -> str:
-    return json.dumps(v.params, sort_keys=True)
+    sig = json.dumps(v.params, sort_keys=True)
+    return sig if v.reranker is None else sig + v.reranker.to_json()
 
 
 def run_cv(
@@ -468,3 +482,132 @@ def report(
         echo("mean±sd " + " ".join(f"{summary[k][0]:.3f}±{summary[k][1]:.3f}" for k in keys))
         pooled = metrics([r for f in per_fold for r in f.values()])
         echo("pooled  " + " ".join(f"{pooled[k]:>10.4f}" for k in keys))
+
+
+# --------------------------------------------------------------------------- ablations
+
+FUSION_GRID = {
+    "minmax": (0.3, 0.4, 0.5),
+    "zscore": (0.3, 0.4, 0.5),
+    "rank": (0.3, 0.5, 0.7),
+}
+
+
+def _rr_total(ranks_by_field: dict[str, dict[str, int | None]], qids: set[str]) -> float:
+    return sum(rr(r) for f in FIELDS for q, r in ranks_by_field[f].items() if q in qids)
+
+
+def nested_pick(
+    per_fold: dict[str, list[dict[str, dict[str, int | None]]]], names: Sequence[str]
+) -> tuple[list[dict[str, dict[str, int | None]]], list[str]]:
+    """For each fold, the variant of ``names`` with the best MRR on the *other* folds
+    (short and long pooled); returns its ranks on that fold and the choices."""
+    k = len(per_fold[names[0]])
+    out, chosen = [], []
+    for i in range(k):
+
+        def score(name: str, i: int = i) -> float:
+            return sum(
+                _rr_total(per_fold[name][j], set(per_fold[name][j]["short"]))
+                for j in range(k)
+                if j != i
+            )
+
+        best = max(names, key=score)
+        chosen.append(best)
+        out.append(per_fold[best][i])
+    return out, chosen
+
+
+def ablate(
+    ctx: Context,
+    recipe: Recipe,
+    k: int,
+    depths: Sequence[int] = (20, 30, 50),
+    only: Sequence[int] | None = None,
+) -> dict[str, dict[str, list[dict[str, int | None]]]]:
+    """Serving options on the recipe's fold models: ``{row: {field: [ranks per fold]}}``.
+
+    ``only``: these folds (e.g. those whose models are trained); the learned ranker of a
+    fold is trained on the candidates of the other folds listed, scored by their own
+    fold models (so no candidate's scores come from a model that saw its need).
+    """
+    from matcher.rerank import fit
+
+    variants = [Variant("serving")]
+    for method, weights in FUSION_GRID.items():
+        variants += [
+            Variant(f"{method}@{w}", {"fusion": method, "bm25_weight": w}) for w in weights
+        ]
+    variants.append(Variant("no semantic gap", {"semantic_gap": None}))
+    folds = split_folds(ctx.needs, k)
+    per_fold: dict[str, list[dict[str, dict[str, int | None]]]] = {v.name: [] for v in variants}
+    services, tables = [], []
+    chosen = list(range(k)) if only is None else list(only)
+    for fold in chosen:
+        for name, ranks in run_fold(ctx, recipe, k, fold, variants).items():
+            per_fold[name].append(ranks)
+        train_needs = [n for i, f in enumerate(folds) if i != fold for n in f]
+        service = fold_service(ctx, fold_embedder(ctx, recipe, train_needs))
+        services.append(service)
+        tables.append({f: candidate_table(service, folds[fold], f) for f in FIELDS})
+        ctx.log(f"fold {fold}: variants and candidate tables done")
+    rows: dict[str, dict[str, list[dict[str, int | None]]]] = {}
+
+    def as_rows(per: list[dict[str, dict[str, int | None]]]) -> dict[str, list[Any]]:
+        return {f: [p[f] for p in per] for f in FIELDS}
+
+    for v in variants:
+        rows[v.name] = as_rows(per_fold[v.name])
+    for method, weights in FUSION_GRID.items():
+        names = [f"{method}@{w}" for w in weights]
+        picked, picks = nested_pick(per_fold, names)
+        rows[f"{method}, weight picked on other folds ({'/'.join(picks)})"] = as_rows(picked)
+    for depth in depths:
+        ranked: list[dict[str, dict[str, int | None]]] = []
+        for at, fold in enumerate(chosen):
+            groups = [
+                (rows_, pos)
+                for j in range(len(chosen))
+                if j != at
+                for f in FIELDS
+                for _ids, rows_, pos in tables[j][f].values()
+                if pos is not None
+            ]
+            ranker = fit(groups, depth=depth)
+            name = f"ranker@{depth}"
+            ranked.append(
+                evaluate_fold(services[at], folds[fold], [Variant(name, reranker=ranker)])[name]
+            )
+        rows[f"learned ranker, top {depth}"] = as_rows(ranked)
+    for service in services:
+        service.embedder.save()
+        service.db.dispose()
+    return rows
+
+
+def ablation_table(
+    rows: dict[str, dict[str, list[dict[str, int | None]]]],
+    baseline: str = "serving",
+    echo: Callable[[str], None] = print,
+) -> None:
+    """MRR@10 and R@10 (mean ± sd over folds), and the paired bootstrap of ΔMRR@10."""
+    echo(
+        f"{'row':<58} {'short MRR':>12} {'R@10':>6} {'ΔMRR short [95% CI]':>26}"
+        f" {'long MRR':>12} {'R@10':>6} {'ΔMRR long [95% CI]':>26}"
+    )
+    for name, by_field in rows.items():
+        cells = []
+        for f in FIELDS:
+            summary = summarise(by_field[f])
+            base_ranks = {q: r for fold in rows[baseline][f] for q, r in fold.items()}
+            ranks = {q: r for fold in by_field[f] for q, r in fold.items()}
+            qids = sorted(ranks)
+            delta, lo, hi = paired_bootstrap(
+                [rr(base_ranks[q]) for q in qids], [rr(ranks[q]) for q in qids]
+            )
+            cells.append(
+                f"{summary['mrr@10'][0]:.3f}±{summary['mrr@10'][1]:.3f} "
+                f"{summary['recall@10'][0]:>6.3f} {delta:>+8.3f} [{lo:+.3f}, {hi:+.3f}]"
+            )
+        echo(f"{name[:58]:<58} " + "  ".join(cells))

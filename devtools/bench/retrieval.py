@@ -89,6 +89,9 @@ def retrieval(
     recipe: Annotated[str, typer.Option(help="With --cv: training recipe")] = "current",
     backend: Annotated[str, typer.Option(help="With --cv: embedding backend")] = "onnx-int8",
     folds: Annotated[str | None, typer.Option(help="With --cv: only these folds (0,1)")] = None,
+    ablate: Annotated[
+        bool, typer.Option(help="With --cv: fusion, weight and second-stage ablation rows")
+    ] = False,
 ) -> None:
     """MRR@10, Recall@1/5/10, nDCG@10 and query latency p50/p95 on a query set; with
     ``--wrapped`` (default) the same on the wrapped variant, read as the chat reads it.
@@ -96,6 +99,9 @@ def retrieval(
     With ``--cv K``: out-of-fold figures of a training recipe, short and long
     (``--field`` and ``--wrapped`` are ignored), per fold and mean ± standard deviation.
     """
+    if cv is not None and ablate:
+        _ablate_cv(queries, cv, recipe, backend, folds)
+        return
     if cv is not None:
         _retrieval_cv(queries, cv, recipe, backend, folds)
         return
@@ -149,6 +155,18 @@ def _retrieval_cv(queries: Path, k: int, recipe_name: str, backend: str, folds: 
     report(results["serving"], echo=typer.echo)
     spent = ", ".join(f"{key} {value:.0f} s" for key, value in ctx.timings.items())
     typer.echo(f"time: {time.perf_counter() - started:.0f} s ({spent or 'all cached'})")
+
+
+def _ablate_cv(queries: Path, k: int, recipe_name: str, backend: str, folds: str | None) -> None:
+    from devtools.bench.cv import RECIPES, ablate, ablation_table, load_context
+
+    ctx = load_context(queries, backend, log=typer.echo)
+    started = time.perf_counter()
+    only = [int(f) for f in folds.split(",")] if folds else None
+    rows = ablate(ctx, RECIPES[recipe_name], k, only=only)
+    typer.echo(f"recipe {recipe_name}, {k} folds, backend {backend}; out-of-fold, ΔMRR vs serving")
+    ablation_table(rows, echo=typer.echo)
+    typer.echo(f"time: {time.perf_counter() - started:.0f} s")
 
 
 def tune(
