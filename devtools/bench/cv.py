@@ -550,7 +550,7 @@ def ablate(
         train_needs = [n for i, f in enumerate(folds) if i != fold for n in f]
         service = fold_service(ctx, fold_embedder(ctx, recipe, train_needs))
         services.append(service)
-        tables.append({f: candidate_table(service, folds[fold], f) for f in FIELDS})
+        tables.append(_cached_tables(ctx, service, k, fold, folds[fold]))
         ctx.log(f"fold {fold}: variants and candidate tables done")
     rows: dict[str, dict[str, list[dict[str, int | None]]]] = {}
 
@@ -611,3 +611,46 @@ def ablation_table(
                 f"{summary['recall@10'][0]:>6.3f} {delta:>+8.3f} [{lo:+.3f}, {hi:+.3f}]"
             )
         echo(f"{name[:58]:<58} " + "  ".join(cells))
+
+
+def _cached_tables(
+    ctx: Context, service: Any, k: int, fold: int, queries: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
+    """:func:`candidate_table` for both fields, kept on disk per fold model."""
+    import pickle
+
+    from matcher.rerank import FEATURES
+
+    model = service.embedder.model_id.replace("|", "-").replace(":", "-")
+    sig = hashlib.sha256(json.dumps([FEATURES, asdict(service.params)]).encode()).hexdigest()
+    path = ctx.cache / "tables" / f"{model}-k{k}f{fold}-{sig[:12]}.pkl"
+    if path.is_file():
+        with path.open("rb") as fh:
+            cached: dict[str, Any] = pickle.load(fh)
+            return cached
+    out = {f: candidate_table(service, queries, f) for f in FIELDS}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as fh:
+        pickle.dump(out, fh)
+    return out
+
+
+def fit_shipped_ranker(ctx: Context, recipe: Recipe, k: int, depth: int) -> tuple[Any, int]:
+    """The ranker to ship: fitted on every dev need's candidates, each scored by the fold
+    model that never saw it (stacking), so its inputs look like unseen needs' inputs."""
+    from matcher.rerank import fit
+
+    folds = split_folds(ctx.needs, k)
+    groups = []
+    for fold in range(k):
+        train_needs = [n for i, f in enumerate(folds) if i != fold for n in f]
+        embedder = fold_embedder(ctx, recipe, train_needs)
+        service = fold_service(ctx, embedder)
+        tables = _cached_tables(ctx, service, k, fold, folds[fold])
+        for f in FIELDS:
+            for _ids, rows, pos in tables[f].values():
+                if pos is not None:
+                    groups.append((rows, pos))
+        embedder.save()
+        service.db.dispose()
+    return fit(groups, depth=depth), len(groups)
