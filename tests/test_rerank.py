@@ -121,3 +121,17 @@ def test_nested_pick_chooses_on_the_other_folds_only() -> None:
     picked, chosen = nested_pick(per_fold, ["a", "b"])
     # fold 3 is where b wins, but its own figures never decide for it
     assert chosen == ["a", "a", "a", "a"] and picked[3] == fold(None)
+
+
+def test_hard_negatives_are_bm25_neighbours_never_the_answer(tmp_path: Path) -> None:
+    from devtools.bench.cv import Context, _hard_negative_pairs
+
+    passages = {
+        "velo": "location de vélos électriques pour les communes rurales",
+        "velo2": "vélos en libre service et pistes cyclables pour les communes",
+        "cantine": "repas de cantine scolaire bio et local",
+    }
+    ctx = Context([], passages, [], "", tmp_path, tmp_path, {}, None)
+    need = {"qid": "q", "relevant": ["velo"], "short": "vélos pour communes rurales", "long": ""}
+    (pair,) = _hard_negative_pairs(ctx, [need], 1)
+    assert pair.passage == passages["velo"] and pair.negatives == (passages["velo2"],)

@@ -223,7 +223,14 @@ def fold_adapter(ctx: Context, recipe: Recipe, train_needs: list[dict[str, Any]]
     )
     started = time.perf_counter()
     ctx.log(f"  training {recipe.name} on {len(train_needs)} needs ({len(pairs)} pairs)")
-    result = train(ctx.base_folder, pairs, config)
+
+    def progress(step: int, total: int, loss: float) -> None:
+        if step % 5 == 0 or step == total:
+            ctx.log(
+                f"    step {step}/{total} loss {loss:.3f} ({time.perf_counter() - started:.0f} s)"
+            )
+
+    result = train(ctx.base_folder, pairs, config, on_step=progress)
     ctx.timings["train_s"] = ctx.timings.get("train_s", 0.0) + time.perf_counter() - started
     info = {
         "base_model": ctx.base_folder.name,
