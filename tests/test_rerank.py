@@ -1,4 +1,4 @@
-"""Second-stage ranker (matcher/rerank.py) and out-of-fold evaluation helpers (devtools/bench/cv.py)."""
+"""Second-stage ranker (matcher/rerank.py) and out-of-fold helpers (devtools/bench/cv.py)."""
 
 from __future__ import annotations
 
