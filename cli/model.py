@@ -85,7 +85,8 @@ def reranker(
     """Fit the second-stage ranker on out-of-fold candidates of the dev needs; write it.
 
     The fold models are those of ``piu bench retrieval --cv`` (cached under var/cv-cache);
-    the ranker is tied to the current adapter file (its sha256 is recorded).
+    the ranker is tied to the model it was fitted for: with ``--recipe base`` the base
+    model without adapter, otherwise the current adapter file (its sha256 is recorded).
     """
     from core.config import get_settings
     from devtools.bench.cv import RECIPES, fit_shipped_ranker, load_context
@@ -93,7 +94,12 @@ def reranker(
     from index.model.folder import file_sha256
 
     settings = get_settings()
-    adapter = active_adapter(settings)
+    if recipe not in RECIPES:
+        raise typer.BadParameter(f"unknown recipe; one of {', '.join(RECIPES)}")
+    adapter = active_adapter(settings) if RECIPES[recipe].finetune else None
+    if RECIPES[recipe].finetune and adapter is None:
+        typer.echo("Error: a fine-tuned recipe needs the adapter it is for", err=True)
+        raise typer.Exit(1)
     ctx = load_context(queries, settings.embedding_backend, log=typer.echo)
     ranker, lists = fit_shipped_ranker(ctx, RECIPES[recipe], cv, depth)
     ranker = replace(ranker, adapter_sha256=file_sha256(adapter) if adapter else "")

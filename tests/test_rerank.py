@@ -51,7 +51,7 @@ def test_a_ranker_made_for_other_features_is_refused(tmp_path: Path) -> None:
         Reranker.load(path)
 
 
-def test_the_shipped_ranker_applies_only_with_the_adapter_it_was_trained_for(
+def test_a_ranker_applies_only_with_the_model_it_was_fitted_for(
     tmp_path: Path, model_cache: Path
 ) -> None:
     n = len(FEATURES)
@@ -68,7 +68,10 @@ def test_the_shipped_ranker_applies_only_with_the_adapter_it_was_trained_for(
     hashing = make_settings(tmp_path, url, model_cache, reranker=path, embedder="hashing")
     assert active_reranker(hashing) is None
     off = make_settings(tmp_path, url, model_cache, reranker=path, use_finetuned=False)
-    assert active_reranker(off) is None
+    assert active_reranker(off) is None  # fitted for the adapter, which is not in use
+    path.write_text(ranker.to_json(), encoding="utf-8")  # fitted for the base model
+    assert active_reranker(off) == ranker
+    assert active_reranker(settings) is None
 
 
 def test_the_service_reorders_the_head_and_keeps_the_scores(

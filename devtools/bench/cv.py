@@ -539,8 +539,6 @@ def ablate(
     fold is trained on the candidates of the other folds listed, scored by their own
     fold models (so no candidate's scores come from a model that saw its need).
     """
-    from matcher.rerank import fit
-
     variants = [Variant("serving")]
     for method, weights in FUSION_GRID.items():
         variants += [
@@ -571,26 +569,59 @@ def ablate(
         picked, picks = nested_pick(per_fold, names)
         rows[f"{method}, weight picked on other folds ({'/'.join(picks)})"] = as_rows(picked)
     for depth in depths:
-        ranked: list[dict[str, dict[str, int | None]]] = []
-        for at, fold in enumerate(chosen):
-            groups = [
-                (rows_, pos)
-                for j in range(len(chosen))
-                if j != at
-                for f in FIELDS
-                for _ids, rows_, pos in tables[j][f].values()
-                if pos is not None
-            ]
-            ranker = fit(groups, depth=depth)
-            name = f"ranker@{depth}"
-            ranked.append(
-                evaluate_fold(services[at], folds[fold], [Variant(name, reranker=ranker)])[name]
-            )
+        ranked = ranker_folds(services, tables, folds, chosen, depth)
         rows[f"learned ranker, top {depth}"] = as_rows(ranked)
     for service in services:
         service.embedder.save()
         service.db.dispose()
     return rows
+
+
+def ranker_folds(
+    services: Sequence[Any],
+    tables: Sequence[dict[str, Any]],
+    folds: Sequence[Sequence[dict[str, Any]]],
+    chosen: Sequence[int],
+    depth: int,
+) -> list[dict[str, dict[str, int | None]]]:
+    """Ranks on each fold of ``chosen`` with a ranker fitted on the other folds' candidates."""
+    from matcher.rerank import fit
+
+    ranked = []
+    for at, fold in enumerate(chosen):
+        groups = [
+            (rows, pos)
+            for j in range(len(chosen))
+            if j != at
+            for f in FIELDS
+            for _ids, rows, pos in tables[j][f].values()
+            if pos is not None
+        ]
+        ranker = fit(groups, depth=depth)
+        name = f"ranker@{depth}"
+        ranked.append(
+            evaluate_fold(services[at], folds[fold], [Variant(name, reranker=ranker)])[name]
+        )
+    return ranked
+
+
+def run_cv_ranked(
+    ctx: Context, recipe: Recipe, k: int, depth: int, chosen: Sequence[int]
+) -> dict[str, list[dict[str, int | None]]]:
+    """Like :func:`run_cv` with the second stage: each fold's ranker is fitted on the other
+    folds' candidates (scored by their own fold models), then the fold is searched."""
+    folds = split_folds(ctx.needs, k)
+    services, tables = [], []
+    for fold in chosen:
+        train_needs = [n for i, f in enumerate(folds) if i != fold for n in f]
+        service = fold_service(ctx, fold_embedder(ctx, recipe, train_needs))
+        services.append(service)
+        tables.append(_cached_tables(ctx, service, k, fold, folds[fold]))
+    ranked = ranker_folds(services, tables, folds, chosen, depth)
+    for service in services:
+        service.embedder.save()
+        service.db.dispose()
+    return {f: [r[f] for r in ranked] for f in FIELDS}
 
 
 def ablation_table(

@@ -92,6 +92,10 @@ def retrieval(
     ablate: Annotated[
         bool, typer.Option(help="With --cv: fusion, weight and second-stage ablation rows")
     ] = False,
+    rerank: Annotated[
+        int | None,
+        typer.Option(help="With --cv: add the second stage over this many candidates"),
+    ] = None,
 ) -> None:
     """MRR@10, Recall@1/5/10, nDCG@10 and query latency p50/p95 on a query set; with
     ``--wrapped`` (default) the same on the wrapped variant, read as the chat reads it.
@@ -103,7 +107,7 @@ def retrieval(
         _ablate_cv(queries, cv, recipe, backend, folds)
         return
     if cv is not None:
-        _retrieval_cv(queries, cv, recipe, backend, folds)
+        _retrieval_cv(queries, cv, recipe, backend, folds, rerank)
         return
     from devtools.bench.wrap import SEED, wrap_all
     from matcher.service import MatchService
@@ -142,17 +146,23 @@ def retrieval(
         typer.echo(f"{key:>16}: {value}")
 
 
-def _retrieval_cv(queries: Path, k: int, recipe_name: str, backend: str, folds: str | None) -> None:
-    from devtools.bench.cv import RECIPES, Variant, load_context, report, run_cv
+def _retrieval_cv(
+    queries: Path, k: int, recipe_name: str, backend: str, folds: str | None, rerank: int | None
+) -> None:
+    from devtools.bench.cv import RECIPES, Variant, load_context, report, run_cv, run_cv_ranked
 
     if recipe_name not in RECIPES:
         raise typer.BadParameter(f"unknown recipe; one of {', '.join(RECIPES)}")
     ctx = load_context(queries, backend, log=typer.echo)
     chosen = [int(f) for f in folds.split(",")] if folds else list(range(k))
     started = time.perf_counter()
-    results = run_cv(ctx, RECIPES[recipe_name], k, [Variant("serving")], chosen)
-    typer.echo(f"recipe {recipe_name}, {k} folds by sha256(qid) % {k}, backend {backend}")
-    report(results["serving"], echo=typer.echo)
+    if rerank is None:
+        results = run_cv(ctx, RECIPES[recipe_name], k, [Variant("serving")], chosen)["serving"]
+    else:
+        results = run_cv_ranked(ctx, RECIPES[recipe_name], k, rerank, chosen)
+    stage = "" if rerank is None else f", second stage over the top {rerank}"
+    typer.echo(f"recipe {recipe_name}{stage}, {k} folds by sha256(qid) % {k}, backend {backend}")
+    report(results, echo=typer.echo)
     spent = ", ".join(f"{key} {value:.0f} s" for key, value in ctx.timings.items())
     typer.echo(f"time: {time.perf_counter() - started:.0f} s ({spent or 'all cached'})")
 
