@@ -400,21 +400,22 @@ def summarise(per_fold: Sequence[dict[str, int | None]]) -> dict[str, tuple[floa
 
 
 def load_context(queries: Path, backend: str, log: Callable[[str], None] = print) -> Context:
-    from cli.finetune import DEFAULT_CATALOGUE, catalogue_passages, read_needs
-    from core.config import REPO_ROOT, get_settings
+    from core.config import DEMO_DATA_DIR, REPO_ROOT, get_settings
     from index.finetune import sha256_files
     from index.model.folder import read_stamp
     from index.model.install import install_model
+    from ingest.training import catalogue_passages, read_needs
 
+    catalogue_file = DEMO_DATA_DIR / "catalogue_betagouv.jsonl"
     settings = get_settings()
     base = install_model(settings)
-    with DEFAULT_CATALOGUE.open(encoding="utf-8") as fh:
+    with catalogue_file.open(encoding="utf-8") as fh:
         catalogue = [json.loads(line) for line in fh if line.strip()]
     return Context(
         needs=read_needs(queries),
-        passages=catalogue_passages(DEFAULT_CATALOGUE),
+        passages=catalogue_passages(catalogue_file),
         catalogue=catalogue,
-        data_sha=sha256_files([queries, DEFAULT_CATALOGUE]),
+        data_sha=sha256_files([queries, catalogue_file]),
         cache=REPO_ROOT / "var" / "cv-cache",
         base_folder=base,
         base_stamp=read_stamp(base) or {},
