@@ -115,7 +115,7 @@ class SolutionCard:
             target_bands=tuple(sol.target_size_bands or ()),
             usertypes=tuple(sol.usertypes or ()),
             text=sol.index_text(),
-            words=candidate_text(sol.title, sol.mission, sol.themes or (), sol.maturity),
+            words=candidate_text(sol.title, sol.mission, sol.themes or ()),
         )
 
 
