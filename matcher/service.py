@@ -476,7 +476,23 @@ class MatchService:
     def _rank(
         self, session: Session, scope: Scope, text: str
     ) -> list[tuple[float, SolutionCard, Any]]:
-        """Every candidate with its scope-adjusted score, best first."""
+        """Every candidate with its scope-adjusted score, best first (then the second stage)."""
+        scored = self.first_stage_scored(session, scope, text)
+        if self.reranker is not None and len(scored) > 1:
+            head = scored[: self.reranker.depth]
+            rows = features(
+                [item[3] for item in head], [item[1].words for item in head], *query_signals(text)
+            )
+            order = self.reranker.order(rows)
+            # the displayed scores stay the first stage's, decreasing, in the new order
+            head = [(head[i][0], head[o][1], head[o][2], head[o][3]) for i, o in enumerate(order)]
+            scored[: len(head)] = head
+        return [(score, card, fit) for score, card, fit, _hit in scored]
+
+    def first_stage_scored(
+        self, session: Session, scope: Scope, text: str
+    ) -> list[tuple[float, SolutionCard, Any, tuple[int, float, float, float]]]:
+        """(scope-adjusted score, card, fit, first-stage hit) of every candidate, best first."""
         hits = self.first_stage(text, scope.language)
         if not hits:
             return []
@@ -498,16 +514,7 @@ class MatchService:
             )
             scored.append((hit[1] * fit.factor, card, fit, hit))
         scored.sort(key=lambda item: -item[0])
-        if self.reranker is not None and len(scored) > 1:
-            head = scored[: self.reranker.depth]
-            rows = features(
-                [item[3] for item in head], [item[1].words for item in head], *query_signals(text)
-            )
-            order = self.reranker.order(rows)
-            # the displayed scores stay the first stage's, decreasing, in the new order
-            head = [(head[i][0], head[o][1], head[o][2], head[o][3]) for i, o in enumerate(order)]
-            scored[: len(head)] = head
-        return [(score, card, fit) for score, card, fit, _hit in scored]
+        return scored
 
     def first_stage(self, text: str, language: str) -> list[tuple[int, float, float, float]]:
         """Hybrid candidates (id, fused, dense, bm25), best first, without those that share

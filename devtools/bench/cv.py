@@ -303,6 +303,16 @@ class Variant:
     reranker: Any = None  # matcher.rerank.Reranker applied by the service
 
 
+def serving_code_sha() -> str:
+    """Hash of the matcher package's sources: cached results of another version are stale."""
+    import matcher
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(matcher.__file__).parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
 def rank_of(ranked: Sequence[str], relevant: Sequence[str]) -> int | None:
     """1-based rank of the first relevant id, None if absent from ``ranked``."""
     rel = set(relevant)
@@ -334,20 +344,24 @@ def evaluate_fold(
 def candidate_table(
     service: Any, queries: Sequence[dict[str, Any]], name: str
 ) -> dict[str, tuple[list[str], Any, int | None]]:
-    """Per query: the first stage's candidates (external ids, best first), their feature
-    rows for the second stage and the position of the answer among them."""
+    """Per query, read as the chat reads it (like ``rank_ids``): the first stage's candidates
+    (external ids, best first), their feature rows for the second stage and the position
+    of the answer among them."""
+    from matcher.need import scope_from_message
     from matcher.rerank import features, query_signals
     from matcher.service import prepare_query
+    from matcher.text import without_place
 
     out = {}
     with service.db.session() as session:
         for q in queries:
-            text, _ = prepare_query(q[name])
-            hits = service.first_stage(text, "fr")
-            cards = service._solution_cards(session, [h[0] for h in hits])
-            hits = [h for h in hits if h[0] in cards]
-            rows = features(hits, [cards[h[0]].words for h in hits], *query_signals(text))
-            ids = [cards[h[0]].external_id for h in hits]
+            scope = scope_from_message(q[name], language="fr").scope
+            text, _ = prepare_query(without_place(scope.text, scope.territory_name))
+            scored = service.first_stage_scored(session, scope, text)
+            rows = features(
+                [s[3] for s in scored], [s[1].words for s in scored], *query_signals(text)
+            )
+            ids = [s[1].external_id for s in scored]
             pos = rank_of(ids, q["relevant"])
             out[q["qid"]] = (ids, rows, None if pos is None else pos - 1)
     return out
@@ -434,7 +448,9 @@ def run_fold(
     train_needs = [n for i, f in enumerate(folds) if i != fold for n in f]
     embedder = fold_embedder(ctx, recipe, train_needs)
     model_key = embedder.model_id.split(":", 1)[1].split("|")[0]
-    results_path = ctx.cache / "results" / f"{model_key}-{ctx.backend}-k{k}f{fold}.json"
+    results_path = (
+        ctx.cache / "results" / f"{model_key}-{ctx.backend}-k{k}f{fold}-{serving_code_sha()}.json"
+    )
     done: dict[str, Any] = {}
     if results_path.is_file():
         done = json.loads(results_path.read_text(encoding="utf-8"))
@@ -662,7 +678,7 @@ def _cached_tables(
 
     model = service.embedder.model_id.replace("|", "-").replace(":", "-")
     sig = hashlib.sha256(json.dumps([FEATURES, asdict(service.params)]).encode()).hexdigest()
-    path = ctx.cache / "tables" / f"{model}-k{k}f{fold}-{sig[:12]}.pkl"
+    path = ctx.cache / "tables" / f"{model}-k{k}f{fold}-{sig[:12]}-{serving_code_sha()}.pkl"
     if path.is_file():
         with path.open("rb") as fh:
             cached: dict[str, Any] = pickle.load(fh)
