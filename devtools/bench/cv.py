@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from index.base import Vectors
+from index.finetune import TrainConfig
 
 #: Depth of the rankings kept per query (metrics need 10; rerankers see more).
 DEPTH = 50
@@ -56,11 +57,8 @@ class Recipe:
 
     name: str = "current"
     finetune: bool = True
-    epochs: int = 1
-    seed: int = 13
-    batch_size: int = 16
-    lr: float = 2e-5
-    max_length: int = 256
+    #: ``piu model finetune``'s options (its defaults are the shipped recipe's)
+    train: TrainConfig = field(default_factory=TrainConfig)
     #: BM25-mined hard negatives per pair (never the positive), 0 = in-batch only.
     hard_negatives: int = 0
     #: Self-supervised pairs from the catalogue (mission → document), mixed with the needs.
@@ -200,7 +198,7 @@ def fold_adapter(ctx: Context, recipe: Recipe, train_needs: list[dict[str, Any]]
     """The fold's adapter file, trained once per recipe and training set (None: base)."""
     if not recipe.finetune:
         return None
-    from index.finetune import TrainConfig, build_pairs, save_adapter, train
+    from index.finetune import build_pairs, save_adapter, train
 
     key = recipe.key([n["qid"] for n in train_needs], ctx.data_sha)
     path = ctx.cache / "adapters" / f"{key}.safetensors"
@@ -212,12 +210,8 @@ def fold_adapter(ctx: Context, recipe: Recipe, train_needs: list[dict[str, Any]]
         pairs = build_pairs(train_needs, ctx.passages)
     if recipe.catalogue_pairs:
         pairs = pairs + _catalogue_pairs(ctx)
-    config = TrainConfig(
-        epochs=recipe.epochs,
-        seed=recipe.seed,
-        batch_size=recipe.batch_size,
-        lr=recipe.lr,
-        max_length=recipe.max_length,
+    config = replace(
+        recipe.train,
         query_prompt=ctx.settings.query_prompt,
         passage_prompt=ctx.settings.passage_prompt,
     )
