@@ -19,6 +19,7 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,9 @@ class CandidateText:
     themes: tuple[str, ...]
 
 
-def candidate_text(title: str, mission: str, themes: Sequence[str]) -> CandidateText:
+@lru_cache(maxsize=20_000)
+def candidate_text(title: str, mission: str, themes: tuple[str, ...]) -> CandidateText:
+    """Tokenised once per text: only the second stage's head is ever tokenised."""
     return CandidateText(frozenset(tokenize(title)), frozenset(tokenize(mission)), tuple(themes))
 
 

@@ -95,7 +95,11 @@ class SolutionCard:
     target_bands: tuple[str, ...]
     usertypes: tuple[str, ...]
     text: str
-    words: CandidateText  # what the second stage reads besides the scores
+
+    @property
+    def words(self) -> CandidateText:
+        """What the second stage reads besides the scores (computed on use, cached)."""
+        return candidate_text(self.title, self.mission, self.themes)
 
     @classmethod
     def of(cls, sol: Solution) -> SolutionCard:
@@ -115,7 +119,6 @@ class SolutionCard:
             target_bands=tuple(sol.target_size_bands or ()),
             usertypes=tuple(sol.usertypes or ()),
             text=sol.index_text(),
-            words=candidate_text(sol.title, sol.mission, sol.themes or ()),
         )
 
 
