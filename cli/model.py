@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
+from pathlib import Path
 
 import typer
 
 from cli.finetune import finetune
+from core.config import DEFAULT_RERANKER
 
 app = typer.Typer(help="Embedding model: offline installation and checks.", no_args_is_help=True)
 
@@ -69,3 +72,38 @@ def info() -> None:
 
 
 app.command("finetune")(finetune)
+
+
+@app.command("reranker")
+def reranker(
+    queries: Path = typer.Option(..., "--queries", exists=True, dir_okay=False),
+    cv: int = typer.Option(5, "--cv", min=2, help="Folds: each need scored by a model blind to it"),
+    recipe: str = typer.Option("current", help="Training recipe of the fold models"),
+    depth: int = typer.Option(30, min=2, help="Candidates the ranker re-orders"),
+    out: Path = typer.Option(DEFAULT_RERANKER, help="Ranker file to write"),
+) -> None:
+    """Fit the second-stage ranker on out-of-fold candidates of the dev needs; write it.
+
+    The fold models are those of ``piu bench retrieval --cv`` (cached under var/cv-cache);
+    the ranker is tied to the model it was fitted for: with ``--recipe base`` the base
+    model without adapter, otherwise the current adapter file (its sha256 is recorded).
+    """
+    from core.config import get_settings
+    from devtools.bench.cv import RECIPES, fit_shipped_ranker, load_context
+    from index.model.adapter import active_adapter
+    from index.model.folder import file_sha256
+
+    settings = get_settings()
+    if recipe not in RECIPES:
+        raise typer.BadParameter(f"unknown recipe; one of {', '.join(RECIPES)}")
+    adapter = active_adapter(settings) if RECIPES[recipe].finetune else None
+    if RECIPES[recipe].finetune and adapter is None:
+        typer.echo("Error: a fine-tuned recipe needs the adapter it is for", err=True)
+        raise typer.Exit(1)
+    ctx = load_context(queries, settings.embedding_backend, log=typer.echo)
+    ranker, lists = fit_shipped_ranker(ctx, RECIPES[recipe], cv, depth)
+    ranker = replace(ranker, adapter_sha256=file_sha256(adapter) if adapter else "")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    info = {"recipe": recipe, "folds": cv, "lists": lists, "queries_file": queries.name}
+    out.write_text(ranker.to_json(**info) + "\n", encoding="utf-8")
+    typer.echo(f"Ranker: {out} ({lists} lists, depth {depth})")

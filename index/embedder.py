@@ -276,6 +276,20 @@ def load_embedder(settings: Settings) -> Embedder:
     )
 
 
+def load_embedder_at(folder: Path, settings: Settings, *, backend: str | None = None) -> Embedder:
+    """An embedder over a local sentence-transformers folder (e.g. base + a fold's adapter),
+    with the settings' prompts and length; ``backend`` overrides the settings' one."""
+    return _load_cached(
+        str(folder),
+        str(settings.models_dir),
+        settings.query_prompt,
+        settings.passage_prompt,
+        int(settings.max_seq_length),
+        backend or settings.embedding_backend,
+        None,
+    )
+
+
 @lru_cache(maxsize=3)
 def _load_cached(
     model: str,

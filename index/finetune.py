@@ -43,6 +43,8 @@ class Pair:
     query: str
     passage: str
     key: str  # identity of the positive: no two pairs of a batch share it
+    #: Hard negatives (passages that are not the answer), scored with the batch's passages.
+    negatives: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -240,6 +242,13 @@ def train(
                     break
                 queries = [config.query_prompt + pairs[i].query for i in batch]
                 passages = [config.passage_prompt + pairs[i].passage for i in batch]
+                positives = {pairs[i].passage for i in batch}
+                passages += [
+                    config.passage_prompt + n
+                    for i in batch
+                    for n in pairs[i].negatives
+                    if n not in positives  # another query's answer is no negative
+                ]
                 q = _embed(model, tokenizer, queries, config.max_length)
                 p = _embed(model, tokenizer, passages, config.max_length)
                 scores = q @ p.T * config.scale

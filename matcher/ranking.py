@@ -22,6 +22,10 @@ class FusionParams:
     #: within this distance of the best one; None keeps them all. 0.09 is the 95th
     #: percentile of that distance for the right answers of the dev set (``piu bench gap``).
     semantic_gap: float | None = 0.09
+    #: How each score list is normalised before the weighted sum: ``minmax`` (each list
+    #: scaled to [0, 1]), ``zscore`` (centred, unit variance) or ``rank`` (reciprocal rank,
+    #: 1 / (60 + rank), a document absent from a list scoring 0).
+    fusion: str = "minmax"
 
     def weight_for(self, language: str) -> float:
         return self.bm25_weight_en if language == "en" else self.bm25_weight
@@ -37,9 +41,40 @@ def minmax(values: NDArray[np.float32]) -> NDArray[np.float32]:
     return (values - lo) / (hi - lo)
 
 
-def fuse(dense: NDArray[np.float32], lexical: NDArray[np.float32], bm25_weight: float) -> NDArray:
-    """Min-max normalised weighted sum (beat reciprocal-rank fusion on the sibling set)."""
-    return bm25_weight * minmax(lexical) + (1.0 - bm25_weight) * minmax(dense)
+def zscore(values: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Centred and scaled to unit variance; a constant vector maps to zeros."""
+    if values.size == 0:
+        return values
+    std = float(values.std())
+    if std < 1e-9:
+        return np.zeros_like(values)
+    return (values - float(values.mean())) / std
+
+
+def reciprocal_rank(values: NDArray[np.float32], k: float = 60.0) -> NDArray[np.float32]:
+    """``1 / (k + rank)`` (rank 1 = highest value); zero or negative values score 0."""
+    out = np.zeros_like(values)
+    order = np.argsort(-values, kind="stable")
+    ranks = np.empty(len(values), dtype=np.float32)
+    ranks[order] = np.arange(1, len(values) + 1, dtype=np.float32)
+    present = values > 0
+    out[present] = 1.0 / (k + ranks[present])
+    return out
+
+
+NORMALISERS = {"minmax": minmax, "zscore": zscore, "rank": reciprocal_rank}
+
+
+def fuse(
+    dense: NDArray[np.float32],
+    lexical: NDArray[np.float32],
+    bm25_weight: float,
+    method: str = "minmax",
+) -> NDArray:
+    """Weighted sum of the normalised lists (min-max beat reciprocal-rank fusion on the
+    sibling set; ``piu bench retrieval --cv`` compares them out-of-fold)."""
+    norm = NORMALISERS[method]
+    return bm25_weight * norm(lexical) + (1.0 - bm25_weight) * norm(dense)
 
 
 @dataclass(frozen=True)

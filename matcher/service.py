@@ -30,6 +30,14 @@ from matcher.bm25 import LexicalIndex
 from matcher.indexer import BackgroundIndexer
 from matcher.need import scope_from_message
 from matcher.ranking import FusionParams, fuse, scope_fit
+from matcher.rerank import (
+    CandidateText,
+    Reranker,
+    active_reranker,
+    candidate_text,
+    features,
+    query_signals,
+)
 from matcher.text import stem_map, tokenize, without_place, words
 from matcher.types import NeedMatch, Reason, Scope, SolutionMatch
 
@@ -87,6 +95,11 @@ class SolutionCard:
     target_bands: tuple[str, ...]
     usertypes: tuple[str, ...]
     text: str
+
+    @property
+    def words(self) -> CandidateText:
+        """What the second stage reads besides the scores (computed on use, cached)."""
+        return candidate_text(self.title, self.mission, self.themes)
 
     @classmethod
     def of(cls, sol: Solution) -> SolutionCard:
@@ -185,6 +198,8 @@ class MatchService:
         self.settings = settings
         self._embedder = embedder
         self.params = params or FusionParams()
+        #: Second stage over the first stage's best candidates (None: fused order only).
+        self.reranker: Reranker | None = active_reranker(settings)
         self._store: IndexStore | None = None
         self._lexical = {kind: LexicalIndex() for kind in KINDS}
         self._version = -1
@@ -398,7 +413,7 @@ class MatchService:
         lexical = np.array(
             [lex_scores[position[i]] if i in position else 0.0 for i in ids], dtype=np.float32
         )
-        fused = fuse(dense, lexical, self.params.weight_for(language))
+        fused = fuse(dense, lexical, self.params.weight_for(language), self.params.fusion)
         order = np.argsort(-fused, kind="stable")
         return [(ids[o], float(fused[o]), float(dense[o]), float(lexical[o])) for o in order]
 
@@ -464,17 +479,30 @@ class MatchService:
     def _rank(
         self, session: Session, scope: Scope, text: str
     ) -> list[tuple[float, SolutionCard, Any]]:
-        """Every candidate with its scope-adjusted score, best first."""
-        hits = self._hybrid("solution", text, scope.language, checked=True)
-        if hits and self.params.semantic_gap is not None:
-            floor = max(h[2] for h in hits) - self.params.semantic_gap
-            hits = [h for h in hits if h[3] > 0 or h[2] >= floor]
+        """Every candidate with its scope-adjusted score, best first (then the second stage)."""
+        scored = self.first_stage_scored(session, scope, text)
+        if self.reranker is not None and len(scored) > 1:
+            head = scored[: self.reranker.depth]
+            rows = features(
+                [item[3] for item in head], [item[1].words for item in head], *query_signals(text)
+            )
+            order = self.reranker.order(rows)
+            # the displayed scores stay the first stage's, decreasing, in the new order
+            head = [(head[i][0], head[o][1], head[o][2], head[o][3]) for i, o in enumerate(order)]
+            scored[: len(head)] = head
+        return [(score, card, fit) for score, card, fit, _hit in scored]
+
+    def first_stage_scored(
+        self, session: Session, scope: Scope, text: str
+    ) -> list[tuple[float, SolutionCard, Any, tuple[int, float, float, float]]]:
+        """(scope-adjusted score, card, fit, first-stage hit) of every candidate, best first."""
+        hits = self.first_stage(text, scope.language)
         if not hits:
             return []
         cards = self._solution_cards(session, [h[0] for h in hits])
         scored = []
-        for doc_id, fused, _dense, _lexical in hits:
-            card = cards.get(doc_id)
+        for hit in hits:
+            card = cards.get(hit[0])
             if card is None:
                 continue
             fit = scope_fit(
@@ -487,9 +515,18 @@ class MatchService:
                 target_bands=list(card.target_bands),
                 usertypes=list(card.usertypes),
             )
-            scored.append((fused * fit.factor, card, fit))
+            scored.append((hit[1] * fit.factor, card, fit, hit))
         scored.sort(key=lambda item: -item[0])
         return scored
+
+    def first_stage(self, text: str, language: str) -> list[tuple[int, float, float, float]]:
+        """Hybrid candidates (id, fused, dense, bm25), best first, without those that share
+        no word with the need and sit too far below the best dense score."""
+        hits = self._hybrid("solution", text, language, checked=True)
+        if hits and self.params.semantic_gap is not None:
+            floor = max(h[2] for h in hits) - self.params.semantic_gap
+            hits = [h for h in hits if h[3] > 0 or h[2] >= floor]
+        return hits
 
     def search_solutions(
         self, scope: Scope, *, top: int = 5, offset: int = 0

@@ -49,7 +49,7 @@ def _base(model_cache: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def _pairs() -> list[Pair]:
-    from cli.finetune import catalogue_passages
+    from ingest.training import catalogue_passages
 
     passages = catalogue_passages(CATALOGUE)
     ids = sorted(passages)[:8]
@@ -75,8 +75,8 @@ def _tiny_adapter(
 
 
 def test_catalogue_passages_are_the_indexed_texts() -> None:
-    from cli.finetune import catalogue_passages
     from core.models import Solution
+    from ingest.training import catalogue_passages
 
     passages = catalogue_passages(CATALOGUE)
     row = json.loads(CATALOGUE.read_text(encoding="utf-8").splitlines()[0])

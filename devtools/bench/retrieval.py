@@ -80,9 +80,35 @@ def retrieval(
             "size, budget, timing; fixed seed) and report MRR@10 bare vs wrapped",
         ),
     ] = True,
+    cv: Annotated[
+        int | None,
+        typer.Option(
+            "--cv", min=2, help="Out-of-fold: K folds by qid, fine-tune on K-1, score the last"
+        ),
+    ] = None,
+    recipe: Annotated[str, typer.Option(help="With --cv: training recipe")] = "current",
+    backend: Annotated[str, typer.Option(help="With --cv: embedding backend")] = "onnx-int8",
+    folds: Annotated[str | None, typer.Option(help="With --cv: only these folds (0,1)")] = None,
+    ablate: Annotated[
+        bool, typer.Option(help="With --cv: fusion, weight and second-stage ablation rows")
+    ] = False,
+    rerank: Annotated[
+        int | None,
+        typer.Option(help="With --cv: add the second stage over this many candidates"),
+    ] = None,
 ) -> None:
     """MRR@10, Recall@1/5/10, nDCG@10 and query latency p50/p95 on a query set; with
-    ``--wrapped`` (default) the same on the wrapped variant, read as the chat reads it."""
+    ``--wrapped`` (default) the same on the wrapped variant, read as the chat reads it.
+
+    With ``--cv K``: out-of-fold figures of a training recipe, short and long
+    (``--field`` and ``--wrapped`` are ignored), per fold and mean ± standard deviation.
+    """
+    if cv is not None and ablate:
+        _ablate_cv(queries, cv, recipe, backend, folds)
+        return
+    if cv is not None:
+        _retrieval_cv(queries, cv, recipe, backend, folds, rerank)
+        return
     from devtools.bench.wrap import SEED, wrap_all
     from matcher.service import MatchService
     from matcher.territories import TerritoryResolver
@@ -118,6 +144,39 @@ def retrieval(
         return
     for key, value in out.items():
         typer.echo(f"{key:>16}: {value}")
+
+
+def _retrieval_cv(
+    queries: Path, k: int, recipe_name: str, backend: str, folds: str | None, rerank: int | None
+) -> None:
+    from devtools.bench.cv import RECIPES, Variant, load_context, report, run_cv, run_cv_ranked
+
+    if recipe_name not in RECIPES:
+        raise typer.BadParameter(f"unknown recipe; one of {', '.join(RECIPES)}")
+    ctx = load_context(queries, backend, log=typer.echo)
+    chosen = [int(f) for f in folds.split(",")] if folds else list(range(k))
+    started = time.perf_counter()
+    if rerank is None:
+        results = run_cv(ctx, RECIPES[recipe_name], k, [Variant("serving")], chosen)["serving"]
+    else:
+        results = run_cv_ranked(ctx, RECIPES[recipe_name], k, rerank, chosen)
+    stage = "" if rerank is None else f", second stage over the top {rerank}"
+    typer.echo(f"recipe {recipe_name}{stage}, {k} folds by sha256(qid) % {k}, backend {backend}")
+    report(results, echo=typer.echo)
+    spent = ", ".join(f"{key} {value:.0f} s" for key, value in ctx.timings.items())
+    typer.echo(f"time: {time.perf_counter() - started:.0f} s ({spent or 'all cached'})")
+
+
+def _ablate_cv(queries: Path, k: int, recipe_name: str, backend: str, folds: str | None) -> None:
+    from devtools.bench.cv import RECIPES, ablate, ablation_table, load_context
+
+    ctx = load_context(queries, backend, log=typer.echo)
+    started = time.perf_counter()
+    only = [int(f) for f in folds.split(",")] if folds else None
+    rows = ablate(ctx, RECIPES[recipe_name], k, only=only)
+    typer.echo(f"recipe {recipe_name}, {k} folds, backend {backend}; out-of-fold, ΔMRR vs serving")
+    ablation_table(rows, echo=typer.echo)
+    typer.echo(f"time: {time.perf_counter() - started:.0f} s")
 
 
 def tune(
