@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -560,3 +561,20 @@ class FinancingScheme(TimestampMixin, Base):
     checked: Mapped[dt.date] = mapped_column(Date)
     status: Mapped[FinancingStatus] = enum_column(FinancingStatus, default=FinancingStatus.OPEN)
     notes: Mapped[str] = mapped_column(Text, default="")
+
+
+class EntryVector(Base):
+    """The embedding of one searchable text, computed once by the process that wrote the
+    text and loaded by every other one (the FAISS files are derived from these rows).
+
+    ``vector`` holds ``dim`` little-endian float16 values; a row is valid for a text
+    only while ``model_id`` and ``text_hash`` (``index.store.text_hash``) match.
+    """
+
+    __tablename__ = "entry_vector"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    doc_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    model_id: Mapped[str] = mapped_column(String(255))
+    text_hash: Mapped[str] = mapped_column(String(16))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
