@@ -209,10 +209,17 @@ class Solution(TimestampMixin, Base):
     )
     content_hash: Mapped[str] = mapped_column(String(64), default="")
 
+    #: the columns :meth:`text_of` reads (``indexable_documents`` selects only these)
+    index_columns = ("title", "mission", "themes", "description")
+
+    @staticmethod
+    def text_of(title: str, mission: str, themes: list[str] | None, description: str) -> str:
+        parts = [title, mission, " ".join(themes or []), description]
+        return "\n".join(p for p in parts if p)
+
     def index_text(self) -> str:
         """The text embedded and indexed for retrieval."""
-        parts = [self.title, self.mission, " ".join(self.themes or []), self.description]
-        return "\n".join(p for p in parts if p)
+        return self.text_of(self.title, self.mission, self.themes, self.description)
 
 
 class Need(TimestampMixin, Base):
@@ -250,8 +257,14 @@ class Need(TimestampMixin, Base):
         ForeignKey("solution.id", ondelete="SET NULL")
     )
 
+    index_columns = ("problem", "raw_text", "themes")
+
+    @staticmethod
+    def text_of(problem: str | None, raw_text: str, themes: list[str] | None) -> str:
+        return "\n".join([problem or raw_text, " ".join(themes or [])])
+
     def index_text(self) -> str:
-        return "\n".join([self.problem or self.raw_text, " ".join(self.themes or [])])
+        return self.text_of(self.problem, self.raw_text, self.themes)
 
 
 class Experience(TimestampMixin, Base):
@@ -292,9 +305,21 @@ class Experience(TimestampMixin, Base):
     cost_band: Mapped[str | None] = mapped_column(String(16))
     recommend: Mapped[str | None] = mapped_column(String(16))  # yes / no / depends
 
-    def index_text(self) -> str:
-        parts = [self.title, self.problem, self.tried, " ".join(self.themes or []), self.lessons]
+    index_columns = ("title", "problem", "tried", "themes", "lessons")
+
+    @staticmethod
+    def text_of(
+        title: str,
+        problem: str | None,
+        tried: str | None,
+        themes: list[str] | None,
+        lessons: str | None,
+    ) -> str:
+        parts = [title, problem, tried, " ".join(themes or []), lessons]
         return "\n".join(p for p in parts if p)
+
+    def index_text(self) -> str:
+        return self.text_of(self.title, self.problem, self.tried, self.themes, self.lessons)
 
 
 class Introduction(TimestampMixin, Base):

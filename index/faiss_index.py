@@ -64,7 +64,8 @@ def _flat(dim: int) -> faiss.IndexIDMap2:
 
 
 def exact_top(vectors: Vectors, queries: Vectors, k: int) -> NDArray[np.int64]:
-    """Row numbers of the ``k`` best ``vectors`` for each query (inner product), best first."""
+    """Row numbers of the ``k`` best ``vectors`` for each query (inner product), best first:
+    an exhaustive scan."""
     scores = queries @ vectors.T
     k = min(k, vectors.shape[0])
     part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
@@ -98,7 +99,7 @@ def _ivf(ids: NDArray[np.int64], vecs: Vectors, seed: int = 0) -> faiss.IndexIVF
     index.train(vecs[rng.choice(n, min(n, 40 * nlist), replace=False)])
     index.set_direct_map_type(faiss.DirectMap.Hashtable)  # reconstruct() and remove by id
     index.add_with_ids(vecs, ids)
-    sample = vecs[rng.choice(n, min(n, 200), replace=False)]
+    sample = vecs[rng.choice(n, min(n, 100), replace=False)]
     # about as far from their nearest document as a search query is (cosine ~0.7)
     queries = sample + rng.normal(0, 1.0 / np.sqrt(dim), sample.shape).astype(np.float32)
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Callable
 
@@ -45,12 +44,12 @@ class LexicalIndex:
                 return
             for i in gone:
                 del self._docs[i]
-            self._docs.update({i: _tokens(t) for i, t in changed.items()})
+            self._docs.update({i: tokenize(t) for i, t in changed.items()})
             self._text_hash = hashes
             self._changed(defer=False)
 
     def upsert(self, doc_id: int, text: str, *, defer: bool = False) -> None:
-        tokens = _tokens(text)
+        tokens = tokenize(text)
         with self._lock:
             self._docs[doc_id] = tokens
             self._text_hash[doc_id] = hash(text)
@@ -155,8 +154,3 @@ class LexicalIndex:
     def tokens(self, doc_id: int) -> list[str] | None:
         """The document's tokens (``None`` if it is not in this index)."""
         return self._docs.get(doc_id)
-
-
-def _tokens(text: str) -> list[str]:
-    """The tokens of ``text``, interned: 100,000 documents share one copy of each word."""
-    return [sys.intern(t) for t in tokenize(text)]

@@ -89,8 +89,16 @@ class SolutionCard:
     usertypes: tuple[str, ...]
     text: str
 
+    #: the solution columns :meth:`of` reads (searches select only these)
+    columns = (
+        "id", "external_id", "title", "mission", "website", "maturity", "trust_level",
+        "themes", "target_kinds", "target_size_bands", "usertypes", "description",
+        "organisation_name", "phase",
+    )  # fmt: skip
+
     @classmethod
-    def of(cls, sol: Solution) -> SolutionCard:
+    def of(cls, sol: Any) -> SolutionCard:
+        """The card of a ``Solution``, or of a row of its :attr:`columns`."""
         return cls(
             id=sol.id,
             external_id=sol.external_id,
@@ -106,7 +114,7 @@ class SolutionCard:
             target_kinds=tuple(sol.target_kinds or ()),
             target_bands=tuple(sol.target_size_bands or ()),
             usertypes=tuple(sol.usertypes or ()),
-            text=sol.index_text(),
+            text=Solution.text_of(sol.title, sol.mission, sol.themes, sol.description),
         )
 
 
@@ -264,6 +272,7 @@ class MatchService:
             )
             for kind in KINDS:
                 self._lexical[kind].set_documents(docs[kind])
+                self._lexical[kind].rebuild()  # here, not in the next query
             self._version = version
             self._forget_cards()
         return reports
@@ -291,9 +300,10 @@ class MatchService:
             cards = {i: self._cards[i] for i in ids if i in self._cards}
         missing = [i for i in ids if i not in cards]
         if missing:
-            fetched = {
-                s.id: SolutionCard.of(s)
-                for s in session.scalars(select(Solution).where(Solution.id.in_(missing)))
+            columns = [getattr(Solution, name) for name in SolutionCard.columns]
+            fetched = {  # plain rows, not ORM objects: ~150 per search
+                row.id: SolutionCard.of(row)
+                for row in session.execute(select(*columns).where(Solution.id.in_(missing)))
             }
             with self._cache_lock:
                 self._cards.update(fetched)
