@@ -189,7 +189,7 @@ def indexable_documents(
     if kind == "solution":
         model, where = Solution, publishable_solution()
     elif kind == "need":
-        model, where = Need, (Need.status == NeedStatus.OPEN,)
+        model, where = Need, [Need.status == NeedStatus.OPEN]
     elif kind == "experience":
         model, where = Experience, public_experience()
     else:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import faiss
 import numpy as np
@@ -97,7 +97,7 @@ def _ivf(ids: NDArray[np.int64], vecs: Vectors, seed: int = 0) -> faiss.IndexIVF
     )
     index.cp.seed = seed
     index.train(vecs[rng.choice(n, min(n, 40 * nlist), replace=False)])
-    index.set_direct_map_type(faiss.DirectMap.Hashtable)  # reconstruct() and remove by id
+    index.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]  # reconstruct() and remove by id
     index.add_with_ids(vecs, ids)
     sample = vecs[rng.choice(n, min(n, 100), replace=False)]
     # about as far from their nearest document as a search query is (cosine ~0.7)
@@ -125,7 +125,8 @@ class FaissIndex:
 
     def __init__(self, dim: int, index: faiss.Index | None = None) -> None:
         self.dim = dim
-        self._index = index if index is not None else _flat(dim)
+        # a flat index in an id map, or an IVF one (the stubs know neither's attributes)
+        self._index: Any = index if index is not None else _flat(dim)
 
     @property
     def approximate(self) -> bool:

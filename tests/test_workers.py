@@ -90,7 +90,9 @@ def test_a_change_through_one_worker_is_searched_by_the_other_without_re_embeddi
 
     # an edit through the first worker shows in the second's answers (vector read back)
     with first.db.session() as session:
-        session.get(Solution, ids[0]).mission = "Bornes de recharge pour voitures électriques"
+        edited = session.get(Solution, ids[0])
+        assert edited is not None
+        edited.mission = "Bornes de recharge pour voitures électriques"
     first.index_solution(ids[0])
     assert second.rank_ids("bornes de recharge voitures électriques", top=1) == ["velo"]
     assert second_model.passages == 0
@@ -119,7 +121,9 @@ def test_a_change_through_one_worker_is_searched_by_the_other_without_re_embeddi
 
     # a closed need leaves both indexes and the vector table
     with first.db.session() as session:
-        session.get(Need, need_id).status = NeedStatus.CLOSED
+        closed = session.get(Need, need_id)
+        assert closed is not None
+        closed.status = NeedStatus.CLOSED
     first.remove("need", need_id)
     assert need_id not in [i for i, _ in second.search_needs("qualité de l'air écoles")]
     with first.db.session() as session:

@@ -301,7 +301,9 @@ def speed(
             recall = recall_at(found, exact)
             del vecs
             service.rank_ids(query_texts[0])
-            latencies, encoder, stages = [], [], {k: [] for k in STAGES}
+            latencies: list[float] = []
+            encoder: list[float] = []
+            stages: dict[str, list[float]] = {k: [] for k in STAGES}
             for text in query_texts:
                 service._qcache.clear()
                 service._rankings.clear()
