@@ -23,6 +23,7 @@ from core.catalogue import indexable_documents
 from core.config import Settings
 from core.db import Database, bump_catalogue_version, catalogue_version
 from core.domain import Maturity, NeedStatus, Stage, clean_text, fold, size_band
+from core.memory import trim_heap
 from core.models import Experience, Need, Solution
 from core.vectors import StoredVectors
 from index.base import Embedder
@@ -264,6 +265,7 @@ class MatchService:
         with self._ready_lock:
             if newer_than is not None and self._version > newer_than:
                 return []
+            starting = self._version < 0
             with self.db.session() as session:
                 version = catalogue_version(session)
                 docs = {kind: indexable_documents(session, kind) for kind in KINDS}
@@ -275,6 +277,9 @@ class MatchService:
                 self._lexical[kind].rebuild()  # here, not in the next query
             self._version = version
             self._forget_cards()
+            del docs  # 100,000 texts: freed before the trim
+        if starting or any(not r.loaded for r in reports):
+            trim_heap()  # a full load leaves its temporary objects' pages mapped
         return reports
 
     def refresh_if_stale(self) -> None:
