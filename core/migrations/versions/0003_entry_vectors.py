@@ -1,6 +1,6 @@
 """entry vectors: each searchable text's embedding, computed once and shared by workers
 
-Revision ID: 0003
+Revision ID: 0003_entry_vectors
 Revises: 0002
 Create Date: 2026-12-02 11:40:00
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = '0003'
+revision: str = '0003_entry_vectors'
 down_revision: str | None = '0002'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
