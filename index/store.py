@@ -288,9 +288,11 @@ class IndexStore:
                 todo = self._left_to_writer(kind, todo, wanted)
             if todo:
                 self._embed_into(index, meta, todo, docs, wanted, progress=progress, kind=kind)
-            for i in wanted:
-                if meta.items.get(i) == wanted[i]:
-                    self._waiting.pop((kind, i), None)
+            self._waiting = {  # what still waits: searchable, and not in the index as it is
+                key: seen
+                for key, seen in self._waiting.items()
+                if key[0] != kind or meta.items.get(key[1], "") != wanted.get(key[1], "")
+            }
             rebuilt = index.rebalance()
             self._indexes[kind], self._meta[kind] = index, meta
             if stale or changed or rebuilt or loaded is None:

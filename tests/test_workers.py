@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from core.config import REPO_ROOT, Settings
-from core.db import Database
+from core.db import Database, bump_catalogue_version
 from core.domain import NeedStatus
 from core.models import EntryVector, Need, Solution
 from index.hashing import HashingEmbedder
@@ -144,13 +144,22 @@ def test_a_text_whose_writer_died_is_embedded_by_a_reader_after_the_grace_time(
     # another process commits a text (the version moves) and dies before embedding it
     orphan = add_solution(reader.db, "eau", "Compteurs d'eau", "Télérelève des compteurs d'eau")
     with reader.db.session() as session:
-        from core.db import bump_catalogue_version
-
         bump_catalogue_version(session)
     before = reader_model.passages
     reader.rank_ids("compteurs d'eau", top=1)  # the writer may still be embedding it
     assert reader_model.passages == before
     assert orphan not in reader.store.ids("solution")
+    # an entry deleted while it waited is not waited for any more
+    gone = add_solution(reader.db, "gone", "Éphémère", "Entrée supprimée aussitôt")
+    with reader.db.session() as session:
+        bump_catalogue_version(session)
+    reader.rank_ids("compteurs d'eau", top=1)
+    assert ("solution", gone) in reader.store._waiting
+    with reader.db.session() as session:
+        session.delete(session.get(Solution, gone))
+        bump_catalogue_version(session)
+    reader.rank_ids("compteurs d'eau", top=1)
+    assert set(reader.store._waiting) == {("solution", orphan)}
     monkeypatch.setattr(index.store, "WRITER_GRACE_S", 0.0)
     assert reader.rank_ids("télérelève des compteurs d'eau", top=1) == ["eau"]
     assert reader_model.passages == before + 1
