@@ -192,6 +192,11 @@ class IndexStore:
             return None
         return meta, index
 
+    def _in_memory(self, kind: str) -> tuple[IndexMeta, VectorIndex] | None:
+        if kind in self._indexes and kind in self._meta:
+            return self._meta[kind], self._indexes[kind]
+        return None
+
     def save(self, kind: str) -> None:
         """Write the index of ``kind`` atomically; searches go on while the bytes are written."""
         with self._save_lock:  # one writer at a time in this process, in snapshot order
@@ -257,7 +262,8 @@ class IndexStore:
         self._remove_stale_temp_files(kind)
         wanted = {doc_id: text_hash(text) for doc_id, text in docs.items()}
         with self._lock:
-            loaded = None if force else self._load(kind)
+            # what this process holds already (a refresh), else the file (a start-up)
+            loaded = None if force else (self._in_memory(kind) or self._load(kind))
             reason = "up to date"
             if loaded is None:
                 reason = "forced rebuild" if force else "no usable index file"

@@ -263,21 +263,32 @@ class MatchService:
         ``wait_for_writer``: see :meth:`IndexStore.sync`.
         """
         with self._ready_lock:
-            if newer_than is not None and self._version > newer_than:
-                return []
-            starting = self._version < 0
-            with self.db.session() as session:
-                version = catalogue_version(session)
-                docs = {kind: indexable_documents(session, kind) for kind in KINDS}
-            reports = self.store.sync(
-                docs, force=force, progress=progress, wait_for_writer=wait_for_writer
+            return self._sync_locked(
+                progress=progress,
+                force=force,
+                newer_than=newer_than,
+                wait_for_writer=wait_for_writer,
             )
-            for kind in KINDS:
-                self._lexical[kind].set_documents(docs[kind])
-                self._lexical[kind].rebuild()  # here, not in the next query
-            self._version = version
-            self._forget_cards()
-            del docs  # 100,000 texts: freed before the trim
+
+    def _sync_locked(
+        self, *, progress: bool, force: bool, newer_than: int | None, wait_for_writer: bool
+    ) -> list[SyncReport]:
+        """:meth:`ensure_ready`'s work; the caller holds ``_ready_lock``."""
+        if newer_than is not None and self._version > newer_than:
+            return []
+        starting = self._version < 0
+        with self.db.session() as session:
+            version = catalogue_version(session)
+            docs = {kind: indexable_documents(session, kind) for kind in KINDS}
+        reports = self.store.sync(
+            docs, force=force, progress=progress, wait_for_writer=wait_for_writer
+        )
+        for kind in KINDS:
+            self._lexical[kind].set_documents(docs[kind])
+            self._lexical[kind].rebuild()  # here, not in the next query
+        self._version = version
+        self._forget_cards()
+        del docs  # 100,000 texts: freed before the trim
         if starting or any(not r.loaded for r in reports):
             trim_heap()  # a full load leaves its temporary objects' pages mapped
         return reports
@@ -288,8 +299,22 @@ class MatchService:
         with self.db.session() as session:
             version = catalogue_version(session)
         stale = version > self._version
-        if stale or self.store.waiting_overdue():
-            self.ensure_ready(newer_than=version - 1 if stale else None, wait_for_writer=True)
+        if not (stale or self.store.waiting_overdue()):
+            return
+        # One thread refreshes; the others search the indexes as they are meanwhile rather
+        # than wait: a waiting request may hold a pooled database connection that the
+        # refresh needs (the chat engine's session), and enough of them would starve it.
+        if not self._ready_lock.acquire(blocking=False):
+            return
+        try:
+            self._sync_locked(
+                progress=False,
+                force=False,
+                newer_than=version - 1 if stale else None,
+                wait_for_writer=True,
+            )
+        finally:
+            self._ready_lock.release()
 
     def _forget_cards(self, ids: list[int] | None = None) -> None:
         with self._cache_lock:

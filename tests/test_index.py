@@ -242,7 +242,7 @@ def test_bm25_top_k_is_the_head_of_the_full_ranking() -> None:
     lexical = LexicalIndex()
     lexical.set_documents({i: " ".join(rng.choice(words, 6).tolist()) for i in range(10, 400)})
     query = tokenize("capteur eau école")
-    ids, scores = lexical.scores(query)
+    _, scores = lexical.scores(query)
     top, score_of = lexical.top(query, 20)
     assert len(top) == 20
     assert np.allclose(score_of(top), np.sort(scores)[::-1][:20])
