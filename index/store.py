@@ -301,12 +301,15 @@ class IndexStore:
             }
             rebuilt = index.rebalance()
             self._indexes[kind], self._meta[kind] = index, meta
-            if stale or changed or rebuilt or loaded is None:
+            dirty = bool(stale or changed or rebuilt or loaded is None)
+            if dirty:
                 meta.built_at = _now()
-                self.save(kind)
-            return SyncReport(
+            report = SyncReport(
                 kind, loaded is not None, len(todo), len(stale), index.count(), reason
             )
+        if dirty:  # outside _lock: save() takes _save_lock, then _lock (one order only)
+            self.save(kind)
+        return report
 
     def _load_stored(
         self,
