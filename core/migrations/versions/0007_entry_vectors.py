@@ -1,7 +1,7 @@
 """entry vectors: each searchable text's embedding, computed once and shared by workers
 
-Revision ID: 0003_entry_vectors
-Revises: 0002
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-02 11:40:00
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = '0003_entry_vectors'
-down_revision: str | None = '0002'
+revision: str = '0007'
+down_revision: str | None = '0006'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
