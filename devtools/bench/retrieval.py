@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import multiprocessing as mp
 import os
@@ -196,13 +197,15 @@ def _worker_run(
 ) -> dict[str, Any]:
     """A new worker on the catalogue in ``data_dir`` (a process of its own): its start-up
     time, the dense recall@10 of its index against ``exact``, the query path by stage."""
-    from index.embedder import load_embedder
+    from index.embedder import load_embedder, quiet_transformers
     from index.faiss_index import recall_at
     from matcher.service import MatchService
 
+    logging.basicConfig(level=logging.WARNING)  # a spawned process: the CLI's set-up is not here
     settings = get_settings().model_copy(update={"data_dir": data_dir, "database_url": None})
     settings.__dict__.pop("db_url", None)
-    embedder = load_embedder(settings)
+    with quiet_transformers():
+        embedder = load_embedder(settings)
     service = MatchService(Database(settings.db_url), settings, embedder)
     start = time.perf_counter()
     reports = service.ensure_ready(progress=False)
