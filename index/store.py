@@ -289,7 +289,8 @@ class IndexStore:
             changed = bool(todo)
             if todo and reason == "up to date":
                 reason = f"{len(todo)} changed"
-            todo = self._load_stored(kind, index, meta, todo, wanted, bulk=loaded is None)
+            if not force:  # a forced rebuild embeds every text again (and stores it)
+                todo = self._load_stored(kind, index, meta, todo, wanted, bulk=loaded is None)
             if todo and wait_for_writer:
                 todo = self._left_to_writer(kind, todo, wanted)
             if todo:
