@@ -20,8 +20,11 @@ log = logging.getLogger(__name__)
 def _uvicorn_config(app: Any, settings: Settings, host: str | None, port: int | None) -> Any:
     import uvicorn
 
-    return uvicorn.Config(
-        app,
+    return uvicorn.Config(app, **_uvicorn_options(settings, host, port))
+
+
+def _uvicorn_options(settings: Settings, host: str | None, port: int | None) -> dict[str, Any]:
+    return dict(
         host=host or settings.host,
         port=port or settings.port,
         proxy_headers=True,  # client IPs for the rate limit, from trusted proxies only
@@ -97,9 +100,56 @@ async def _serve_with_bot(server: Any, settings: Settings, services: Services) -
             await application.stop()
 
 
+def worker_app() -> Any:
+    """The application of one ``--workers`` process: its own services, wired by
+    :func:`api.wiring.build_services`; the lifespan loads the indexes (stored vectors and
+    index files: no embedding of what another process already embedded)."""
+    from api.app import create_app
+    from api.wiring import build_services
+
+    settings = get_settings()
+    return create_app(settings, build_services(settings, ready=False))
+
+
+def run_workers(
+    settings: Settings, workers: int, *, host: str | None = None, port: int | None = None
+) -> None:
+    """``workers`` uvicorn processes on one port, each with its own services (PostgreSQL)."""
+    import uvicorn
+
+    from core.console import fail
+    from core.db import upgrade
+
+    if not settings.db_url.startswith("postgresql"):
+        fail(
+            "--workers needs PostgreSQL (PIU_DATABASE_URL=postgresql+psycopg://...): "
+            "SQLite is for a single process"
+        )
+    if settings.telegram_token is not None:
+        fail(
+            "--workers serves the HTTP API only: unset PIU_TELEGRAM_TOKEN here and run "
+            "`piu bot` once, separately (Telegram accepts one poller per bot)"
+        )
+    upgrade(settings.db_url)  # once, before the workers start: they must not race on it
+    options = _uvicorn_options(settings, host, port)
+    uvicorn.run("cli.serve:worker_app", factory=True, workers=workers, **options)
+
+
 def serve(
     host: Annotated[str | None, typer.Option(help="bind address (default PIU_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="port (default PIU_PORT)")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="API worker processes on this port (PostgreSQL only; each loads the "
+            "stored vectors, none re-embeds what another one embedded)",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the HTTP API (docs at /docs), the web chat and /admin/analytics."""
-    run_server(get_settings(), host=host, port=port)
+    settings = get_settings()
+    if workers > 1:
+        run_workers(settings, workers, host=host, port=port)
+        return
+    run_server(settings, host=host, port=port)

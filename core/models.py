@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -209,10 +210,17 @@ class Solution(TimestampMixin, Base):
     )
     content_hash: Mapped[str] = mapped_column(String(64), default="")
 
+    #: the columns :meth:`text_of` reads (``indexable_documents`` selects only these)
+    index_columns = ("title", "mission", "themes", "description")
+
+    @staticmethod
+    def text_of(title: str, mission: str, themes: list[str] | None, description: str) -> str:
+        parts = [title, mission, " ".join(themes or []), description]
+        return "\n".join(p for p in parts if p)
+
     def index_text(self) -> str:
         """The text embedded and indexed for retrieval."""
-        parts = [self.title, self.mission, " ".join(self.themes or []), self.description]
-        return "\n".join(p for p in parts if p)
+        return self.text_of(self.title, self.mission, self.themes, self.description)
 
 
 class Need(TimestampMixin, Base):
@@ -250,8 +258,14 @@ class Need(TimestampMixin, Base):
         ForeignKey("solution.id", ondelete="SET NULL")
     )
 
+    index_columns = ("problem", "raw_text", "themes")
+
+    @staticmethod
+    def text_of(problem: str | None, raw_text: str, themes: list[str] | None) -> str:
+        return "\n".join([problem or raw_text, " ".join(themes or [])])
+
     def index_text(self) -> str:
-        return "\n".join([self.problem or self.raw_text, " ".join(self.themes or [])])
+        return self.text_of(self.problem, self.raw_text, self.themes)
 
 
 class Experience(TimestampMixin, Base):
@@ -292,9 +306,21 @@ class Experience(TimestampMixin, Base):
     cost_band: Mapped[str | None] = mapped_column(String(16))
     recommend: Mapped[str | None] = mapped_column(String(16))  # yes / no / depends
 
-    def index_text(self) -> str:
-        parts = [self.title, self.problem, self.tried, " ".join(self.themes or []), self.lessons]
+    index_columns = ("title", "problem", "tried", "themes", "lessons")
+
+    @staticmethod
+    def text_of(
+        title: str,
+        problem: str | None,
+        tried: str | None,
+        themes: list[str] | None,
+        lessons: str | None,
+    ) -> str:
+        parts = [title, problem, tried, " ".join(themes or []), lessons]
         return "\n".join(p for p in parts if p)
+
+    def index_text(self) -> str:
+        return self.text_of(self.title, self.problem, self.tried, self.themes, self.lessons)
 
 
 class Introduction(TimestampMixin, Base):
@@ -570,3 +596,20 @@ class FinancingScheme(TimestampMixin, Base):
     checked: Mapped[dt.date] = mapped_column(Date)
     status: Mapped[FinancingStatus] = enum_column(FinancingStatus, default=FinancingStatus.OPEN)
     notes: Mapped[str] = mapped_column(Text, default="")
+
+
+class EntryVector(Base):
+    """The embedding of one searchable text, computed once by the process that wrote the
+    text and loaded by every other one (the FAISS files are derived from these rows).
+
+    ``vector`` holds ``dim`` little-endian float16 values; a row is valid for a text
+    only while ``model_id`` and ``text_hash`` (``index.store.text_hash``) match.
+    """
+
+    __tablename__ = "entry_vector"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    doc_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    model_id: Mapped[str] = mapped_column(String(255))
+    text_hash: Mapped[str] = mapped_column(String(16))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)

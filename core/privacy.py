@@ -50,6 +50,7 @@ from core.models import (
     Subscription,
     as_utc,
 )
+from core.vectors import delete_vectors
 
 __all__ = [
     "CONTACT_PURPOSES",
@@ -324,6 +325,7 @@ def delete_person(session: Session, person_id: int, *, now: dt.datetime) -> Dele
         )
         session.execute(update(FollowUp).where(FollowUp.need_id.in_(need_ids)).values(need_id=None))
         session.execute(delete(Need).where(Need.id.in_(need_ids)))
+        delete_vectors(session, "need", need_ids)  # embeddings of the needs' texts
     report.need_ids = need_ids
     report.needs = len(need_ids)
 

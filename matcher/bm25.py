@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import bm25s
 import numpy as np
@@ -24,6 +25,7 @@ class LexicalIndex:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._docs: dict[int, list[str]] = {}
+        self._text_hash: dict[int, int] = {}  # what set_documents last saw, by id
         self._ids: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
         self._position: dict[int, int] = {}
         self._model: bm25s.BM25 | None = None
@@ -32,18 +34,30 @@ class LexicalIndex:
         self._generation = 0  # bumped on every change
 
     def set_documents(self, docs: dict[int, str]) -> None:
+        """Make ``docs`` the documents; only the texts that changed are tokenised again,
+        and the model is rebuilt only if something changed."""
+        hashes = {i: hash(t) for i, t in docs.items()}
         with self._lock:
-            self._docs = {i: tokenize(t) for i, t in docs.items()}
+            changed = {i: t for i, t in docs.items() if self._text_hash.get(i) != hashes[i]}
+            gone = [i for i in self._docs if i not in docs]
+            if not changed and not gone and self._model is not None:
+                return
+            for i in gone:
+                del self._docs[i]
+            self._docs.update({i: tokenize(t) for i, t in changed.items()})
+            self._text_hash = hashes
             self._changed(defer=False)
 
     def upsert(self, doc_id: int, text: str, *, defer: bool = False) -> None:
         tokens = tokenize(text)
         with self._lock:
             self._docs[doc_id] = tokens
+            self._text_hash[doc_id] = hash(text)
             self._changed(defer)
 
     def remove(self, doc_id: int, *, defer: bool = False) -> None:
         with self._lock:
+            self._text_hash.pop(doc_id, None)
             if self._docs.pop(doc_id, None) is not None:
                 self._changed(defer)
 
@@ -106,6 +120,36 @@ class LexicalIndex:
             if not known:
                 return self._ids, np.zeros(len(self._ids), dtype=np.float32)
             return self._ids, np.asarray(model.get_scores(known), dtype=np.float32)
+
+    def top(
+        self, query_tokens: list[str], k: int
+    ) -> tuple[list[int], Callable[[list[int]], NDArray[np.float32]]]:
+        """The ids of the (at most) ``k`` best documents with a positive score, best
+        first, and the BM25 score of any ids of this query (0 for unknown ids).
+
+        One pass of the postings of the query's words; ``argpartition`` picks the top
+        ``k`` without sorting every document.
+        """
+        with self._lock:  # the scores and the positions of one model
+            ids, scores = self.scores(query_tokens)
+            position = self._position
+        if not scores.size or float(scores.max()) <= 0:
+            top: list[int] = []
+        else:
+            k = min(k, len(scores))
+            part = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(k)
+            part = part[np.argsort(-scores[part], kind="stable")]
+            top = [int(ids[i]) for i in part if scores[i] > 0]
+
+        def score_of(doc_ids: list[int]) -> NDArray[np.float32]:
+            out = np.zeros(len(doc_ids), dtype=np.float32)
+            for n, doc_id in enumerate(doc_ids):
+                pos = position.get(doc_id)
+                if pos is not None and pos < len(scores):
+                    out[n] = scores[pos]
+            return out
+
+        return top, score_of
 
     def tokens(self, doc_id: int) -> list[str] | None:
         """The document's tokens (``None`` if it is not in this index)."""

@@ -23,7 +23,9 @@ from core.catalogue import indexable_documents
 from core.config import Settings
 from core.db import Database, bump_catalogue_version, catalogue_version
 from core.domain import Maturity, NeedStatus, Stage, clean_text, fold, size_band
+from core.memory import trim_heap
 from core.models import Experience, Need, Solution
+from core.vectors import StoredVectors
 from index.base import Embedder
 from index.store import KINDS, IndexStore, SyncReport
 from matcher.bm25 import LexicalIndex
@@ -101,8 +103,16 @@ class SolutionCard:
         """What the second stage reads besides the scores (computed on use, cached)."""
         return candidate_text(self.title, self.mission, self.themes)
 
+    #: the solution columns :meth:`of` reads (searches select only these)
+    columns = (
+        "id", "external_id", "title", "mission", "website", "maturity", "trust_level",
+        "themes", "target_kinds", "target_size_bands", "usertypes", "description",
+        "organisation_name", "phase",
+    )  # fmt: skip
+
     @classmethod
-    def of(cls, sol: Solution) -> SolutionCard:
+    def of(cls, sol: Any) -> SolutionCard:
+        """The card of a ``Solution``, or of a row of its :attr:`columns`."""
         return cls(
             id=sol.id,
             external_id=sol.external_id,
@@ -118,7 +128,7 @@ class SolutionCard:
             target_kinds=tuple(sol.target_kinds or ()),
             target_bands=tuple(sol.target_size_bands or ()),
             usertypes=tuple(sol.usertypes or ()),
-            text=sol.index_text(),
+            text=Solution.text_of(sol.title, sol.mission, sol.themes, sol.description),
         )
 
 
@@ -214,6 +224,16 @@ class MatchService:
         self._indexer = BackgroundIndexer(self._apply_batch, self._save_kinds)
         db.before_dispose(self.close)  # what is queued is indexed while the database is open
         self._lexical_built = dict.fromkeys(KINDS, 0.0)
+        #: milliseconds per stage of the query path, summed, while a benchmark sets it
+        #: (encode, dense, lexical, fusion_scope, database)
+        self.stage_ms: dict[str, float] | None = None
+
+    def _tick(self, stage: str, since: float) -> float:
+        """Add the time since ``since`` to ``stage`` (when timing); returns now."""
+        now = time.perf_counter()
+        if self.stage_ms is not None:
+            self.stage_ms[stage] = self.stage_ms.get(stage, 0.0) + (now - since) * 1000
+        return now
 
     @classmethod
     def ready(
@@ -237,27 +257,79 @@ class MatchService:
     @property
     def store(self) -> IndexStore:
         if self._store is None:
-            self._store = IndexStore(self.settings.index_dir, self.embedder)
+            self._store = IndexStore(
+                self.settings.index_dir, self.embedder, vectors=StoredVectors(self.db)
+            )
         return self._store
 
-    def ensure_ready(self, *, progress: bool = False, force: bool = False) -> list[SyncReport]:
-        """Load the indexes, re-embedding what the database changed since they were saved."""
-        with self._ready_lock, self.db.session() as session:
+    def ensure_ready(
+        self,
+        *,
+        progress: bool = False,
+        force: bool = False,
+        newer_than: int | None = None,
+        wait_for_writer: bool = False,
+    ) -> list[SyncReport]:
+        """Load the indexes, bringing in what the database changed since they were saved
+        (vectors stored by the process that wrote a text, else embedded here).
+
+        ``newer_than``: do nothing if this process has reached that catalogue version
+        meanwhile (another thread refreshed while this one waited for the lock).
+        ``wait_for_writer``: see :meth:`IndexStore.sync`.
+        """
+        with self._ready_lock:
+            return self._sync_locked(
+                progress=progress,
+                force=force,
+                newer_than=newer_than,
+                wait_for_writer=wait_for_writer,
+            )
+
+    def _sync_locked(
+        self, *, progress: bool, force: bool, newer_than: int | None, wait_for_writer: bool
+    ) -> list[SyncReport]:
+        """:meth:`ensure_ready`'s work; the caller holds ``_ready_lock``."""
+        if newer_than is not None and self._version > newer_than:
+            return []
+        starting = self._version < 0
+        with self.db.session() as session:
             version = catalogue_version(session)
             docs = {kind: indexable_documents(session, kind) for kind in KINDS}
-            reports = self.store.sync(docs, force=force, progress=progress)
-            for kind in KINDS:
-                self._lexical[kind].set_documents(docs[kind])
-            self._version = version
-            self._forget_cards()
+        reports = self.store.sync(
+            docs, force=force, progress=progress, wait_for_writer=wait_for_writer
+        )
+        for kind in KINDS:
+            self._lexical[kind].set_documents(docs[kind])
+            self._lexical[kind].rebuild()  # here, not in the next query
+        self._version = version
+        self._forget_cards()
+        del docs  # 100,000 texts: freed before the trim
+        if starting or any(not r.loaded for r in reports):
+            trim_heap()  # a full load leaves its temporary objects' pages mapped
         return reports
 
     def refresh_if_stale(self) -> None:
-        """Another process changed the catalogue: bring this one's indexes up to date."""
+        """Another process changed the catalogue: bring this one's indexes up to date
+        from the database (texts, and the vectors their writer stored)."""
         with self.db.session() as session:
             version = catalogue_version(session)
-        if version > self._version:
-            self.ensure_ready()
+        stale = version > self._version
+        if not (stale or self.store.waiting_overdue()):
+            return
+        # One thread refreshes; the others search the indexes as they are meanwhile rather
+        # than wait: a waiting request may hold a pooled database connection that the
+        # refresh needs (the chat engine's session), and enough of them would starve it.
+        if not self._ready_lock.acquire(blocking=False):
+            return
+        try:
+            self._sync_locked(
+                progress=False,
+                force=False,
+                newer_than=version - 1 if stale else None,
+                wait_for_writer=True,
+            )
+        finally:
+            self._ready_lock.release()
 
     def _forget_cards(self, ids: list[int] | None = None) -> None:
         with self._cache_lock:
@@ -273,9 +345,10 @@ class MatchService:
             cards = {i: self._cards[i] for i in ids if i in self._cards}
         missing = [i for i in ids if i not in cards]
         if missing:
-            fetched = {
-                s.id: SolutionCard.of(s)
-                for s in session.scalars(select(Solution).where(Solution.id.in_(missing)))
+            columns = [getattr(Solution, name) for name in SolutionCard.columns]
+            fetched = {  # plain rows, not ORM objects: ~150 per search
+                row.id: SolutionCard.of(row)
+                for row in session.execute(select(*columns).where(Solution.id.in_(missing)))
             }
             with self._cache_lock:
                 self._cards.update(fetched)
@@ -390,40 +463,46 @@ class MatchService:
 
         ``checked``: the caller has just brought the indexes up to date.
         """
+        t = time.perf_counter()
         if self._version < 0:
             self.ensure_ready()
         elif not checked:
             self.refresh_if_stale()
+        t = self._tick("database", t)
         k = k or self.params.candidates
         qvec = self.query_vector(text)
+        t = self._tick("encode", t)
         dense_hits = dict(self.store.search(kind, qvec, k))
-        lex_ids, lex_scores = self._lexical[kind].scores(tokenize(text))
+        t = self._tick("dense", t)
+        lex_top, lex_score = self._lexical[kind].top(tokenize(text), k)
+        t = self._tick("lexical", t)
         candidates = set(dense_hits)
-        if lex_scores.size and float(lex_scores.max()) > 0:
-            top = np.argsort(-lex_scores)[:k]
-            candidates.update(int(lex_ids[i]) for i in top if lex_scores[i] > 0)
+        candidates.update(lex_top)
         if not candidates:
             return []
         ids = sorted(candidates)
         missing = [i for i in ids if i not in dense_hits]
         dense_hits.update(self.store.similarity(kind, qvec, missing))
+        t = self._tick("dense", t)
         ids = [i for i in ids if i in dense_hits]
-        position = {int(doc_id): pos for pos, doc_id in enumerate(lex_ids.tolist())}
         dense = np.array([dense_hits[i] for i in ids], dtype=np.float32)
-        lexical = np.array(
-            [lex_scores[position[i]] if i in position else 0.0 for i in ids], dtype=np.float32
-        )
+        lexical = lex_score(ids)
+        t = self._tick("lexical", t)
         fused = fuse(dense, lexical, self.params.weight_for(language), self.params.fusion)
         order = np.argsort(-fused, kind="stable")
-        return [(ids[o], float(fused[o]), float(dense[o]), float(lexical[o])) for o in order]
+        out = [(ids[o], float(fused[o]), float(dense[o]), float(lexical[o])) for o in order]
+        self._tick("fusion_scope", t)
+        return out
 
     # -- solutions ------------------------------------------------------------
     def search(self, scope: Scope, *, top: int = 5, offset: int = 0) -> SearchResult:
         text, notices = prepare_query(without_place(scope.text, scope.territory_name))
+        t = time.perf_counter()
         if self._version < 0:
             self.ensure_ready()
         else:
             self.refresh_if_stale()
+        self._tick("database", t)
         key = (
             text,
             scope.language,
@@ -450,9 +529,11 @@ class MatchService:
                 apart = [item for item in apart if item[0] >= floor][:TRIED_ELSEWHERE]
             else:
                 apart = []
+            t = time.perf_counter()
             evidence = self._rex_evidence(
                 session, [item[1].id for item in [*page, *apart]], scope.size_band
             )
+            t = self._tick("database", t)
         query_terms = citable_terms(text, scope)
         matches, tried = (
             [
@@ -474,6 +555,7 @@ class MatchService:
             ]
             for items in (page, apart)
         )
+        self._tick("fusion_scope", t)
         return SearchResult(matches, notices, tried_elsewhere=tried)
 
     def _rank(
@@ -499,7 +581,9 @@ class MatchService:
         hits = self.first_stage(text, scope.language)
         if not hits:
             return []
+        t = time.perf_counter()
         cards = self._solution_cards(session, [h[0] for h in hits])
+        t = self._tick("database", t)
         scored = []
         for hit in hits:
             card = cards.get(hit[0])
@@ -517,6 +601,7 @@ class MatchService:
             )
             scored.append((hit[1] * fit.factor, card, fit, hit))
         scored.sort(key=lambda item: -item[0])
+        self._tick("fusion_scope", t)
         return scored
 
     def first_stage(self, text: str, language: str) -> list[tuple[int, float, float, float]]:

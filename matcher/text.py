@@ -47,15 +47,18 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
+@lru_cache(maxsize=200_000)
+def _token(word: str) -> str:
+    """The token of one lower-cased word ('' for none): words repeat across a catalogue,
+    so each is stemmed and folded once."""
+    if len(word) <= 1 or _fold_word(word) in STOPWORDS:
+        return ""
+    return _fold_word(_stemmer("french").stemWord(word)).replace(" ", "")
+
+
 def tokenize(text: str) -> list[str]:
     """Tokens for BM25: words minus stop-words, French Snowball stems, accents folded."""
-    out: list[str] = []
-    kept = [w for w in words(text) if len(w) > 1 and _fold_word(w) not in STOPWORDS]
-    for stem in _stemmer("french").stemWords(kept):
-        folded = _fold_word(stem).replace(" ", "")
-        if folded:
-            out.append(folded)
-    return out
+    return [token for token in map(_token, words(text)) if token]
 
 
 def stem_map(text: str) -> dict[str, str]:

@@ -167,3 +167,83 @@ def test_stale_temp_files_of_a_killed_writer_are_removed(
     with db.session() as s:
         IndexStore(settings.index_dir, hashing_embedder).sync(_documents(s, "solution"))
     assert not old.exists() and fresh.exists()
+
+
+def _clustered(rng: np.random.Generator, n: int, dim: int = 32) -> np.ndarray:
+    """Unit vectors around 50 centres: the shape of a real catalogue's embeddings."""
+    centres = _unit(rng, 50, dim)
+    v = centres[rng.integers(0, 50, n)] + rng.normal(0, 0.25, (n, dim)).astype(np.float32)
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_a_large_index_is_approximate_with_the_recall_it_was_built_for(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import index.faiss_index as fi
+
+    monkeypatch.setattr(fi, "ANN_MIN_VECTORS", 4000)
+    rng = np.random.default_rng(3)
+    vectors = _clustered(rng, 6000)
+    ids = np.arange(6000, dtype=np.int64) * 7 + 3
+    index = FaissIndex(32)
+    index.build(ids, vectors)
+    assert index.approximate and index.nprobe is not None
+    queries = _clustered(rng, 100)
+    exact = ids[fi.exact_top(vectors, queries, 10)]
+    found = np.stack([index.search(q.reshape(1, -1), 10)[1][0] for q in queries])
+    assert fi.recall_at(found, exact) >= 0.99
+    # the same id operations as the exact index: one vector per id, remove, read back
+    index.upsert(ids[:2], vectors[2:4])
+    assert index.count() == 6000
+    assert np.allclose(index.vectors_for([int(ids[0])])[int(ids[0])], vectors[2], atol=1e-3)
+    assert index.remove(np.array([ids[5], 999_999])) == 1 and index.count() == 5999
+    assert sorted(index.ids().tolist()) == sorted(set(ids.tolist()) - {int(ids[5])})
+    again = FaissIndex.from_bytes(index.to_bytes())
+    assert again.approximate and again.nprobe == index.nprobe and again.count() == 5999
+    # shrunk below half the threshold: back to the exact index, same vectors
+    index.remove(ids[:4500])
+    assert index.rebalance() and not index.approximate and index.count() == 1500
+    assert index.search(vectors[5999:6000], 1)[1][0][0] == ids[5999]
+
+
+def test_stored_vectors_serve_only_their_model_and_text(
+    db: Database, settings, hashing_embedder
+) -> None:  # type: ignore[no-untyped-def]
+    from core.vectors import StoredVectors
+
+    a = add_solution(db, "a", "Vélos partagés", "Location de vélos en libre-service")
+    store = IndexStore(settings.index_dir, hashing_embedder, vectors=StoredVectors(db))
+    with db.session() as s:
+        docs = _documents(s, "solution")
+    assert store.sync(docs)[0].embedded == 1
+    stored = StoredVectors(db)
+    model = hashing_embedder.model_id
+    h = store.meta("solution").items[a]  # type: ignore[union-attr]
+    assert set(stored.get("solution", model, {a: h})) == {a}
+    assert stored.get("solution", model, {a: "another text"}) == {}
+    assert stored.get("solution", model + "-other", {a: h}) == {}
+    assert stored.get("need", model, {a: h}) == {}
+    # a fresh store with no index file takes the stored vector: nothing embedded
+    fresh = IndexStore(settings.index_dir / "other", hashing_embedder, vectors=stored)
+    report = fresh.sync(docs)[0]
+    assert report.embedded == 0 and fresh.loaded_vectors == 1 and fresh.ids("solution") == [a]
+    # a deleted entry's vector goes with it
+    with db.session() as s:
+        s.delete(s.get(Solution, a))
+    with db.session() as s:
+        assert fresh.sync(_documents(s, "solution"))[0].removed == 1
+    assert stored.get("solution", model, {a: h}) == {}
+
+
+def test_bm25_top_k_is_the_head_of_the_full_ranking() -> None:
+    from matcher.bm25 import LexicalIndex
+    from matcher.text import tokenize
+
+    rng = np.random.default_rng(5)
+    words = ["velo", "cantine", "eau", "capteur", "ecole", "dechet", "bus", "arbre"]
+    lexical = LexicalIndex()
+    lexical.set_documents({i: " ".join(rng.choice(words, 6).tolist()) for i in range(10, 400)})
+    query = tokenize("capteur eau école")
+    _, scores = lexical.scores(query)
+    top, score_of = lexical.top(query, 20)
+    assert len(top) == 20
+    assert np.allclose(score_of(top), np.sort(scores)[::-1][:20])
+    assert score_of([999_999]).tolist() == [0.0]

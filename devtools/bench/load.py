@@ -436,9 +436,15 @@ class Server:
     (or, with ``telegram_base_url``, ``piu bot`` polling the Bot API emulator there)."""
 
     def __init__(
-        self, startup_timeout: float = 600.0, *, telegram_base_url: str | None = None
+        self,
+        startup_timeout: float = 600.0,
+        *,
+        telegram_base_url: str | None = None,
+        workers: int = 1,
+        database_url: str | None = None,
     ) -> None:
         self.telegram_base_url = telegram_base_url
+        self.workers = workers
         self.tmp = Path(tempfile.mkdtemp(prefix="piu-bench-load-"))
         self.port = _free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -455,6 +461,8 @@ class Server:
             "TOKENIZERS_PARALLELISM": "false",
         }
         self.env.pop("PIU_DATABASE_URL", None)
+        if database_url is not None:  # PostgreSQL, for several workers
+            self.env["PIU_DATABASE_URL"] = database_url
         if telegram_base_url is not None:
             self.env["PIU_TELEGRAM_TOKEN"] = TELEGRAM_TOKEN
             self.env["PIU_TELEGRAM_API_BASE_URL"] = telegram_base_url
@@ -479,6 +487,7 @@ class Server:
             ["bot"]
             if self.telegram_base_url
             else ["serve", "--host", "127.0.0.1", "--port", str(self.port)]
+            + (["--workers", str(self.workers)] if self.workers > 1 else [])
         )
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(
@@ -508,10 +517,53 @@ class Server:
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+            except subprocess.TimeoutExpired:  # the whole group: workers too
+                os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=5)
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+#: a word no catalogue entry holds: the probe's entry is the only one BM25 finds for it
+PROBE_WORD = "zorglubium"
+
+
+def _change_visible(base_url: str, database_url: str, timeout: float) -> dict[str, Any]:
+    """Register a solution through the admin API (one worker indexes it), then time how
+    long until 20 searches in a row, each on a new connection (so on any worker), find it."""
+    from api.security import create_key
+    from core.db import Database
+
+    db = Database(database_url, migrate=False)
+    with db.session() as session:
+        key = create_key(session, name=f"bench-{uuid.uuid4().hex[:8]}")[1]
+    db.dispose()
+    tag = uuid.uuid4().hex[:8]
+    body = {
+        "external_id": f"bench-probe-{tag}",
+        "title": f"Sonde {PROBE_WORD} {tag}",
+        "mission": f"Entrée de mesure {PROBE_WORD} : propagation entre les workers",
+    }
+    headers = {"X-API-Key": key}
+    with httpx.Client(base_url=base_url, timeout=timeout, trust_env=False) as client:
+        created = client.post("/api/admin/solutions", json=body, headers=headers)
+    if created.status_code != 201:
+        return {"error": f"HTTP {created.status_code}: {created.text[:200]}"}
+    start = time.perf_counter()
+    streak = misses = 0
+    while streak < 20 and time.perf_counter() - start < 120:
+        with httpx.Client(base_url=base_url, timeout=timeout, trust_env=False) as client:
+            found = client.get("/api/solutions", params={"q": f"{PROBE_WORD} {tag}"})
+        ids = [item["external_id"] for item in found.json().get("items", [])]
+        if body["external_id"] in ids:
+            streak += 1
+        else:
+            streak, misses = 0, misses + 1
+            time.sleep(0.05)
+    return {
+        "change_visible_everywhere_s": round(time.perf_counter() - start, 2),
+        "searches_before_it_showed_everywhere": misses,
+        "seen": streak >= 20,
+    }
 
 
 def _check_loopback(base_url: str) -> str:
@@ -567,6 +619,23 @@ def bench_load(
             "Bot API emulator (devtools/tg_emulator.py), latency to the last message of a turn"
         ),
     ] = "web",
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="API worker processes of the server it starts (`piu serve --workers`; "
+            "with more than one, --database-url)",
+        ),
+    ] = 1,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="A throw-away PostgreSQL database for the server it starts (`piu init` "
+            "loads the demo data into it); it then also times how long a catalogue change "
+            "made through one worker takes to show in every worker's answers",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Simulated buyers through the web chat API or Telegram: throughput, p50/p95, errors."""
@@ -598,8 +667,12 @@ def bench_load(
     elif base_url is not None:
         rows = run(_check_loopback(base_url))
     else:
-        with Server() as server:
+        if workers > 1 and database_url is None:
+            fail("--workers needs --database-url (PostgreSQL)")
+        with Server(workers=workers, database_url=database_url) as server:
             rows = run(server.base_url)
+            if database_url is not None:
+                propagation = _change_visible(server.base_url, database_url, timeout)
     if as_json:
         print_json(
             {
@@ -607,8 +680,12 @@ def bench_load(
                 "transport": transport,
                 "think_s": think,
                 "duration_s": duration,
+                "workers": workers,
                 "levels": rows,
+                **({"propagation": propagation} if database_url is not None else {}),
             }
         )
     else:
         _print_table(rows)
+        if database_url is not None:
+            typer.echo(f"workers: {workers}; catalogue change through one worker: {propagation}")

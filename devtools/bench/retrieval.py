@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
+import multiprocessing as mp
+import os
 import random
 import resource
 import tempfile
@@ -17,6 +20,7 @@ import typer
 
 from core.config import REPO_ROOT, get_settings
 from core.console import print_json
+from core.db import Database
 from devtools.bench.stats import median, percentile
 
 
@@ -244,6 +248,61 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+STAGES = ("encode", "dense", "lexical", "fusion_scope", "database")
+
+
+def _worker_run(
+    data_dir: Path, query_texts: list[str], query_vectors: np.ndarray, exact: np.ndarray
+) -> dict[str, Any]:
+    """A new worker on the catalogue in ``data_dir`` (a process of its own): its start-up
+    time, the dense recall@10 of its index against ``exact``, the query path by stage."""
+    from index.embedder import load_embedder, quiet_transformers
+    from index.faiss_index import recall_at
+    from matcher.service import MatchService
+
+    logging.basicConfig(level=logging.WARNING)  # a spawned process: the CLI's set-up is not here
+    settings = get_settings().model_copy(update={"data_dir": data_dir, "database_url": None})
+    settings.__dict__.pop("db_url", None)
+    with quiet_transformers():
+        embedder = load_embedder(settings)
+    service = MatchService(Database(settings.db_url), settings, embedder)
+    start = time.perf_counter()
+    reports = service.ensure_ready(progress=False)
+    ready_s = time.perf_counter() - start
+    dense = service.store._indexes["solution"]
+    nprobe = getattr(dense, "nprobe", None)
+    found = np.stack([dense.search(q.reshape(1, -1), 10)[1][0] for q in query_vectors])
+    service.rank_ids(query_texts[0])
+    latencies: list[float] = []
+    encoder: list[float] = []
+    stages: dict[str, list[float]] = {k: [] for k in STAGES}
+    for text in query_texts:
+        service._qcache.clear()
+        service._rankings.clear()
+        service.stage_ms = {}
+        t0 = time.perf_counter()
+        service.rank_ids(text, top=10)
+        latencies.append((time.perf_counter() - t0) * 1000)
+        for stage in STAGES:
+            stages[stage].append(service.stage_ms.get(stage, 0.0))
+        t0 = time.perf_counter()
+        embedder.encode_queries([text])
+        encoder.append((time.perf_counter() - t0) * 1000)
+    service.db.dispose()
+    return {
+        "dense_index": f"IVF nprobe {nprobe}" if nprobe else "exact",
+        "dense_recall@10": round(recall_at(found, exact), 4),
+        "ready_s": round(ready_s, 2),
+        "embedded_at_start": sum(r.embedded for r in reports),
+        "query_ms_p50": round(median(latencies), 1),
+        "query_ms_p95": round(percentile(latencies, 95), 1),
+        "encoder_ms_p50": round(median(encoder), 1),
+        "full_over_encoder": round(median(latencies) / median(encoder), 2),
+        "stage_ms_p50": {k: round(median(v), 2) for k, v in stages.items()},
+        "rss_mb": round(_rss_mb()),
+    }
+
+
 def speed(
     sizes: Annotated[str, typer.Option(help="Synthetic catalogue sizes")] = "10000,100000",
     catalogue: Annotated[
@@ -253,23 +312,27 @@ def speed(
     queries: Annotated[int, typer.Option(help="Queries timed per size")] = 100,
     seed: int = 7,
 ) -> None:
-    """Index build documents/s, query p50/p95 and serving RSS on synthetic catalogues.
+    """Index build documents/s, query p50/p95 by stage, dense recall and serving RSS on
+    synthetic catalogues.
 
     Documents are real catalogue texts recombined; embedding 100k documents on two
     cores would take hours, so the encoder is timed on ``encode_sample`` real
     documents and the synthetic vectors are perturbations of real ones (same
-    distribution shape); FAISS, BM25, the database and the full query path
-    (encode + both indexes + fusion + scope) run for real at each size.
+    distribution shape), stored in the database as the process that embedded them
+    would have. A worker then starts on that catalogue (``ready_s``: texts, stored
+    vectors, FAISS and BM25 built, no embedding) and the full query path (encode + both
+    indexes + fusion + scope + database) runs for real at each size, timed by stage.
+    ``encoder_ms_p50`` is the query encoder alone on the same texts (the floor);
+    ``dense_recall@10`` compares the dense index's top 10 with an exact scan.
     """
     from sqlalchemy import insert
 
     from core.catalogue import indexable_documents
-    from core.db import Database
     from core.models import Solution
+    from core.vectors import StoredVectors
     from index.embedder import load_embedder
-    from index.faiss_index import FaissIndex, atomic_write_bytes
-    from index.store import IndexMeta, pack, text_hash
-    from matcher.service import MatchService
+    from index.faiss_index import exact_top
+    from index.store import from_stored, text_hash, to_stored
 
     base_settings = get_settings()
     rng = random.Random(seed)
@@ -283,9 +346,11 @@ def speed(
     base_vectors = embedder.encode_passages(sample)
     docs_per_s = len(sample) / (time.perf_counter() - start)
     typer.echo(f"model: {embedder.model_id}")
+    typer.echo(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     typer.echo(f"encoding: {docs_per_s:.1f} documents/s ({len(sample)} real catalogue documents)")
     words = [w for r in real for w in (r["mission"] + " " + r.get("solution", "")).split()]
     query_texts = [r["mission"] for r in rng.sample(real, min(queries, len(real)))]
+    query_vectors = embedder.encode_queries(query_texts)
     results = []
     for size in [int(s) for s in sizes.split(",")]:
         with tempfile.TemporaryDirectory(prefix="piu-bench-") as tmp:
@@ -328,48 +393,32 @@ def speed(
                 0, 0.03, (len(ids), base_vectors.shape[1])
             ).astype(np.float32)
             vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-            start = time.perf_counter()
-            index = FaissIndex(embedder.dim)
-            index.build(ids, vecs)
-            faiss_s = time.perf_counter() - start
-            meta = IndexMeta(
+            blobs = to_stored(vecs)
+            vecs = from_stored(blobs, embedder.dim)  # the numbers every worker searches
+            StoredVectors(db).put(
                 "solution",
                 embedder.model_id,
-                embedder.dim,
-                index.count(),
-                "bench",
-                {int(i): text_hash(docs[int(i)]) for i in ids},
+                {int(i): (text_hash(docs[int(i)]), b) for i, b in zip(ids, blobs, strict=True)},
             )
-            atomic_write_bytes(s.index_dir / "solution.piuindex", pack(meta, index))
-            del index, vecs
-            service = MatchService(db, s, embedder)
-            start = time.perf_counter()
-            service.ensure_ready(progress=False)
-            load_s = time.perf_counter() - start
-            service.rank_ids(query_texts[0])
-            latencies = []
-            for text in query_texts:
-                service._qcache.clear()
-                t0 = time.perf_counter()
-                service.rank_ids(text, top=10)
-                latencies.append((time.perf_counter() - t0) * 1000)
-            row = {
-                "entries": size,
-                "faiss_build_vectors_per_s": round(size / faiss_s),
-                "load_s": round(load_s, 2),
-                "query_ms_p50": round(median(latencies), 1),
-                "query_ms_p95": round(percentile(latencies, 95), 1),
-                "rss_mb": round(_rss_mb()),
-            }
+            del blobs, docs
+            exact = ids[exact_top(vecs, query_vectors, 10)]
+            del vecs
+            db.dispose()
+            # the worker starts in a process of its own: its RSS is a serving process's
+            with mp.get_context("spawn").Pool(1) as pool:
+                row = {
+                    "entries": size,
+                    **pool.apply(_worker_run, (s.data_dir, query_texts, query_vectors, exact)),
+                }
             results.append(row)
             typer.echo(json.dumps(row))
-            db.dispose()
-            del service
+    typer.echo(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     typer.echo(
         f"summary: encoding {docs_per_s:.1f} docs/s; "
         + "; ".join(
             f"{r['entries']:,} entries: p50 {r['query_ms_p50']} ms, p95 {r['query_ms_p95']} ms, "
-            f"RSS {r['rss_mb']} MB"
+            f"full/encoder {r['full_over_encoder']}, recall@10 {r['dense_recall@10']}, "
+            f"ready {r['ready_s']} s, RSS {r['rss_mb']} MB"
             for r in results
         )
     )
