@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +20,7 @@ from index.model.folder import (
     ModelInstallError,
     file_sha256,
     read_stamp,
+    staging,
     stamp_and_swap,
     stamp_matches,
 )
@@ -81,9 +81,7 @@ def apply_adapter(base: Path, adapter: Path, target: Path, *, force: bool = Fals
             "retrain it with `piu model finetune`"
         )
     started = time.perf_counter()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
+    with staging(target) as tmp:
         for item in base.iterdir():
             if item.name in ("model.safetensors", STAMP_FILE, ONNX_DIR, "README.md"):
                 continue
@@ -107,7 +105,5 @@ def apply_adapter(base: Path, adapter: Path, target: Path, *, force: bool = Fals
         )
         if not stamp_and_swap(tmp, target, expected, force=force):
             return target
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     log.info("fine-tuned model written to %s (%.1f s)", target, time.perf_counter() - started)
     return target

@@ -9,6 +9,8 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -75,3 +77,15 @@ def stamp_and_swap(tmp: Path, target: Path, expected: dict[str, Any], *, force: 
         return False
     _swap_in(tmp, target)
     return True
+
+
+@contextmanager
+def staging(target: Path) -> Iterator[Path]:
+    """A temporary folder beside ``target`` to build it in (same file system, so
+    :func:`stamp_and_swap` is a rename); removed on the way out, whatever happened."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

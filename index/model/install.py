@@ -10,8 +10,6 @@ a sentence-transformers folder cached under ``settings.models_dir``;
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +23,7 @@ from index.model.convert import (
     parse_e5s1,
     write_sentence_transformers_folder,
 )
-from index.model.folder import file_sha256, read_stamp, stamp_and_swap, stamp_matches
+from index.model.folder import file_sha256, read_stamp, staging, stamp_and_swap, stamp_matches
 from index.model.onnx_export import ensure_onnx
 
 if TYPE_CHECKING:
@@ -79,17 +77,13 @@ def install_model_at(
         return target
 
     max_len = max_seq_length
-    target.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    tmp = Path(tempfile.mkdtemp(prefix=f".{MODEL_DIR_NAME}.tmp-", dir=target.parent))
-    try:
+    with staging(target) as tmp:
         e5 = parse_e5s1(source)
         write_sentence_transformers_folder(e5, tmp, max_seq_length=max_len)
         del e5
         if not stamp_and_swap(tmp, target, expected, force=force):
             return target
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     log.info("embedding model installed in %s (%.1f s)", target, time.perf_counter() - started)
     return target
 
