@@ -65,6 +65,7 @@ __all__ = [
     "WEEK_DAYS",
     "OpenNeed",
     "Received",
+    "card_of",
     "clean_pitch",
     "need_of_proposal",
     "off_button_id",
@@ -243,7 +244,7 @@ def _setting(settings: Settings | None, name: str) -> int:
     return int(Settings.model_fields[name].default)
 
 
-def _card(sol: Solution) -> str:
+def card_of(sol: Solution) -> str:
     """The solution in one short block for the buyer (language-neutral: the catalogue's
     own words)."""
     parts = [sol.mission or sol.description or ""]
@@ -387,7 +388,7 @@ def _payload(
         "params": {
             "solution": sol.title,
             "organisation": sol.organisation_name or "",
-            "card": _card(sol),
+            "card": card_of(sol),
             "pitch": pitch,
             "about": " ".join((need.problem or need.raw_text).split())[:160],
         },

@@ -40,6 +40,11 @@ REX_ACTION = "rex"
 #: Global button action of the thematic communities (installed by :mod:`bot.flows.peers`):
 #: ``grp:join:<need id>``, ``grp:show:<id>``, ``grp:leave:<id>``, ``grp:meet:<need id>``.
 GROUP_ACTION = "grp"
+#: Global button actions of the proposals flow (bot.flows.proposals): ``opn:list`` shows
+#: the open needs that fit a start-up's solutions; ``prop:<verb>:<id>`` are the buyer's
+#: buttons (proposals off/on for a need, the proposals received).
+OPEN_NEEDS_ACTION = "opn"
+PROPOSALS_ACTION = "prop"
 #: Remembered in the profile once the person chose to go on without a contact.
 CONTACT_SKIPPED_KEY = "contact_skipped"
 

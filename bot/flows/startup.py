@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from bot.flows.shared import (
     DIGEST_SETTINGS_ACTION,
+    OPEN_NEEDS_ACTION,
     reindex_later,
     row_id,
     skip_button,
@@ -397,6 +398,8 @@ def _save(ctx: Ctx, *, email: str | None) -> None:
         else []
     )
 
+    open_needs = Button(f"{OPEN_NEEDS_ACTION}:list", ctx.t("prop_open_needs_button"))
+
     def index_and_match() -> list[OutMessage]:
         from core.messages import t
 
@@ -413,7 +416,7 @@ def _save(ctx: Ctx, *, email: str | None) -> None:
         if not needs:
             return [OutMessage(t("reg_needs_none", lang), subscribe)]
         text = t("reg_needs_header", lang) + "\n" + render_need_matches(needs, lang)
-        return [OutMessage(text, subscribe)]
+        return [OutMessage(text, [*subscribe, open_needs])]
 
     ctx.defer(index_and_match)
 
@@ -451,6 +454,7 @@ def cmd_my_solutions(ctx: Ctx, args: str) -> None:
             buttons.append(
                 Button(f"{SOLUTIONS_ACTION}:ask:{sol.id}", ctx.t("mysolutions_withdraw", n=n))
             )
+        buttons.append(Button(f"{OPEN_NEEDS_ACTION}:list", ctx.t("prop_open_needs_button")))
         ctx.send("\n".join(lines), buttons)
     if ctx.engine.in_flow(ctx):
         ctx.reask()
