@@ -68,8 +68,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "prop_no_solution": {
         "fr": "Pour voir les besoins ouverts des collectivités, inscrivez d'abord votre "
         "solution avec /inscrire.",
-        "en": "To see local authorities' open needs, first register your solution with "
-        "/register.",
+        "en": "To see local authorities' open needs, first register your solution with /register.",
     },
     "prop_besoins_which": {
         "fr": "Pour décrire un nouveau besoin : /besoin. Pour revoir les vôtres : /mesbesoins. "
@@ -89,11 +88,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "prop_list_header": {
         "fr": "Besoins ouverts qui correspondent à vos solutions, les plus proches d'abord "
-        "({first}–{last} sur {total}). Ils sont anonymisés : la collectivité ne verra votre "
-        "proposition, et vous ses coordonnées, que si elle accepte.",
+        "({first}–{last} sur {total}). Ils sont anonymisés : vous saurez quelle collectivité "
+        "les a exprimés, avec ses coordonnées, si elle accepte votre proposition.",
         "en": "Open needs that fit your solutions, closest first ({first}–{last} of {total}). "
-        "They are anonymised: the local authority sees your proposal, and you its details, "
-        "only if it accepts.",
+        "They are anonymised: you learn which local authority wrote them, and its details, "
+        "if it accepts your proposal.",
     },
     "prop_need_line": {
         "fr": "{n}. « {problem} »\n{facts}\nPourquoi : {why} (pour « {solution} »){who}{done}",
@@ -1177,8 +1176,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "facilitator will review it before qualifying it.",
     },
     "reg_needs_header": {
-        "fr": "Besoins ouverts de collectivités proches de votre solution :",
-        "en": "Open needs of local authorities close to your solution:",
+        "fr": "Besoins ouverts de collectivités proches de votre solution (anonymisés ; "
+        "« Voir les besoins ouverts » pour leur proposer votre solution) :",
+        "en": "Open needs of local authorities close to your solution (anonymised; "
+        '"See open needs" to propose your solution to them):',
     },
     "reg_need_line": {"fr": "{rank}. {text}{where}", "en": "{rank}. {text}{where}"},
     "reg_needs_none": {

@@ -64,7 +64,9 @@ def mask_names(text: str, names: Iterable[str | None]) -> str:
         if not tokens:
             continue
         folded, origin = _folded_with_map(text)
-        pattern = re.compile(r"(?<![a-z0-9])" + r"\s+".join(map(re.escape, tokens)) + r"(?![a-z0-9])")
+        pattern = re.compile(
+            r"(?<![a-z0-9])" + r"\s+".join(map(re.escape, tokens)) + r"(?![a-z0-9])"
+        )
         spans = [(origin[m.start()], origin[m.end() - 1] + 1) for m in pattern.finditer(folded)]
         for start, end in reversed(spans):
             text = text[:start] + MASK + text[end:]
@@ -104,9 +106,7 @@ def dep_name(session: Session, need: Need) -> str | None:
         select(Territory.name).where(Territory.kind == "departement", Territory.code == need.dep)
     )
     if name is None:
-        name = session.scalar(
-            select(Territory.dep_name).where(Territory.dep == need.dep).limit(1)
-        )
+        name = session.scalar(select(Territory.dep_name).where(Territory.dep == need.dep).limit(1))
     return name or need.dep
 
 

@@ -171,9 +171,7 @@ def open_needs_for(db: Database, service: MatchService, person_id: int) -> list[
         return []
     out: list[OpenNeed] = []
     with db.session() as session:
-        needs = {
-            n.id: n for n in session.scalars(select(Need).where(Need.id.in_(list(best))))
-        }
+        needs = {n.id: n for n in session.scalars(select(Need).where(Need.id.in_(list(best))))}
         proposed = set(
             session.scalars(
                 select(Introduction.need_id).where(
@@ -444,7 +442,9 @@ def waiting_counts(session: Session, need_ids: list[int]) -> dict[int, int]:
     return {int(need_id): int(n) for need_id, n in rows if need_id is not None}
 
 
-def set_proposals_open(session: Session, *, need_id: int, owner_id: int, open_: bool) -> Need | None:
+def set_proposals_open(
+    session: Session, *, need_id: int, owner_id: int, open_: bool
+) -> Need | None:
     """Turn proposals on or off for a need; only its owner may. ``None``: not theirs.
     Proposals already waiting stay: the buyer still answers them."""
     need = session.get(Need, need_id)

@@ -22,23 +22,22 @@ proposals waiting on a need, best fit first, with accept / decline buttons (the
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 
-from bot.flows.shared import OPEN_NEEDS_ACTION, PROPOSALS_ACTION, row_id, theme_list, tick
-from bot.render import render_reasons, shorten
+from bot.flows.shared import OPEN_NEEDS_ACTION, PROPOSALS_ACTION, open_need_dict, row_id, tick
+from bot.render import render_open_need, shorten
 from bot.types import Button, Ctx, Engine, FlowState, OutMessage, Step
 from core.catalogue import publishable_solution
 from core.domain import Role
-from core.messages import label, t
+from core.messages import t
 from core.models import Need, Solution
 from matcher.introductions import accept_button_id, decline_button_id
 from matcher.proposals import (
     MAX_PITCH_CHARS,
     MAX_PITCH_LINES,
-    OpenNeed,
     card_of,
     clean_pitch,
     need_of_proposal,
@@ -47,7 +46,6 @@ from matcher.proposals import (
     received,
     set_proposals_open,
 )
-from matcher.types import Reason
 
 log = logging.getLogger(__name__)
 
@@ -73,36 +71,7 @@ def _p(ctx: Ctx) -> ProposalState:
     return ctx.state_of(ProposalState)
 
 
-# --- rendering ----------------------------------------------------------------------------------
-def _facts(need: dict[str, Any], lang: str) -> str:
-    """Theme · size · département · stage · budget · timing, the unknown ones left out."""
-    parts = [
-        theme_list(need.get("themes"), lang),
-        label("size", need.get("size_band"), lang),
-        need.get("dep_name") or t("prop_need_anywhere", lang),
-        label("stage", need.get("stage"), lang),
-        label("budget", need.get("budget_band"), lang),
-        label("timing", need.get("timing"), lang),
-    ]
-    return " · ".join(p for p in parts if p)
-
-
-def need_line(need: dict[str, Any], n: int, lang: str) -> str:
-    """One anonymised open need: its statement, its facts, why it fits."""
-    reasons = [Reason(r["code"], r.get("params") or {}) for r in need.get("reasons") or []]
-    return t(
-        "prop_need_line",
-        lang,
-        n=n,
-        problem=shorten(need["problem"], 200),
-        facts=_facts(need, lang),
-        why=render_reasons(reasons, lang),
-        solution=shorten(need["solution_title"], 60),
-        who=t("prop_need_who", lang, who=need["who"]) if need.get("who") else "",
-        done=t("prop_need_done", lang) if need.get("proposed") else "",
-    )
-
-
+# --- listing -------------------------------------------------------------------------------------
 def _p_list(ctx: Ctx) -> None:
     p = _p(ctx)
     if not p.needs:
@@ -115,7 +84,7 @@ def _p_list(ctx: Ctx) -> None:
     ]
     buttons = []
     for i, need in enumerate(shown, start=first):
-        lines.append(need_line(need, i + 1, ctx.lang))
+        lines.append(render_open_need(need, i + 1, ctx.lang))
         if not need.get("proposed"):
             buttons.append(ctx.btn("pp", str(i), ctx.t("prop_button", n=i + 1)))
     if first + PAGE < len(p.needs):
@@ -326,18 +295,12 @@ def show_open_needs(ctx: Ctx) -> None:
                 ctx2.say("search_unavailable")
                 return
             ctx2.end_flow()
-            ctx2.put_state(ProposalState(needs=[_as_dict(n) for n in found[:KEPT]]))
+            ctx2.put_state(ProposalState(needs=[open_need_dict(n) for n in found[:KEPT]]))
             ctx2.ask("p_list", flow=FLOW)
 
         return engine.in_context(transport, external_id, show)
 
     ctx.defer(search)
-
-
-def _as_dict(need: OpenNeed) -> dict[str, Any]:
-    out = asdict(need)
-    out["reasons"] = [{"code": r.code, "params": r.params} for r in need.reasons]
-    return out
 
 
 def cmd_open_needs(ctx: Ctx, args: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from dataclasses import dataclass
@@ -134,6 +135,14 @@ def result_messages(
         if card["website"]:
             buttons.append(Button("", ctx.t("btn_website_n", n=rank), url=card["website"]))
         out.append(OutMessage(render_result_card(m, rank, ctx.lang), buttons, card=card))
+    return out
+
+
+def open_need_dict(need: Any) -> dict[str, Any]:
+    """A ``matcher.proposals.OpenNeed`` as a JSON-ready dict (conversation state, and
+    :func:`bot.render.render_open_need`)."""
+    out = dataclasses.asdict(need)
+    out["reasons"] = [{"code": r.code, "params": r.params} for r in need.reasons]
     return out
 
 
