@@ -11,11 +11,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from core.domain import SIZE_BAND_ORDER, TRUST_ORDER, IntroStatus, SolutionStatus
+from core.domain import SIZE_BAND_ORDER, TRUST_ORDER, IntroKind, IntroStatus, SolutionStatus
 from core.models import Introduction, IntroductionEvent, MatchEvent, Need, Solution
+from matcher.followups import buyer_need_of
 
 __all__ = [
     "FUNNEL_STAGES",
@@ -153,8 +154,9 @@ def funnel(session: Session, *, since: dt.date | None = None) -> list[FunnelRow]
     """Needs that reached each stage: need → introduction to a start-up → accepted →
     pilot → contract.
 
-    An introduction belongs to the need its requester had when asking
-    (``Introduction.requester_need_id``); the stages an introduction reached are its
+    An introduction belongs to the buyer's need: the one its requester had when asking
+    (``Introduction.requester_need_id``), or, for a start-up's proposal, the need it was
+    proposed to (``Introduction.need_id``); the stages an introduction reached are its
     events (:class:`~core.models.IntroductionEvent`, written by matcher.introductions and
     matcher.followups). A need counts in every stage up to the furthest one any of its
     introductions reached, so the counts never grow down the funnel.
@@ -165,10 +167,14 @@ def funnel(session: Session, *, since: dt.date | None = None) -> list[FunnelRow]
             Need.created_at >= dt.datetime.combine(since, dt.time(), tzinfo=dt.UTC)
         )
     need_ids = set(session.scalars(needs_stmt))
+    buyer_need = case(
+        (Introduction.kind == IntroKind.PROPOSAL, Introduction.need_id),
+        else_=Introduction.requester_need_id,
+    )
     rows = session.execute(
-        select(Introduction.requester_need_id, IntroductionEvent.status)
+        select(buyer_need, IntroductionEvent.status)
         .join(IntroductionEvent, IntroductionEvent.introduction_id == Introduction.id)
-        .where(Introduction.requester_need_id.is_not(None), Introduction.solution_id.is_not(None))
+        .where(buyer_need.is_not(None), Introduction.solution_id.is_not(None))
     ).all()
     furthest: dict[int, int] = {}
     for need_id, status in rows:
@@ -246,7 +252,7 @@ def stalled_pilots(
         out.append(
             {
                 "id": intro.id,
-                "need_id": intro.requester_need_id,
+                "need_id": buyer_need_of(intro),
                 "solution": title or intro.target_label or "",
                 "started_at": started.date().isoformat(),
                 "planned_end": last.date().isoformat(),

@@ -18,6 +18,7 @@ __all__ = [
     "render_card",
     "render_financing",
     "render_need_matches",
+    "render_open_need",
     "render_peer",
     "render_peers",
     "render_reasons",
@@ -442,6 +443,37 @@ def render_peer(peer: PeerMatch, lang: str, *, limit: int = 4) -> str:
 def render_peers(peers: Sequence[PeerMatch], lang: str) -> str:
     """Numbered peer lines (see :func:`render_peer`)."""
     return "\n".join(f"{rank}. {render_peer(p, lang)}" for rank, p in enumerate(peers, start=1))
+
+
+def _open_need_facts(need: dict[str, Any], lang: str) -> str:
+    """Theme · size · département · stage · budget · timing, the unknown ones left out."""
+    parts = [
+        ", ".join(theme_label(x, lang) for x in need.get("themes") or []) or None,
+        _label("size", need.get("size_band"), lang),
+        need.get("dep_name") or t("prop_need_anywhere", lang),
+        _label("stage", need.get("stage"), lang),
+        _label("budget", need.get("budget_band"), lang),
+        _label("timing", need.get("timing"), lang),
+    ]
+    return " · ".join(p for p in parts if p)
+
+
+def render_open_need(need: dict[str, Any], n: int, lang: str) -> str:
+    """One open need as a start-up sees it (``matcher.proposals.OpenNeed`` as a dict):
+    its statement with names masked, its facts, why it fits — never who asked, unless
+    the buyer agreed (``who``)."""
+    reasons = [Reason(r["code"], r.get("params") or {}) for r in need.get("reasons") or []]
+    return t(
+        "prop_need_line",
+        lang,
+        n=n,
+        problem=shorten(need["problem"], 200),
+        facts=_open_need_facts(need, lang),
+        why=render_reasons(reasons, lang),
+        solution=shorten(need["solution_title"], 60),
+        who=t("prop_need_who", lang, who=need["who"]) if need.get("who") else "",
+        done=t("prop_need_done", lang) if need.get("proposed") else "",
+    )
 
 
 def render_need_matches(needs: Sequence[NeedMatch], lang: str) -> str:

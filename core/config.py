@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = 5_000_000
     intro_cap_per_month: int = 3
     intro_expiry_days: int = 14  # unanswered introduction requests expire after this
+    #: A start-up proposes its solution to at most this many needs per rolling 7 days.
+    proposals_per_week: int = 3
+    #: A need receives at most this many proposals waiting or delivered (not yet answered).
+    proposals_per_need: int = 3
     followup_days: int = 21  # the buyer is asked what happened this long after an accept
     followup_hours: tuple[int, int] = (9, 19)  # local hours (timezone) follow-ups go out in
     stalled_pilot_weeks: int = 8  # a pilot with no news this long after it started

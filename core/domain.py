@@ -101,6 +101,14 @@ INTRO_PROGRESS = (
 )
 
 
+class IntroKind(StrEnum):
+    """Who started an introduction: someone asking to meet (a buyer, mostly), or a
+    start-up proposing its solution to an open need (matcher.proposals)."""
+
+    REQUEST = "request"
+    PROPOSAL = "proposal"
+
+
 class PilotOutcome(StrEnum):
     SUCCESS = "success"
     PARTIAL = "partial"

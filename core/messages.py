@@ -37,6 +37,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "/besoin — décrire un besoin et trouver des solutions\n"
         "/inscrire — inscrire la solution de votre start-up\n"
         "/mesbesoins — revoir vos besoins enregistrés (et les clore)\n"
+        "/besoinsouverts — start-up : les besoins ouverts qui correspondent à vos solutions\n"
         "/suivis — les solutions que vous suivez\n"
         "/messolutions — vos solutions inscrites, leur relecture\n"
         "/annuler — abandonner l'étape en cours\n"
@@ -50,6 +51,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "/need — describe a need and find solutions\n"
         "/register — register your start-up's solution\n"
         "/myneeds — see your saved needs (and close them)\n"
+        "/openneeds — start-ups: the open needs that fit your solutions\n"
         "/following — the solutions you follow\n"
         "/mysolutions — your registered solutions and their review\n"
         "/cancel — leave the current step\n"
@@ -60,6 +62,225 @@ MESSAGES: dict[str, dict[str, str]] = {
         "/privacy — your data and your rights (/mydata, /delete)\n"
         "You can also simply write your need in your own words.",
     },
+    # --- proposals (issue 21) ----------------------------------------------------------
+    # start-up side: open needs (anonymised), proposing a solution
+    "prop_open_needs_button": {"fr": "Voir les besoins ouverts", "en": "See open needs"},
+    "prop_no_solution": {
+        "fr": "Pour voir les besoins ouverts des collectivités, inscrivez d'abord votre "
+        "solution avec /inscrire.",
+        "en": "To see local authorities' open needs, first register your solution with /register.",
+    },
+    "prop_besoins_which": {
+        "fr": "Pour décrire un nouveau besoin : /besoin. Pour revoir les vôtres : /mesbesoins. "
+        "Les start-up voient les besoins ouverts avec /besoinsouverts.",
+        "en": "To describe a new need: /need. To see yours: /myneeds. Start-ups see open "
+        "needs with /openneeds.",
+    },
+    "prop_searching": {
+        "fr": "Je cherche les besoins ouverts qui correspondent à vos solutions…",
+        "en": "Looking for open needs that fit your solutions…",
+    },
+    "prop_list_none": {
+        "fr": "Aucun besoin ouvert ne correspond à vos solutions pour l'instant. Les nouveaux "
+        "besoins arrivent chaque semaine dans la lettre (/digest).",
+        "en": "No open need fits your solutions for now. New needs come every week in the "
+        "digest (/digest).",
+    },
+    "prop_list_header": {
+        "fr": "Besoins ouverts qui correspondent à vos solutions, les plus proches d'abord "
+        "({first}–{last} sur {total}). Ils sont anonymisés : vous saurez quelle collectivité "
+        "les a exprimés, avec ses coordonnées, si elle accepte votre proposition.",
+        "en": "Open needs that fit your solutions, closest first ({first}–{last} of {total}). "
+        "They are anonymised: you learn which local authority wrote them, and its details, "
+        "if it accepts your proposal.",
+    },
+    "prop_need_line": {
+        "fr": "{n}. « {problem} »\n{facts}\nPourquoi : {why} (pour « {solution} »){who}{done}",
+        "en": '{n}. "{problem}"\n{facts}\nWhy: {why} (for "{solution}"){who}{done}',
+    },
+    "prop_need_who": {"fr": "\nCollectivité : {who}", "en": "\nLocal authority: {who}"},
+    "prop_need_done": {"fr": "\n✓ Déjà proposé", "en": "\n✓ Already proposed"},
+    "prop_need_anywhere": {"fr": "département non précisé", "en": "département not given"},
+    "prop_button": {"fr": "Proposer ma solution (n°{n})", "en": "Propose my solution (no. {n})"},
+    "prop_next_button": {"fr": "Besoins suivants", "en": "Next needs"},
+    "prop_prev_button": {"fr": "Besoins précédents", "en": "Previous needs"},
+    "prop_pick_solution": {
+        "fr": "Quelle solution proposer pour le besoin n°{n} ? La plus proche est cochée.",
+        "en": "Which solution do you propose for need no. {n}? The closest one is ticked.",
+    },
+    "prop_pitch_ask": {
+        "fr": "La collectivité recevra la fiche de « {solution} » et deux lignes de votre "
+        "part. Écrivez-les : ce que vous proposez pour ce besoin, et un résultat obtenu "
+        "ailleurs (deux lignes, {max} caractères au plus).",
+        "en": 'The local authority will receive the card of "{solution}" and two lines from '
+        "you. Write them: what you propose for this need, and a result obtained elsewhere "
+        "(two lines, at most {max} characters).",
+    },
+    "prop_pitch_too_long": {
+        "fr": "C'est un peu long : deux lignes et {max} caractères au plus (vous en avez écrit "
+        "{lines} ligne(s), {chars} caractères). Pouvez-vous raccourcir ?",
+        "en": "That is a bit long: two lines and at most {max} characters (you wrote {lines} "
+        "line(s), {chars} characters). Could you shorten it?",
+    },
+    "prop_preview": {
+        "fr": "Voici ce que recevra la collectivité :\n\n{preview}\n\nJe l'envoie ?",
+        "en": "Here is what the local authority will receive:\n\n{preview}\n\nShall I send it?",
+    },
+    "prop_send_button": {"fr": "Envoyer", "en": "Send"},
+    "prop_rewrite_button": {"fr": "Réécrire", "en": "Rewrite"},
+    "prop_cancel_button": {"fr": "Annuler", "en": "Cancel"},
+    "prop_cancelled": {
+        "fr": "Proposition annulée : rien n'a été envoyé.",
+        "en": "Proposal cancelled: nothing was sent.",
+    },
+    "prop_sent": {
+        "fr": "C'est envoyé. La collectivité accepte ou refuse ; vous aurez sa réponse ici. "
+        "Vos coordonnées ne lui sont transmises que si elle accepte.",
+        "en": "Sent. The local authority accepts or declines; you will get its answer here. "
+        "Your details are shared only if it accepts.",
+    },
+    "prop_refused": {
+        "fr": "Proposition non envoyée : {reason}",
+        "en": "Proposal not sent: {reason}",
+    },
+    "prop_cap_week": {
+        "fr": "vous avez déjà fait {cap} propositions ces {days} derniers jours. Choisissez les "
+        "besoins où votre solution apporte le plus, et revenez dans quelques jours.",
+        "en": "you already made {cap} proposals in the last {days} days. Pick the needs your "
+        "solution helps most, and come back in a few days.",
+    },
+    "prop_cap_need": {
+        "fr": "cette collectivité a déjà {cap} propositions en attente pour ce besoin. "
+        "Réessayez quand elle y aura répondu.",
+        "en": "this local authority already has {cap} proposals waiting on this need. Try "
+        "again once it has answered them.",
+    },
+    "prop_closed": {
+        "fr": "ce besoin n'est plus ouvert aux propositions.",
+        "en": "this need no longer takes proposals.",
+    },
+    "prop_already_proposed": {
+        "fr": "vous avez déjà proposé cette solution pour ce besoin.",
+        "en": "you already proposed this solution for this need.",
+    },
+    "prop_not_yours": {
+        "fr": "cette solution n'est pas (ou plus) l'une de vos solutions au catalogue.",
+        "en": "this solution is not (or no longer) one of your catalogue solutions.",
+    },
+    "prop_not_found": {"fr": "ce besoin n'existe plus.", "en": "this need no longer exists."},
+    "prop_self": {"fr": "c'est votre propre besoin.", "en": "this is your own need."},
+    "prop_empty_pitch": {
+        "fr": "le message est vide.",
+        "en": "the message is empty.",
+    },
+    "prop_failed": {
+        "fr": "Je n'ai pas pu envoyer la proposition pour l'instant. Réessayez dans un moment.",
+        "en": "I could not send the proposal just now. Please try again in a moment.",
+    },
+    "prop_stale": {
+        "fr": "Cette liste n'est plus à jour : tapez /besoinsouverts pour la revoir.",
+        "en": "This list is out of date: type /openneeds to see it again.",
+    },
+    # buyer side: a proposal received, answered, turned off
+    "prop_request": {
+        "fr": "Une start-up propose sa solution pour votre besoin « {about} » :\n"
+        "« {solution} » ({organisation}) — {card}\nSon message : {pitch}\n"
+        "Acceptez-vous d'échanger avec elle ? Vos coordonnées ne lui seront transmises "
+        "que si vous acceptez.",
+        "en": 'A start-up proposes its solution for your need "{about}":\n'
+        '"{solution}" ({organisation}) — {card}\nIts message: {pitch}\n'
+        "Will you talk with it? Your details are shared only if you accept.",
+    },
+    "prop_off_button": {
+        "fr": "Ne plus recevoir de propositions pour ce besoin",
+        "en": "No more proposals for this need",
+    },
+    "prop_off_done": {
+        "fr": "C'est noté : plus aucune proposition pour « {text} ». Celles déjà reçues "
+        "attendent votre réponse. Vous pouvez rouvrir ce besoin aux propositions dans "
+        "/mesbesoins.",
+        "en": 'Noted: no more proposals for "{text}". Those already received wait for your '
+        "answer. You can reopen this need to proposals in /myneeds.",
+    },
+    "prop_on_done": {
+        "fr": "Ce besoin est de nouveau ouvert aux propositions : « {text} ».",
+        "en": 'This need takes proposals again: "{text}".',
+    },
+    "prop_not_yours_need": {
+        "fr": "Ce besoin n'est pas le vôtre, ou n'existe plus.",
+        "en": "This need is not yours, or no longer exists.",
+    },
+    "prop_declined": {
+        "fr": "La collectivité ne donne pas suite à votre proposition « {solution} » pour le "
+        "besoin « {about} ». Aucune coordonnée n'a été transmise, ni dans un sens ni dans "
+        "l'autre. D'autres besoins vous attendent peut-être : /besoinsouverts.",
+        "en": 'The local authority does not take up your proposal "{solution}" for the need '
+        '"{about}". No details were shared either way. Other needs may fit: /openneeds.',
+    },
+    "prop_accepted": {
+        "fr": "Bonne nouvelle : {who} accepte d'échanger au sujet de votre proposition "
+        "« {solution} ». Coordonnées : {contact}",
+        "en": 'Good news: {who} agreed to talk about your proposal "{solution}". '
+        "Contact details: {contact}",
+    },
+    "prop_accepted_target": {
+        "fr": "Proposition acceptée. Voici les coordonnées de la start-up de « {solution} » : "
+        "{contact}. Les vôtres lui ont été transmises.",
+        "en": 'Proposal accepted. Here are the details of the start-up behind "{solution}": '
+        "{contact}. Yours were shared with it.",
+    },
+    "prop_received_header": {
+        "fr": "Propositions en attente pour « {text} », les plus adaptées d'abord :",
+        "en": 'Proposals waiting for "{text}", best fit first:',
+    },
+    "prop_received_line": {
+        "fr": "{n}. « {solution} »{organisation} — {pitch}",
+        "en": '{n}. "{solution}"{organisation} — {pitch}',
+    },
+    "prop_received_none": {
+        "fr": "Aucune proposition en attente pour ce besoin.",
+        "en": "No proposal waiting for this need.",
+    },
+    "prop_accept_n": {"fr": "Accepter n°{n}", "en": "Accept no. {n}"},
+    "prop_decline_n": {"fr": "Refuser n°{n}", "en": "Decline no. {n}"},
+    # buyer side: the need card and /mesbesoins
+    "card_proposals": {
+        "fr": "Ouvert aux propositions de start-up : {value}. Les start-up dont la solution "
+        "correspond voient ce besoin anonymisé (thème, taille, département ; ni votre nom, "
+        "ni celui de votre collectivité) et peuvent vous proposer leur solution. Vous "
+        "acceptez ou refusez chacune ; vos coordonnées ne sont transmises que si vous "
+        "acceptez.",
+        "en": "Open to start-ups' proposals: {value}. Start-ups whose solution fits see this "
+        "need anonymised (theme, size, département; neither your name nor your authority's) "
+        "and may propose their solution. You accept or decline each one; your details are "
+        "shared only if you accept.",
+    },
+    "card_proposals_button": {
+        "fr": "Ouvert aux propositions : {value}",
+        "en": "Open to proposals: {value}",
+    },
+    "yes_word": {"fr": "oui", "en": "yes"},
+    "no_word": {"fr": "non", "en": "no"},
+    "myneeds_proposals": {
+        "fr": "   Propositions de start-up : {state}{waiting}",
+        "en": "   Start-ups' proposals: {state}{waiting}",
+    },
+    "myneeds_proposals_open": {"fr": "ouvert", "en": "open"},
+    "myneeds_proposals_closed": {"fr": "fermé", "en": "closed"},
+    "myneeds_proposals_waiting": {"fr": ", {count} en attente", "en": ", {count} waiting"},
+    "myneeds_props_off": {
+        "fr": "Fermer aux propositions (n°{n})",
+        "en": "Stop proposals (no. {n})",
+    },
+    "myneeds_props_on": {
+        "fr": "Ouvrir aux propositions (n°{n})",
+        "en": "Take proposals (no. {n})",
+    },
+    "myneeds_props_list": {
+        "fr": "Propositions reçues n°{n} ({count})",
+        "en": "Proposals received no. {n} ({count})",
+    },
+    # --- end of proposals (issue 21) -----------------------------------------------------
     "idle_hint": {
         "fr": "Je n'ai pas bien compris. Décrivez votre besoin en une ou deux phrases "
         "(par exemple : « Nous voulons tester une solution pour réduire les dépôts sauvages »), "
@@ -955,8 +1176,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "facilitator will review it before qualifying it.",
     },
     "reg_needs_header": {
-        "fr": "Besoins ouverts de collectivités proches de votre solution :",
-        "en": "Open needs of local authorities close to your solution:",
+        "fr": "Besoins ouverts de collectivités proches de votre solution (anonymisés ; "
+        "« Voir les besoins ouverts » pour leur proposer votre solution) :",
+        "en": "Open needs of local authorities close to your solution (anonymised; "
+        '"See open needs" to propose your solution to them):',
     },
     "reg_need_line": {"fr": "{rank}. {text}{where}", "en": "{rank}. {text}{where}"},
     "reg_needs_none": {

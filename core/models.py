@@ -25,12 +25,14 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from core.domain import (
     Cadence,
     FinancingStatus,
+    IntroKind,
     IntroStatus,
     Moderation,
     NeedStatus,
@@ -257,6 +259,9 @@ class Need(TimestampMixin, Base):
     met_by_solution_id: Mapped[int | None] = mapped_column(
         ForeignKey("solution.id", ondelete="SET NULL")
     )
+    #: Start-ups may propose their solution to it (anonymised listing, matcher.proposals);
+    #: chosen when confirming the need, changed in /mesbesoins. Old rows are open.
+    proposals_open: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     index_columns = ("problem", "raw_text", "themes")
 
@@ -327,6 +332,12 @@ class Introduction(TimestampMixin, Base):
     """A request to be put in touch (double opt-in): with a peer or a solution carrier."""
 
     __tablename__ = "introduction"
+    __table_args__ = (
+        # one proposal per (solution, need); a request has one of the two only (NULLs
+        # never collide), so this binds proposals alone
+        UniqueConstraint("kind", "solution_id", "need_id", name="uq_introduction_proposal"),
+        Index("ix_introduction_need_kind", "need_id", "kind"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     requester_id: Mapped[int | None] = mapped_column(
@@ -353,6 +364,13 @@ class Introduction(TimestampMixin, Base):
     pilot_outcome: Mapped[PilotOutcome | None] = enum_column(PilotOutcome, nullable=True)
     #: The buyer agreed that the start-up hears how it went.
     share_outcome: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: ``request`` (someone asked to meet the target) or ``proposal`` (a start-up proposed
+    #: ``solution_id`` to the target's need ``need_id``; the pitch is ``message``).
+    kind: Mapped[IntroKind] = enum_column(
+        IntroKind, default=IntroKind.REQUEST, server_default=IntroKind.REQUEST.value
+    )
+    #: A proposal's fit (the need's dense similarity to the solution): best fit first.
+    fit: Mapped[float | None] = mapped_column(Float)
 
 
 class FollowUp(Base):

@@ -369,7 +369,14 @@ def _collect_startup(
     if best:
         for need_id, (score, sol) in sorted(best.items(), key=lambda kv: -kv[1][0]):
             need = needs.get(need_id)
-            if need is None or need.owner_id == person.id or not _themes_ok(need.themes, wanted):
+            # a buyer who turned proposals off does not want start-ups to come to them:
+            # the need is left out of start-ups' digests as it is of /besoinsouverts
+            if (
+                need is None
+                or need.owner_id == person.id
+                or not need.proposals_open
+                or not _themes_ok(need.themes, wanted)
+            ):
                 continue
             content.needs.append(
                 NeedItem(need.id, _snippet(need.raw_text), need.territory_name, sol.title, score)

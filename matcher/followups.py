@@ -32,13 +32,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from core import catalogue
 from core.config import Settings
 from core.db import Database
-from core.domain import TRUST_ORDER, IntroStatus, NeedStatus, PilotOutcome, TrustLevel
+from core.domain import TRUST_ORDER, IntroKind, IntroStatus, NeedStatus, PilotOutcome, TrustLevel
 from core.models import (
     FollowUp,
     Introduction,
@@ -58,6 +59,9 @@ __all__ = [
     "PILOT_END",
     "Answered",
     "answer",
+    "buyer_is",
+    "buyer_need_of",
+    "buyer_of",
     "closing_options",
     "in_window",
     "next_window",
@@ -67,6 +71,7 @@ __all__ = [
     "requester_need",
     "schedule",
     "send_due",
+    "startup_of",
 ]
 
 AFTER_ACCEPT = "after_accept"
@@ -111,16 +116,43 @@ def requester_need(session: Session, person_id: int) -> int | None:
     )
 
 
+def buyer_of(intro: Introduction) -> int | None:
+    """Who reports what happened: the buyer — the requester of an introduction, the
+    target of a start-up's proposal."""
+    return intro.target_person_id if intro.kind == IntroKind.PROPOSAL else intro.requester_id
+
+
+def startup_of(intro: Introduction) -> int | None:
+    """The other side: the target of an introduction, the requester of a proposal."""
+    return intro.requester_id if intro.kind == IntroKind.PROPOSAL else intro.target_person_id
+
+
+def buyer_is(person_id: int) -> ColumnElement[bool]:
+    """SQL: the introductions whose buyer is ``person_id`` (see :func:`buyer_of`)."""
+    return or_(
+        and_(Introduction.kind != IntroKind.PROPOSAL, Introduction.requester_id == person_id),
+        and_(Introduction.kind == IntroKind.PROPOSAL, Introduction.target_person_id == person_id),
+    )
+
+
+def buyer_need_of(intro: Introduction) -> int | None:
+    """The buyer's need this introduction serves: the requester's need of a request, the
+    need proposed to of a proposal."""
+    return intro.need_id if intro.kind == IntroKind.PROPOSAL else intro.requester_need_id
+
+
 def schedule(
     session: Session, intro: Introduction, kind: str, due: dt.datetime, *, round_: int = 0
 ) -> FollowUp | None:
-    """A question ``kind`` about ``intro`` due at ``due`` (nothing if it has no requester)."""
-    if intro.requester_id is None:
+    """A question ``kind`` about ``intro`` due at ``due``, to the buyer (nothing if there
+    is none any more)."""
+    buyer = buyer_of(intro)
+    if buyer is None:
         return None
     row = FollowUp(
-        person_id=intro.requester_id,
+        person_id=buyer,
         introduction_id=intro.id,
-        need_id=intro.requester_need_id,
+        need_id=buyer_need_of(intro),
         kind=kind,
         round=round_,
         due_at=due,
@@ -359,20 +391,22 @@ def _confirm_pilot(session: Session, intro: Introduction) -> list[int]:
 
 def _tell_startup(session: Session, intro: Introduction, key: str, now: dt.datetime) -> None:
     """With the buyer's consent, the start-up hears how the pilot goes."""
-    if not intro.share_outcome or intro.target_person_id is None:
+    startup_id, buyer_id = startup_of(intro), buyer_of(intro)
+    if not intro.share_outcome or startup_id is None:
         return
-    requester = session.get(Person, intro.requester_id) if intro.requester_id else None
+    buyer = session.get(Person, buyer_id) if buyer_id else None
     who = ""
-    if requester is not None and requester.organisation is not None:
-        who = requester.organisation.name
-    need = session.get(Need, intro.requester_need_id) if intro.requester_need_id else None
+    if buyer is not None and buyer.organisation is not None:
+        who = buyer.organisation.name
+    need_id = buyer_need_of(intro)
+    need = session.get(Need, need_id) if need_id else None
     if not who and need is not None:
         who = need.territory_name or ""
     outcome = intro.pilot_outcome.value if intro.pilot_outcome else ""
     params = {"who": who, "about": _about(session, intro), "outcome": outcome}
     session.add(
         Outbox(
-            person_id=intro.target_person_id,
+            person_id=startup_id,
             payload={"kind": "followup", "introduction_id": intro.id, "key": key, "params": params},
             created_at=now,
         )
@@ -381,7 +415,7 @@ def _tell_startup(session: Session, intro: Introduction, key: str, now: dt.datet
 
 def _own_intro(session: Session, introduction_id: int, person_id: int) -> Introduction | None:
     intro = session.get(Introduction, introduction_id)
-    return intro if intro is not None and intro.requester_id == person_id else None
+    return intro if intro is not None and buyer_of(intro) == person_id else None
 
 
 def record_pilot_plan(
@@ -440,7 +474,12 @@ def closing_options(session: Session, need_id: int, limit: int = 3) -> list[tupl
     intro_sols = session.execute(
         select(Solution.id, Solution.title)
         .join(Introduction, Introduction.solution_id == Solution.id)
-        .where(Introduction.requester_need_id == need_id)
+        .where(
+            or_(
+                Introduction.requester_need_id == need_id,
+                and_(Introduction.kind == IntroKind.PROPOSAL, Introduction.need_id == need_id),
+            )
+        )
         .order_by(Introduction.id.desc())
     ).all()
     shown = session.execute(

@@ -44,7 +44,7 @@ from sqlalchemy.orm import Session
 
 from core.config import Settings
 from core.db import Database
-from core.domain import IntroStatus, NeedStatus
+from core.domain import IntroKind, IntroStatus, NeedStatus
 from core.models import (
     ChatIdentity,
     Experience,
@@ -57,6 +57,7 @@ from core.models import (
     Territory,
     utcnow,
 )
+from matcher.anonymise import masked_problem
 from matcher.communities import member_of_need
 from matcher.followups import requester_need, schedule_after_accept
 
@@ -404,7 +405,12 @@ def respond(
     settings: Settings | None = None,
 ) -> IntroResult:
     """The target accepts or declines. Only the target may answer, once. An accepted
-    introduction to a start-up schedules a follow-up question to the requester."""
+    introduction to a start-up schedules a follow-up question to the buyer (the requester;
+    for a start-up's proposal, the target).
+
+    A proposal (:mod:`matcher.proposals`) is answered here too, with its own words: a
+    decline tells the start-up without naming the buyer; an accept shares both contacts.
+    """
     now = now or utcnow()
     with db.session() as session:
         intro = session.get(Introduction, introduction_id)
@@ -419,6 +425,7 @@ def respond(
         about = _about(session, intro)
         intro.responded_at = now
         intro.updated_at = now
+        proposal = intro.kind == IntroKind.PROPOSAL
         if not accept:
             intro.status = IntroStatus.DECLINED
             _event(session, intro, IntroStatus.DECLINED, now)
@@ -426,23 +433,26 @@ def respond(
                 _outbox(
                     session,
                     requester.id,
-                    "intro_declined",
-                    {"who": intro.target_label or "", "about": about},
+                    "prop_declined" if proposal else "intro_declined",
+                    {"who": "" if proposal else intro.target_label or "", "about": about,
+                     "solution": _solution_title(session, intro)},
                     intro.id,
                     now,
-                )
+                )  # fmt: skip
             return IntroResult("declined", IntroStatus.DECLINED, intro.id)
 
         intro.status = IntroStatus.ACCEPTED
         _event(session, intro, IntroStatus.ACCEPTED, now)
         schedule_after_accept(session, intro, now, settings)
         if requester is not None and target is not None:
+            keys = ("prop_accepted", "prop_accepted_target") if proposal else (
+                "intro_accepted", "intro_accepted_target")  # fmt: skip
             for recipient, other in ((requester, target), (target, requester)):
                 contact = _contact(session, other)
                 _outbox(
                     session,
                     recipient.id,
-                    "intro_accepted" if recipient is requester else "intro_accepted_target",
+                    keys[0] if recipient is requester else keys[1],
                     {
                         # who accepted, as the requester asked for them when nothing else
                         # names them (a start-up person without an organisation)
@@ -451,6 +461,7 @@ def respond(
                         or (intro.target_label if recipient is requester else None)
                         or "",
                         "about": about,
+                        "solution": _solution_title(session, intro),
                         "contact": " — ".join(contact.values()),
                         **{f"contact_{k}": v for k, v in contact.items()},
                     },
@@ -542,7 +553,17 @@ def queued_introductions(db: Database) -> list[dict[str, Any]]:
         ]
 
 
+def _solution_title(session: Session, intro: Introduction) -> str:
+    sol = session.get(Solution, intro.solution_id) if intro.solution_id is not None else None
+    return sol.title if sol is not None else ""
+
+
 def _about(session: Session, intro: Introduction) -> str:
+    """What the introduction is about, for the requester. A proposal's need is the
+    buyer's: the start-up reads it anonymised until the buyer accepts."""
+    if intro.kind == IntroKind.PROPOSAL:
+        need = session.get(Need, intro.need_id) if intro.need_id is not None else None
+        return masked_problem(session, need, limit=160) if need is not None else ""
     if intro.experience_id is not None:
         exp = session.get(Experience, intro.experience_id)
         if exp is not None:

@@ -222,7 +222,12 @@ def test_buyer_flow_fr_with_territory_from_text(_engine: ConversationEngine) -> 
     assert "Données et RGPD" in card
     assert "pas un avis juridique" in card
     assert "Votre budget, 30\u202f000 € HT (moins de 60 k€)\u00a0: sous 60\u202f000 € HT" in card
-    assert chat.labels() == ["Confirmer", "Modifier", "Financements"]
+    assert chat.labels() == [
+        "Confirmer",
+        "Modifier",
+        "Ouvert aux propositions\u00a0: oui",
+        "Financements",
+    ]
 
 
 def test_questions_with_skip_and_edit(_engine: ConversationEngine) -> None:

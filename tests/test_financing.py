@@ -360,7 +360,12 @@ def test_card_shows_three_hints_and_the_button_lists_them(_fin_engine) -> None: 
     listing = chat.text
     assert listing.startswith("Financements possibles pour ce besoin. C'est une indication")
     assert "Lien\u00a0: https://collectivites-locales.gouv.fr/" in listing
-    assert chat.labels() == ["Confirmer", "Modifier", "Financements"]  # the card goes on
+    assert chat.labels() == [
+        "Confirmer",
+        "Modifier",
+        "Ouvert aux propositions\u00a0: oui",
+        "Financements",
+    ]  # the card goes on
     chat.press("Confirmer")
     assert "Votre besoin est enregistré" in chat.text or "search" in chat.text.lower()
 

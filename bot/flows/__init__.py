@@ -12,6 +12,7 @@ from bot.flows import (
     followup,
     peers,
     privacy,
+    proposals,
     solutions,
     startup,
 )
@@ -30,4 +31,5 @@ ALL_FLOWS: tuple[Flow, ...] = (
     Flow("digest", digest.install),
     Flow("followup", followup.install),
     Flow("peers", peers.install),
+    Flow("proposals", proposals.install),
 )

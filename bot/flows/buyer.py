@@ -76,6 +76,7 @@ class BuyerState(FlowState):
     peers: list[dict[str, Any]] = field(default_factory=list)  # _peer_ref of each peer
     raw_text: str | None = None  # the need as first written (scope.text: its problem statement)
     more: bool = False  # the last page of results was full: offer "more"
+    proposals: bool = True  # open to start-ups' proposals (the card's toggle; Need.proposals_open)
 
 
 def _b(ctx: Ctx) -> BuyerState:
@@ -439,10 +440,16 @@ def _financing(ctx: Ctx) -> list[FinancingHint]:
     return suggest_financing(Buyer.of(_scope(ctx)), schemes)
 
 
+def _yes_no(ctx: Ctx, value: bool) -> str:
+    return ctx.t("yes_word" if value else "no_word")
+
+
 def _card_buttons(ctx: Ctx) -> list[Button]:
+    proposals = _b(ctx).proposals
     return [
         ctx.btn("card", "ok", ctx.t("confirm")),
         ctx.btn("card", "edit", ctx.t("edit")),
+        ctx.btn("card", "prop", ctx.t("card_proposals_button", value=_yes_no(ctx, proposals))),
         ctx.btn("card", "fin", ctx.t("fin_button")),
     ]
 
@@ -456,13 +463,18 @@ def _p_card(ctx: Ctx) -> None:
         timing_text=b.timing_text,
         financing=_financing(ctx),
     )
+    # what being open to proposals means, next to its toggle (default: open, anonymised)
+    text += "\n\n" + ctx.t("card_proposals", value=_yes_no(ctx, b.proposals))
     ctx.send(text, _card_buttons(ctx))
 
 
 def _c_card(ctx: Ctx, action: str, value: str) -> bool:
-    if action != "card" or value not in ("ok", "edit", "fin"):
+    if action != "card" or value not in ("ok", "edit", "fin", "prop"):
         return False
-    if value == "fin":
+    if value == "prop":
+        _b(ctx).proposals = not _b(ctx).proposals
+        ctx.reask()
+    elif value == "fin":
         ctx.send(render_financing(_financing(ctx), ctx.lang), _card_buttons(ctx))
     elif value == "edit":
         ctx.ask("b_edit", flow=FLOW)
@@ -512,6 +524,7 @@ def _confirm(ctx: Ctx) -> None:
         timing=scope.timing,
         constraints=list(scope.constraints),
         status=NeedStatus.OPEN,
+        proposals_open=b.proposals,
     )
     ctx.session.add(need)
     ctx.session.flush()

@@ -6,7 +6,7 @@ import re
 
 from sqlalchemy import select
 
-from bot.flows.shared import need_reason_buttons, reindex_later, row_id
+from bot.flows.shared import PROPOSALS_ACTION, need_reason_buttons, reindex_later, row_id
 from bot.render import shorten
 from bot.types import Button, Ctx, Engine, Step
 from core.domain import NeedStatus, Role
@@ -94,9 +94,12 @@ def _set_language(ctx: Ctx, value: str) -> None:
 
 def cmd_my_needs(ctx: Ctx, args: str) -> None:
     """/mesbesoins: the user's needs with their status."""
+    from matcher.proposals import waiting_counts
+
     needs = ctx.session.scalars(
         select(Need).where(Need.owner_id == ctx.person.id).order_by(Need.id.desc()).limit(10)
     ).all()
+    waiting = waiting_counts(ctx.session, [n.id for n in needs])
     if not needs:
         ctx.say("myneeds_none")
     else:
@@ -113,10 +116,23 @@ def cmd_my_needs(ctx: Ctx, args: str) -> None:
                     date=date,
                 )
             )
+            count = waiting.get(need.id, 0)
+            if need.status == NeedStatus.OPEN:
+                lines.append(_proposals_line(ctx, need.proposals_open, count))
             # a need met (or abandoned) is closed: no more start-ups, peers or digests on it
             if need.status == NeedStatus.OPEN:
                 buttons.append(
                     Button(f"{NEEDS_ACTION}:close:{need.id}", ctx.t("myneeds_close", n=n))
+                )
+                verb, key = ("noff", "myneeds_props_off") if need.proposals_open else (
+                    "non", "myneeds_props_on")  # fmt: skip
+                buttons.append(Button(f"{PROPOSALS_ACTION}:{verb}:{need.id}", ctx.t(key, n=n)))
+            if count:
+                buttons.append(
+                    Button(
+                        f"{PROPOSALS_ACTION}:list:{need.id}",
+                        ctx.t("myneeds_props_list", n=n, count=count),
+                    )
                 )
             elif need.status == NeedStatus.CLOSED:
                 buttons.append(
@@ -125,6 +141,13 @@ def cmd_my_needs(ctx: Ctx, args: str) -> None:
         ctx.send("\n".join(lines), buttons)
     if ctx.engine.in_flow(ctx):
         ctx.reask()
+
+
+def _proposals_line(ctx: Ctx, open_: bool, waiting: int) -> str:
+    """Under an open need: whether start-ups may propose, and how many proposals wait."""
+    state = ctx.t("myneeds_proposals_open" if open_ else "myneeds_proposals_closed")
+    more = ctx.t("myneeds_proposals_waiting", count=waiting) if waiting else ""
+    return ctx.t("myneeds_proposals", state=state, waiting=more)
 
 
 #: Global button action of /mesbesoins (valid at any step, it never moves the conversation).

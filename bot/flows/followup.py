@@ -30,6 +30,7 @@ from core.domain import IntroStatus, Moderation, NeedStatus, Outcome
 from core.models import Experience, Introduction, Need, Solution, Territory, as_utc, utcnow
 from core.privacy import REX_CONTACT_PURPOSE, record_consent
 from matcher import followups
+from matcher.followups import buyer_is, buyer_need_of, buyer_of
 from matcher.themes import find_theme
 
 FLOW = "followup"
@@ -227,7 +228,7 @@ def _latest_pilot(ctx: Ctx) -> int | None:
     return ctx.session.scalar(
         select(Introduction.id)
         .where(
-            Introduction.requester_id == ctx.person.id,
+            buyer_is(ctx.person.id),
             Introduction.pilot_started_at.is_not(None),
         )
         .order_by(Introduction.id.desc())
@@ -238,9 +239,9 @@ def _latest_pilot(ctx: Ctx) -> int | None:
 def _start_rex(ctx: Ctx, *, intro_id: int | None, back: list[str | None] | None) -> None:
     rex: dict[str, Any] = {}
     intro = ctx.session.get(Introduction, intro_id) if intro_id else None
-    if intro is not None and intro.requester_id == ctx.person.id:
+    if intro is not None and buyer_of(intro) == ctx.person.id:
         rex["intro_id"] = intro.id
-        rex["need_id"] = intro.requester_need_id
+        rex["need_id"] = buyer_need_of(intro)
         sol = ctx.session.get(Solution, intro.solution_id) if intro.solution_id else None
         if sol is not None:
             rex["solution_id"], rex["solution"] = sol.id, sol.title
@@ -335,7 +336,7 @@ def _p_solution(ctx: Ctx) -> None:
         select(Solution.id, Solution.title)
         .join(Introduction, Introduction.solution_id == Solution.id)
         .where(
-            Introduction.requester_id == ctx.person.id,
+            buyer_is(ctx.person.id),
             Introduction.status != IntroStatus.REQUESTED,
         )
         .order_by(Introduction.id.desc())

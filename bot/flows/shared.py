@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from dataclasses import dataclass
@@ -40,6 +41,11 @@ REX_ACTION = "rex"
 #: Global button action of the thematic communities (installed by :mod:`bot.flows.peers`):
 #: ``grp:join:<need id>``, ``grp:show:<id>``, ``grp:leave:<id>``, ``grp:meet:<need id>``.
 GROUP_ACTION = "grp"
+#: Global button actions of the proposals flow (bot.flows.proposals): ``opn:list`` shows
+#: the open needs that fit a start-up's solutions; ``prop:<verb>:<id>`` are the buyer's
+#: buttons (proposals off/on for a need, the proposals received).
+OPEN_NEEDS_ACTION = "opn"
+PROPOSALS_ACTION = "prop"
 #: Remembered in the profile once the person chose to go on without a contact.
 CONTACT_SKIPPED_KEY = "contact_skipped"
 
@@ -129,6 +135,14 @@ def result_messages(
         if card["website"]:
             buttons.append(Button("", ctx.t("btn_website_n", n=rank), url=card["website"]))
         out.append(OutMessage(render_result_card(m, rank, ctx.lang), buttons, card=card))
+    return out
+
+
+def open_need_dict(need: Any) -> dict[str, Any]:
+    """A ``matcher.proposals.OpenNeed`` as a JSON-ready dict (conversation state, and
+    :func:`bot.render.render_open_need`)."""
+    out = dataclasses.asdict(need)
+    out["reasons"] = [{"code": r.code, "params": r.params} for r in need.reasons]
     return out
 
 

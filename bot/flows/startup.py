@@ -12,6 +12,8 @@ from sqlalchemy import select
 
 from bot.flows.shared import (
     DIGEST_SETTINGS_ACTION,
+    OPEN_NEEDS_ACTION,
+    open_need_dict,
     reindex_later,
     row_id,
     skip_button,
@@ -20,7 +22,7 @@ from bot.flows.shared import (
     toggle_theme,
     validate_email,
 )
-from bot.render import render_need_matches, shorten
+from bot.render import render_open_need, shorten
 from bot.types import Button, Ctx, Engine, FlowState, OutMessage, Step
 from core.catalogue import archive_solution, create_solution
 from core.domain import (
@@ -38,12 +40,15 @@ from core.models import (
     Solution,
     utcnow,
 )
+from matcher.proposals import open_needs_for
 from matcher.themes import extract_themes, find_theme
 
 log = logging.getLogger(__name__)
 
 FLOW = "register"
 MIN_DESCRIPTION_WORDS = 20
+#: Open needs shown at the end of a registration (the rest: "Voir les besoins ouverts").
+REG_NEEDS = 3
 KINDS = ("commune", "epci", "departement", "region")
 MATURITIES = (Maturity.IDEA, Maturity.PROTOTYPE, Maturity.PILOT, Maturity.DEPLOYED)
 CONSENT_PURPOSE = "solution_contact"
@@ -382,7 +387,7 @@ def _save(ctx: Ctx, *, email: str | None) -> None:
             )
         )
         ctx.person.email = email
-    title, solution_id = r.title, solution.id
+    title, solution_id, person_id = r.title, solution.id, ctx.person.id
     ctx.end_flow()
     ctx.say("reg_saved", title=title)
     engine, lang = ctx.engine, ctx.lang
@@ -397,6 +402,8 @@ def _save(ctx: Ctx, *, email: str | None) -> None:
         else []
     )
 
+    open_needs = Button(f"{OPEN_NEEDS_ACTION}:list", ctx.t("prop_open_needs_button"))
+
     def index_and_match() -> list[OutMessage]:
         from core.messages import t
 
@@ -405,15 +412,18 @@ def _save(ctx: Ctx, *, email: str | None) -> None:
         except Exception:
             log.exception("could not index solution %s", solution_id)
             return [OutMessage(t("reg_index_later", lang), subscribe)]
+        # the open needs that fit, as /besoinsouverts shows them: anonymised, none whose
+        # buyer turned proposals off
         try:
-            needs = engine.service.needs_for_solution(solution_id, top=5)
+            needs = open_needs_for(engine.db, engine.service, person_id)[:REG_NEEDS]
         except Exception:
-            log.exception("needs_for_solution failed for %s", solution_id)
+            log.exception("open needs failed for solution %s", solution_id)
             needs = []
         if not needs:
             return [OutMessage(t("reg_needs_none", lang), subscribe)]
-        text = t("reg_needs_header", lang) + "\n" + render_need_matches(needs, lang)
-        return [OutMessage(text, subscribe)]
+        lines = [render_open_need(open_need_dict(n), i, lang) for i, n in enumerate(needs, 1)]
+        text = t("reg_needs_header", lang) + "\n\n" + "\n\n".join(lines)
+        return [OutMessage(text, [*subscribe, open_needs])]
 
     ctx.defer(index_and_match)
 
@@ -451,6 +461,7 @@ def cmd_my_solutions(ctx: Ctx, args: str) -> None:
             buttons.append(
                 Button(f"{SOLUTIONS_ACTION}:ask:{sol.id}", ctx.t("mysolutions_withdraw", n=n))
             )
+        buttons.append(Button(f"{OPEN_NEEDS_ACTION}:list", ctx.t("prop_open_needs_button")))
         ctx.send("\n".join(lines), buttons)
     if ctx.engine.in_flow(ctx):
         ctx.reask()
