@@ -101,6 +101,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "prop_need_who": {"fr": "\nCollectivité : {who}", "en": "\nLocal authority: {who}"},
     "prop_need_done": {"fr": "\n✓ Déjà proposé", "en": "\n✓ Already proposed"},
     "prop_need_anywhere": {"fr": "département non précisé", "en": "département not given"},
+    "prop_propose_this": {
+        "fr": "Proposer ma solution",
+        "en": "Propose my solution",
+    },
     "prop_button": {"fr": "Proposer ma solution (n°{n})", "en": "Propose my solution (no. {n})"},
     "prop_next_button": {"fr": "Besoins suivants", "en": "Next needs"},
     "prop_prev_button": {"fr": "Besoins précédents", "en": "Previous needs"},

@@ -29,6 +29,7 @@ from core.models import (
     Subscription,
     Territory,
 )
+from matcher.anonymise import dep_name, masked_problem
 from matcher.communities import new_members
 from matcher.financing import Buyer, FinancingHint, Scheme, financing_why, suggest_financing
 from matcher.themes import theme_label
@@ -77,9 +78,11 @@ class RexItem:
 
 @dataclass
 class NeedItem:
+    """An open need for a start-up, anonymised (``matcher.anonymise``)."""
+
     need_id: int
     text: str
-    territory_name: str | None
+    where: str | None  # the département, never the commune
     solution_title: str
     score: float
 
@@ -378,8 +381,15 @@ def _collect_startup(
                 or not _themes_ok(need.themes, wanted)
             ):
                 continue
+            # anonymised as in /besoinsouverts: who asked is told only if the buyer accepts
             content.needs.append(
-                NeedItem(need.id, _snippet(need.raw_text), need.territory_name, sol.title, score)
+                NeedItem(
+                    need.id,
+                    masked_problem(session, need, 120),
+                    dep_name(session, need),
+                    sol.title,
+                    score,
+                )
             )
     waiting = [IntroStatus.REQUESTED]
     for intro, requester, org in session.execute(
@@ -542,7 +552,7 @@ def render(content: DigestContent, lang: str, *, max_chars: int = MAX_CHARS) -> 
                         "digest_need_line",
                         lang,
                         text=n.text,
-                        where=n.territory_name or "?",
+                        where=n.where or "?",
                         solution=n.solution_title,
                     ),
                     (_label(n.text), f"digest:need:{n.need_id}"),

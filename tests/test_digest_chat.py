@@ -326,37 +326,57 @@ def test_rex_card_labels_failures_and_offers_an_introduction(
     assert chat.labels() == ["Demander un contact"]
 
 
-def test_need_card_has_no_personal_data_and_requests_an_introduction(
+def test_need_card_is_anonymised_and_answered_with_a_proposal(
     _eng: ConversationEngine, db: Database
 ) -> None:
     ids = _seed(db)
+    with db.session() as s:
+        need = s.get(Need, ids["need"])
+        assert need is not None
+        need.raw_text = "À Dole, réduire le gaspillage alimentaire dans nos cantines scolaires"
+        need.dep = "39"
+        founder = Person(role=Role.STARTUP, language="en")
+        s.add(founder)
+        s.flush()
+        s.add(ChatIdentity(person_id=founder.id, transport=T, external_id="startup"))
+        s.add(
+            Solution(
+                external_id="peson",
+                title="Peson de cantine",
+                mission="Réduire le gaspillage alimentaire dans les cantines scolaires",
+                themes=["Agriculture et alimentation"],
+                submitted_by_id=founder.id,
+                source="chat",
+            )
+        )
+    _eng.service.ensure_ready()
+    _eng.service.need_similarity_threshold = 0.0  # the hashing embedder: every need fits
     startup = _Chat(_eng, "startup")
-    startup.say("/langue en")
+    startup.say("/langue en")  # locked: the French pitch below does not switch it
     startup.choose(f"digest:need:{ids['need']}")
     text = startup.text
-    for part in ("A local authority's need", "Need: Réduire le gaspillage", "Territory: Dole",
+    for part in ("A local authority's need", "Need: À […], réduire le gaspillage",
                  "Size: 10,000 to 50,000 inhabitants", "Stage: Testing, piloting",
                  "Budget: Under €60k"):  # fmt: skip
         assert part in text, part
-    for secret in (BUYER_EMAIL, BUYER_NAME, BUYER_PHONE, "30,000", "30 000"):
-        assert secret not in text
-    meet = startup.button("introduction")
-    startup.choose(meet)
-    assert "PIU can keep a contact e-mail address" in startup.text
-    startup.press("Continue without")
-    assert "sent" in startup.text.lower() or "envoy" in startup.text.lower(), startup.text
+    for secret in ("Dole", BUYER_EMAIL, BUYER_NAME, BUYER_PHONE, "30,000", "30 000"):
+        assert secret not in text, secret
+    # answered with a proposal (the buyer opts in), not with a request for their contact
+    assert startup.labels() == ["Propose my solution"]
+    startup.press("Propose my solution")
+    assert "two lines" in startup.text, startup.text  # straight to the pitch for this need
+    startup.say("Nous pesons les restes chaque jour.")
+    startup.press("Send")
     with db.session() as s:
         intro = s.scalar(select(Introduction).where(Introduction.need_id == ids["need"]))
-        assert intro is not None and intro.status == IntroStatus.REQUESTED
-        assert intro.target_person_id == ids["buyer"]
-    startup.choose(meet)  # the same request again: not duplicated
-    assert "already" in startup.text.lower()
+        assert intro is not None and intro.kind == "proposal"
+        assert intro.status == IntroStatus.REQUESTED and intro.target_person_id == ids["buyer"]
     startup.choose(f"digest:need:{ids['closed']}")
     assert "no longer available" in startup.text
-    # the buyer does not get a button to meet themselves
+    # the buyer reads their own need as written, with nothing to answer
     buyer = _Chat(_eng, "buyer")
     buyer.choose(f"digest:need:{ids['need']}")
-    assert "Réduire le gaspillage" in buyer.text and buyer.labels() == []
+    assert "À Dole, réduire le gaspillage" in buyer.text and buyer.labels() == []
 
 
 def test_intro_card_shows_the_pending_request_with_accept_decline(

@@ -31,6 +31,7 @@ from sqlalchemy import select
 from bot.flows.shared import DIGEST_SETTINGS_ACTION as SETTINGS_ACTION
 from bot.flows.shared import card_lines as _lines
 from bot.flows.shared import (
+    OPEN_NEEDS_ACTION,
     published_solution,
     render_rex_card,
     request_introduction,
@@ -55,6 +56,7 @@ from digest.commands import (
     subscription_status,
 )
 from digest.mail import MailRefused, MailTemporary, send_confirmation
+from matcher.anonymise import dep_name, masked_problem
 from matcher.procurement import current_band
 from matcher.themes import THEMES, find_theme, theme_label
 
@@ -104,16 +106,16 @@ def render_solution_card(sol: Solution, lang: str) -> str:
     return "\n".join([t("digest_card_solution_title", lang, title=sol.title), *_lines(lang, rows)])
 
 
-def render_need_card(need: Need, lang: str) -> str:
-    """The need for a start-up: text, themes, territory, size band, stage, budget band.
-
-    Nothing about the person who wrote it (name, e-mail, phone, organisation).
+def render_need_card(need: Need, lang: str, *, text: str, where: str | None) -> str:
+    """The need for a start-up, anonymised as in /besoinsouverts (``matcher.anonymise``):
+    the statement with names masked (``text``), themes, département (``where``), size
+    band, stage, budget band. Nothing about who wrote it.
     """
     band = need.size_band or (str(size_band(need.population)) if need.population else None)
     rows = [
-        ("card_need", shorten(need.raw_text, 600)),
+        ("card_need", text),
         ("card_themes", _themes(need.themes, lang)),
-        ("card_territory", need.territory_name),
+        ("card_territory", where),
         ("digest_card_size", _label("size", band, lang)),
         ("card_stage", _label("stage", need.stage, lang)),
         ("card_budget", _label("budget", current_band(need.budget_band), lang)),
@@ -342,8 +344,17 @@ def _show_need(ctx: Ctx, need_id: int) -> None:
     if need is None or need.status != NeedStatus.OPEN:
         ctx.say("digest_gone")
         return
-    buttons = [] if need.owner_id == ctx.person.id else [_meet_button(ctx, "n", need.id)]
-    ctx.send(render_need_card(need, ctx.lang), buttons)
+    if need.owner_id == ctx.person.id:  # one's own need: as written
+        ctx.send(render_need_card(need, ctx.lang, text=shorten(need.raw_text, 600),
+                                  where=need.territory_name))  # fmt: skip
+        return
+    # a start-up reads it anonymised and answers it with a proposal (the buyer opts in),
+    # never with a request for the buyer's contact
+    buttons = [Button(f"{OPEN_NEEDS_ACTION}:need:{need.id}", ctx.t("prop_propose_this"))]
+    if not need.proposals_open or not ctx.engine.has_flow("proposals"):
+        buttons = []
+    text, where = masked_problem(ctx.session, need, 600), dep_name(ctx.session, need)
+    ctx.send(render_need_card(need, ctx.lang, text=text, where=where), buttons)
 
 
 def _intro_request_message(ctx: Ctx, intro: Introduction) -> OutMessage | None:

@@ -104,13 +104,19 @@ def _c_list(ctx: Ctx, action: str, value: str) -> bool:
     index = row_id(value) if action == "pp" else None
     if index is None or index >= len(p.needs) or p.needs[index].get("proposed"):
         return False
+    _pick(ctx, index)
+    return True
+
+
+def _pick(ctx: Ctx, index: int) -> None:
+    """Propose to the listed need ``index``: which solution (if several), then the pitch."""
+    p = _p(ctx)
     p.pick, p.pitch = index, None
     p.solution_id = p.needs[index]["solution_id"]
     if len(_own_solutions(ctx)) > 1:
         ctx.ask("p_sol", flow=FLOW)
     else:
         ctx.ask("p_pitch", flow=FLOW)
-    return True
 
 
 # --- which solution -----------------------------------------------------------------------------
@@ -273,9 +279,10 @@ def _has_solutions(ctx: Ctx) -> bool:
     return bool(_own_solutions(ctx))
 
 
-def show_open_needs(ctx: Ctx) -> None:
+def show_open_needs(ctx: Ctx, focus: int | None = None) -> None:
     """Search the open needs for this person's solutions (after this step commits), then
-    show the first page."""
+    show the first page — or, with ``focus`` (a need id, from a digest), go straight to
+    proposing to that need when it is among them and not yet proposed to."""
     if not _has_solutions(ctx):
         ctx.say("prop_no_solution")
         return
@@ -295,8 +302,16 @@ def show_open_needs(ctx: Ctx) -> None:
                 ctx2.say("search_unavailable")
                 return
             ctx2.end_flow()
-            ctx2.put_state(ProposalState(needs=[open_need_dict(n) for n in found[:KEPT]]))
-            ctx2.ask("p_list", flow=FLOW)
+            needs = [open_need_dict(n) for n in found[:KEPT]]
+            ctx2.put_state(ProposalState(needs=needs))
+            index = next(
+                (i for i, n in enumerate(needs) if n["need_id"] == focus and not n["proposed"]),
+                None,
+            )
+            if index is None:
+                ctx2.ask("p_list", flow=FLOW)
+            else:
+                _pick(ctx2, index)
 
         return engine.in_context(transport, external_id, show)
 
@@ -323,11 +338,18 @@ def cmd_needs(ctx: Ctx, args: str) -> None:
 
 
 def _on_open_needs(ctx: Ctx, value: str) -> None:
-    """``opn:list``: the open-needs listing, from a menu button."""
-    if value != "list":
+    """``opn:list``: the open-needs listing, from a menu button; ``opn:need:<id>``:
+    propose to that need (from a digest's need card)."""
+    verb, _, raw_id = value.partition(":")
+    focus = row_id(raw_id) if verb == "need" else None
+    if verb not in ("list", "need") or (verb == "need" and focus is None):
         ctx.say("unexpected")
         return
-    cmd_open_needs(ctx, "")
+    if ctx.engine.in_flow(ctx):
+        ctx.say("busy")
+        ctx.reask()
+        return
+    show_open_needs(ctx, focus)
 
 
 # --- buyer side ---------------------------------------------------------------------------------
