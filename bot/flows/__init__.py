@@ -9,6 +9,7 @@ from bot.flows import (
     common,
     contact,
     digest,
+    directory,
     followup,
     peers,
     privacy,
@@ -30,4 +31,5 @@ ALL_FLOWS: tuple[Flow, ...] = (
     Flow("digest", digest.install),
     Flow("followup", followup.install),
     Flow("peers", peers.install),
+    Flow("directory", directory.install),
 )
