@@ -1948,10 +1948,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Who does what: the solutions in the PIU catalogue and local authorities' "
         "experience reports, by theme. Public data, no sign-up needed.",
     },
-    "dir_web_counts": {
-        "fr": "Solutions : {solutions} · Retours d'expérience : {rex}",
-        "en": "Solutions: {solutions} · Experience reports: {rex}",
-    },
+    "dir_web_count_solutions": {"fr": "Solutions : {n}", "en": "Solutions: {n}"},
+    "dir_web_count_rex": {"fr": "Retours d'expérience : {n}", "en": "Experience reports: {n}"},
     "dir_web_empty_theme": {"fr": "aucune entrée pour l'instant", "en": "no entry yet"},
     "dir_web_themes_heading": {"fr": "Thèmes", "en": "Themes"},
     "dir_web_search_label": {

@@ -156,11 +156,14 @@ def directory_index(session: SessionDep, lang: LangQuery = None) -> HTMLResponse
                 f'<span class="none">{_e(t("dir_web_empty_theme", lang))}</span></li>'
             )
             continue
-        counts = t("dir_web_counts", lang, solutions=c.solutions, rex=c.rex)
+        counts = "".join(
+            f'<span class="count">{_e(t(key, lang, n=n))}</span>'
+            for key, n in (("dir_web_count_solutions", c.solutions), ("dir_web_count_rex", c.rex))
+        )
         tab = None if c.solutions else "rex"
         items.append(
             f'<li><a href="{_href(f"/annuaire/{c.id}", lang, tab=tab)}">{_e(c.label)}</a>'
-            f'<span class="count">{_e(counts)}</span></li>'
+            f"{counts}</li>"
         )
     title = t("dir_web_title", lang)
     body = (
