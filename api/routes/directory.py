@@ -121,8 +121,17 @@ def _page(
     return HTMLResponse(page, status_code=status, headers={"Content-Security-Policy": PAGE_POLICY})
 
 
-def _home_crumb(lang: str) -> tuple[str, str]:
+def _home_crumb(lang: str) -> tuple[str, str | None]:
     return t("dir_web_home", lang), _href("/annuaire", lang)
+
+
+def _theme_crumb(
+    labels: list[str], text: str, lang: str, *, tab: str | None = None
+) -> tuple[str, str | None]:
+    """The first directory theme an entry is listed in, as a step of the breadcrumb."""
+    theme_id = entry_themes(labels, text)[0]
+    name = theme_name(theme_id, lang) or theme_id
+    return name, _href(f"/annuaire/{theme_id}", lang, tab=tab)
 
 
 def _notice(lang: str, key: str, status: int, other_href: str) -> HTMLResponse:
@@ -133,7 +142,7 @@ def _notice(lang: str, key: str, status: int, other_href: str) -> HTMLResponse:
         f'<p class="notice">{_e(t(key, lang))} '
         f'<a href="{_href("/annuaire", lang)}">{_e(t("dir_btn_themes", lang))}</a></p>'
     )
-    crumbs: list[tuple[str, str | None]] = [_home_crumb(lang), (title, None)]
+    crumbs = [_home_crumb(lang), (title, None)]
     return _page(lang, title, body, crumbs=crumbs, other_lang_href=other_href, status=status)
 
 
@@ -297,7 +306,7 @@ def directory_theme(
         return _notice(lang, "dir_web_not_found", 404, _href("/annuaire", other))
     counts = {kind: found.total, ("rex" if kind == "solutions" else "solutions"): found.other_total}
     body = _theme_body(found, name, lang, counts)
-    crumbs: list[tuple[str, str | None]] = [_home_crumb(lang), (name, None)]
+    crumbs = [_home_crumb(lang), (name, None)]
     other_href = _href(f"/annuaire/{theme}", other, tab=kind, q=found.keyword, page=found.page + 1)
     return _page(lang, name, body, crumbs=crumbs, other_lang_href=other_href)
 
@@ -396,7 +405,11 @@ def directory_sheet(solution_id: str, session: SessionDep, lang: LangQuery = Non
     if sheet is None:
         href = _href(f"/annuaire/fiche/{solution_id[:20]}", other)
         return _notice(lang, "dir_web_entry_not_found", 404, href)
-    crumbs: list[tuple[str, str | None]] = [_home_crumb(lang), (sheet.title, None)]
+    crumbs = [
+        _home_crumb(lang),
+        _theme_crumb(sheet.themes, f"{sheet.title}. {sheet.mission}", lang),
+    ]
+    crumbs.append((sheet.title, None))
     other_href = _href(f"/annuaire/fiche/{sheet.id}", other)
     return _page(
         lang, sheet.title, _sheet_body(sheet, lang), crumbs=crumbs, other_lang_href=other_href
@@ -461,6 +474,7 @@ def directory_rex(experience_id: str, session: SessionDep, lang: LangQuery = Non
     if rex is None:
         href = _href(f"/annuaire/rex/{experience_id[:20]}", other)
         return _notice(lang, "dir_web_entry_not_found", 404, href)
-    crumbs: list[tuple[str, str | None]] = [_home_crumb(lang), (rex.title, None)]
+    theme = _theme_crumb(rex.themes, f"{rex.title}. {rex.problem[:600]}", lang, tab="rex")
+    crumbs = [_home_crumb(lang), theme, (rex.title, None)]
     other_href = _href(f"/annuaire/rex/{rex.id}", other)
     return _page(lang, rex.title, _rex_body(rex, lang), crumbs=crumbs, other_lang_href=other_href)
