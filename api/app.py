@@ -25,7 +25,16 @@ from api import chat, privacy
 from api.asgi import send_json_error
 from api.crud import Conflict, NotFound
 from api.ratelimit import RateLimitMiddleware, SlidingWindowLimiter
-from api.routes import admin, analytics, email, exports, financing, public, subscriptions
+from api.routes import (
+    admin,
+    analytics,
+    directory,
+    email,
+    exports,
+    financing,
+    public,
+    subscriptions,
+)
 from api.wiring import Services, build_services
 from core.config import Settings
 
@@ -185,6 +194,7 @@ def create_app(
     app.include_router(privacy.router)
     app.include_router(subscriptions.router)
     app.include_router(email.router)
+    app.include_router(directory.router)
 
     # added last = outermost: the body limit runs before anything reads the body
     app.add_middleware(

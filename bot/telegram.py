@@ -90,6 +90,7 @@ COMMANDS: dict[str, str] = {
     "start": "cmd_start",
     "aide": "cmd_help",
     "besoin": "cmd_need",
+    "annuaire": "cmd_directory",
     "inscrire": "cmd_register",
     "mesbesoins": "cmd_myneeds",
     "suivis": "cmd_followed",

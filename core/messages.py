@@ -35,6 +35,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "help": {
         "fr": "Voici ce que je sais faire :\n"
         "/besoin — décrire un besoin et trouver des solutions\n"
+        "/annuaire — l'annuaire : solutions et retours d'expérience, par thème\n"
         "/inscrire — inscrire la solution de votre start-up\n"
         "/mesbesoins — revoir vos besoins enregistrés (et les clore)\n"
         "/besoinsouverts — start-up : les besoins ouverts qui correspondent à vos solutions\n"
@@ -49,6 +50,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "Vous pouvez aussi écrire directement votre besoin, avec vos mots.",
         "en": "Here is what I can do:\n"
         "/need — describe a need and find solutions\n"
+        "/directory — the directory: solutions and experience reports, by theme\n"
         "/register — register your start-up's solution\n"
         "/myneeds — see your saved needs (and close them)\n"
         "/openneeds — start-ups: the open needs that fit your solutions\n"
@@ -2068,6 +2070,154 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "What worked: {worked}\nWhat did not work: {failed}",
     },
     "outcome_partial": {"fr": "réussite partielle", "en": "partly successful"},
+    # --- directory (issue 21) ---
+    "cmd_directory": {
+        "fr": "Annuaire : solutions et retours d'expérience par thème",
+        "en": "Directory: solutions and experience reports by theme",
+    },
+    "dir_theme_other": {"fr": "Autres sujets", "en": "Other topics"},
+    "dir_menu": {
+        "fr": "Annuaire — qui fait quoi. Choisissez un thème ; entre parenthèses, le nombre "
+        "de solutions · de retours d'expérience de collectivités :",
+        "en": "Directory — who does what. Choose a theme; in brackets, the number of "
+        "solutions · of experience reports from local authorities:",
+    },
+    "dir_menu_web": {
+        "fr": "Aussi sur le web, sans inscription : {url}",
+        "en": "Also on the web, no sign-up: {url}",
+    },
+    "dir_menu_empty": {
+        "fr": "L'annuaire est encore vide : aucune solution ni retour d'expérience publié.",
+        "en": "The directory is still empty: no solution or experience report published.",
+    },
+    "dir_theme_button": {
+        "fr": "{theme} ({solutions} · {rex})",
+        "en": "{theme} ({solutions} · {rex})",
+    },
+    "dir_unknown_theme": {
+        "fr": "« {theme} » n'est pas un thème de l'annuaire.",
+        "en": '"{theme}" is not a theme of the directory.',
+    },
+    "dir_theme_empty": {
+        "fr": "Le thème « {theme} » n'a encore ni solution ni retour d'expérience.",
+        "en": 'The theme "{theme}" has no solution or experience report yet.',
+    },
+    "dir_header_solutions": {
+        "fr": "Annuaire · {theme} — solutions ({total}), page {page}/{pages}",
+        "en": "Directory · {theme} — solutions ({total}), page {page}/{pages}",
+    },
+    "dir_header_rex": {
+        "fr": "Annuaire · {theme} — retours d'expérience ({total}), page {page}/{pages}",
+        "en": "Directory · {theme} — experience reports ({total}), page {page}/{pages}",
+    },
+    "dir_order_solutions": {
+        "fr": "Solutions déployées d'abord, puis par niveau de confiance ; les services "
+        "arrêtés en dernier.",
+        "en": "Deployed solutions first, then by trust level; discontinued services last.",
+    },
+    "dir_order_rex": {
+        "fr": "Réussites d'abord, puis les collectivités les plus peuplées.",
+        "en": "Successes first, then the most populous local authorities.",
+    },
+    "dir_filter_line": {"fr": "Filtre : « {keyword} »", "en": 'Filter: "{keyword}"'},
+    "dir_trust": {"fr": "fiche {trust}", "en": "{trust} entry"},
+    "dir_line_solution": {"fr": "{n}. {title} — {facts}", "en": "{n}. {title} — {facts}"},
+    "dir_line_rex": {
+        "fr": "{n}. {who} — {outcome} : {title}",
+        "en": "{n}. {who} — {outcome}: {title}",
+    },
+    "dir_none_solutions": {
+        "fr": "Aucune solution dans ce thème pour l'instant.",
+        "en": "No solution in this theme yet.",
+    },
+    "dir_none_rex": {
+        "fr": "Aucun retour d'expérience dans ce thème pour l'instant.",
+        "en": "No experience report in this theme yet.",
+    },
+    "dir_none_filtered": {
+        "fr": "Rien ne correspond à « {keyword} » ici. Essayez un autre mot, ou effacez le filtre.",
+        "en": 'Nothing matches "{keyword}" here. Try another word, or clear the filter.',
+    },
+    "dir_btn_rex_n": {"fr": "REX {n}", "en": "Report {n}"},
+    "dir_btn_prev": {"fr": "◀ Page précédente", "en": "◀ Previous page"},
+    "dir_btn_next": {"fr": "Page suivante ▶", "en": "Next page ▶"},
+    "dir_btn_show_rex": {
+        "fr": "Retours d'expérience ({n})",
+        "en": "Experience reports ({n})",
+    },
+    "dir_btn_show_solutions": {"fr": "Solutions ({n})", "en": "Solutions ({n})"},
+    "dir_btn_filter": {"fr": "Filtrer par mot-clé", "en": "Filter by keyword"},
+    "dir_btn_clear": {"fr": "Effacer le filtre", "en": "Clear the filter"},
+    "dir_btn_themes": {"fr": "Tous les thèmes", "en": "All themes"},
+    "dir_btn_keyword_cancel": {"fr": "Annuler", "en": "Cancel"},
+    "dir_keyword_ask": {
+        "fr": "Tapez un ou plusieurs mots pour filtrer « {theme} » (par exemple : vélo). Je "
+        "cherche dans le titre, la mission et le porteur des solutions, le titre, le "
+        "problème et le territoire des retours d'expérience.",
+        "en": 'Type one or more words to filter "{theme}" (for example: bike). I look in '
+        "solutions' titles, missions and carriers, and in experience reports' titles, "
+        "problems and territories.",
+    },
+    "dir_keyword_invalid": {
+        "fr": "Ce filtre ne contient aucun mot utilisable (au plus {max} caractères, lettres "
+        "ou chiffres). Tapez un ou plusieurs mots :",
+        "en": "This filter has no usable word (at most {max} characters, letters or "
+        "digits). Type one or more words:",
+    },
+    "dir_web_title": {
+        "fr": "Annuaire de l'innovation urbaine",
+        "en": "Urban innovation directory",
+    },
+    "dir_web_intro": {
+        "fr": "Qui fait quoi : les solutions du catalogue PIU et les retours d'expérience "
+        "des collectivités, classés par thème. Données publiques, consultables sans "
+        "inscription.",
+        "en": "Who does what: the solutions in the PIU catalogue and local authorities' "
+        "experience reports, by theme. Public data, no sign-up needed.",
+    },
+    "dir_web_count_solutions": {"fr": "Solutions : {n}", "en": "Solutions: {n}"},
+    "dir_web_count_rex": {"fr": "Retours d'expérience : {n}", "en": "Experience reports: {n}"},
+    "dir_web_empty_theme": {"fr": "aucune entrée pour l'instant", "en": "no entry yet"},
+    "dir_web_themes_heading": {"fr": "Thèmes", "en": "Themes"},
+    "dir_web_search_label": {
+        "fr": "Filtrer ce thème par mot-clé",
+        "en": "Filter this theme by keyword",
+    },
+    "dir_web_search_button": {"fr": "Filtrer", "en": "Filter"},
+    "dir_web_tabs": {"fr": "Type d'entrée", "en": "Kind of entry"},
+    "dir_web_pages": {"fr": "Pages", "en": "Pages"},
+    "dir_web_page_of": {"fr": "Page {page} sur {pages}", "en": "Page {page} of {pages}"},
+    "dir_web_breadcrumb": {"fr": "Fil d'Ariane", "en": "Breadcrumb"},
+    "dir_web_home": {"fr": "Annuaire", "en": "Directory"},
+    "dir_web_chat_link": {
+        "fr": "Décrire un besoin dans le chat",
+        "en": "Describe a need in the chat",
+    },
+    "dir_web_other_lang": {"fr": "English", "en": "Français"},
+    "dir_web_lang_nav": {"fr": "Langue", "en": "Language"},
+    "dir_web_skip": {"fr": "Aller au contenu", "en": "Skip to content"},
+    "dir_web_site": {
+        "fr": "PIU — Place de l'Innovation Urbaine",
+        "en": "PIU — Urban Innovation Place",
+    },
+    "dir_web_not_found_title": {"fr": "Page introuvable", "en": "Page not found"},
+    "dir_web_not_found": {
+        "fr": "Ce thème n'existe pas dans l'annuaire.",
+        "en": "This theme is not in the directory.",
+    },
+    "dir_web_entry_not_found": {
+        "fr": "Cette fiche n'existe pas ou n'est plus publique.",
+        "en": "This entry does not exist or is no longer public.",
+    },
+    "dir_web_bad_request": {
+        "fr": "Cette adresse n'est pas valide (numéro de page, onglet ou filtre).",
+        "en": "This address is not valid (page number, tab or filter).",
+    },
+    "dir_web_in_theme": {"fr": "Dans l'annuaire : {themes}", "en": "In the directory: {themes}"},
+    "dir_web_rex_of_solution": {
+        "fr": "Retours d'expérience sur cette solution",
+        "en": "Experience reports on this solution",
+    },
 }
 
 _FR_SPACE_BEFORE = re.compile(r" ([:;?!»])")

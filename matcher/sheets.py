@@ -1,7 +1,8 @@
 """A catalogue entry's full card ("Fiche"): what a buyer reads before asking to be put in
 touch — what it does, who carries it, for whom, references, pricing, website, and the
-collectivités that used it (the REX linked to it) with their outcome. Public facts only:
-no contact detail is ever part of a sheet."""
+collectivités that used it (the REX linked to it) with their outcome; and a REX's sheet
+as the public web directory shows it. Public facts only: no contact detail is ever part
+of a sheet."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.catalogue import publishable_solution
+from core.catalogue import public_experience, publishable_solution
 from core.models import Experience, Solution
 
-__all__ = ["SheetRex", "SolutionSheet", "safe_url", "solution_sheet"]
+__all__ = ["RexSheet", "SheetRex", "SolutionSheet", "rex_sheet", "safe_url", "solution_sheet"]
 
 #: REX listed on a sheet, at most (most recent first).
 SHEET_REX = 5
@@ -30,6 +31,7 @@ class SheetRex:
     outcome: str
     period: str | None
     lessons: str
+    id: int | None = None  # the REX's own sheet (the web directory links it)
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ def solution_sheet(session: Session, solution_id: int) -> SolutionSheet | None:
     rows = list(
         session.scalars(
             select(Experience)
-            .where(Experience.solution_id == solution_id)
+            .where(Experience.solution_id == solution_id, *public_experience())
             .order_by(Experience.period_start.desc(), Experience.id.desc())
         )
     )
@@ -87,6 +89,7 @@ def solution_sheet(session: Session, solution_id: int) -> SolutionSheet | None:
             outcome=str(r.outcome),
             period="–".join(p for p in (r.period_start, r.period_end) if p) or None,
             lessons=r.lessons or "",
+            id=r.id,
         )
         for r in rows[:SHEET_REX]
     ]
@@ -108,4 +111,59 @@ def solution_sheet(session: Session, solution_id: int) -> SolutionSheet | None:
         website=safe_url(sol.website),
         rex=rex,
         rex_total=len(rows),
+    )
+
+
+@dataclass(frozen=True)
+class RexSheet:
+    """A REX as the public reads it: who (territory, size), the problem, what was tried,
+    with which catalogue entry, when, the outcome and the lessons. Never the contact
+    person, their role or whether they agreed to be contacted."""
+
+    id: int
+    title: str
+    territory_name: str | None
+    territory_kind: str | None
+    population: int | None
+    problem: str
+    tried: str
+    solution_id: int | None  # a published catalogue entry only
+    solution_title: str | None
+    period_start: str | None
+    period_end: str | None
+    outcome: str
+    lessons: str
+    themes: list[str]
+    links: list[str]  # http(s) only (see safe_url)
+
+
+def rex_sheet(session: Session, experience_id: int) -> RexSheet | None:
+    """The sheet of a public REX; ``None`` if unknown, waiting for review or rejected."""
+    rex = session.scalar(
+        select(Experience).where(Experience.id == experience_id, *public_experience())
+    )
+    if rex is None:
+        return None
+    solution = None
+    if rex.solution_id is not None:
+        solution = session.scalar(
+            select(Solution).where(Solution.id == rex.solution_id, *publishable_solution())
+        )
+    links = [url for url in (safe_url(x) for x in rex.links or []) if url]
+    return RexSheet(
+        id=rex.id,
+        title=rex.title,
+        territory_name=rex.territory_name or rex.organisation_name,
+        territory_kind=rex.territory_kind,
+        population=rex.population,
+        problem=rex.problem or "",
+        tried=rex.tried or "",
+        solution_id=solution.id if solution is not None else None,
+        solution_title=solution.title if solution is not None else None,
+        period_start=rex.period_start,
+        period_end=rex.period_end,
+        outcome=str(rex.outcome or "unknown"),
+        lessons=rex.lessons or "",
+        themes=list(rex.themes or []),
+        links=links,
     )

@@ -9,6 +9,7 @@ from bot.flows import (
     common,
     contact,
     digest,
+    directory,
     followup,
     peers,
     privacy,
@@ -32,4 +33,5 @@ ALL_FLOWS: tuple[Flow, ...] = (
     Flow("followup", followup.install),
     Flow("peers", peers.install),
     Flow("proposals", proposals.install),
+    Flow("directory", directory.install),
 )

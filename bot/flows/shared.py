@@ -318,8 +318,8 @@ def show_rex(ctx: Ctx, experience_id: int) -> None:
     from matcher.introductions import route
 
     rex = ctx.session.get(Experience, experience_id)
-    if rex is None:
-        ctx.say("digest_gone")
+    if rex is None or rex.moderation in (Moderation.PENDING, Moderation.REJECTED):
+        ctx.say("digest_gone")  # unknown, or not public (core.catalogue.public_experience)
         return
     sol = published_solution(ctx, rex.solution_id)
     way = route(ctx.session, experience_id=rex.id)
