@@ -29,7 +29,6 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.flows.shared import DIGEST_SETTINGS_ACTION as SETTINGS_ACTION
-from bot.flows.shared import card_lines as _lines
 from bot.flows.shared import (
     OPEN_NEEDS_ACTION,
     published_solution,
@@ -40,6 +39,7 @@ from bot.flows.shared import (
     toggle_theme,
     validate_email,
 )
+from bot.flows.shared import card_lines as _lines
 from bot.flows.shared import theme_list as _themes
 from bot.render import _label, shorten
 from bot.types import Button, Ctx, Engine, FlowState, OutMessage, Step
