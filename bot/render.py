@@ -5,19 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from core.domain import shorten
 from core.messages import MESSAGES, fmt_int, t
 from core.messages import label as _label
 from matcher.financing import FinancingHint, financing_why
 from matcher.procurement import current_band, suggest_route
 from matcher.sheets import SolutionSheet, safe_url
 from matcher.themes import theme_label
-from matcher.types import NeedMatch, PeerMatch, Reason, Scope, SolutionMatch
+from matcher.types import PeerMatch, Reason, Scope, SolutionMatch
 
 __all__ = [
     "fmt_int",
     "render_card",
     "render_financing",
-    "render_need_matches",
     "render_open_need",
     "render_peer",
     "render_peers",
@@ -32,15 +32,6 @@ __all__ = [
     "shorten",
     "stopped_why",
 ]
-
-
-def shorten(text: str, limit: int) -> str:
-    """``text`` on one line, cut at a word boundary with an ellipsis past ``limit``."""
-    flat = " ".join(text.split())
-    if len(flat) <= limit:
-        return flat
-    cut = flat[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:.")
-    return cut + "…"
 
 
 def _join(items: Sequence[str], lang: str) -> str:
@@ -474,15 +465,6 @@ def render_open_need(need: dict[str, Any], n: int, lang: str) -> str:
         who=t("prop_need_who", lang, who=need["who"]) if need.get("who") else "",
         done=t("prop_need_done", lang) if need.get("proposed") else "",
     )
-
-
-def render_need_matches(needs: Sequence[NeedMatch], lang: str) -> str:
-    lines = []
-    for rank, need in enumerate(needs, start=1):
-        where_bits = [b for b in (need.territory_name, _label("size", need.size_band, lang)) if b]
-        where = f" ({', '.join(where_bits)})" if where_bits else ""
-        lines.append(t("reg_need_line", lang, rank=rank, text=shorten(need.text, 140), where=where))
-    return "\n".join(lines)
 
 
 def _scheme_name(hint: FinancingHint, lang: str) -> str:

@@ -182,6 +182,15 @@ def fold(text: str) -> str:
     return re.sub(r"[^0-9a-z]+", " ", stripped).strip()
 
 
+def shorten(text: str, limit: int) -> str:
+    """``text`` on one line, cut at a word boundary with an ellipsis past ``limit``."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:.")
+    return cut + "…"
+
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
 
 

@@ -1187,7 +1187,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Open needs of local authorities close to your solution (anonymised; "
         '"See open needs" to propose your solution to them):',
     },
-    "reg_need_line": {"fr": "{rank}. {text}{where}", "en": "{rank}. {text}{where}"},
     "reg_needs_none": {
         "fr": "Aucun besoin ouvert ne correspond pour l'instant. Les prochains vous seront "
         "signalés dans la lettre hebdomadaire si vous vous y abonnez.",

@@ -21,15 +21,15 @@ from typing import Any
 
 from core.models import Need
 from matcher.need import problem_statement
+from matcher.service import NEED_MIN_SIMILARITY
 from matcher.types import Scope
 
 __all__ = ["DIGEST_MIN_SIMILARITY", "IndexMatcher"]
 
 #: Dense similarity (new solution as query, open need as passage) from which a new
-#: solution is listed in a buyer's digest. Calibrated with ``piu bench digest-threshold``
-#: (5 hand-checked needs x the 660 demo solutions, 13 relevant pairs): 0.72 keeps 9 of
-#: the 13 with 7 unlabelled pairs above it; the start-up proposals' 0.80 keeps 1 of 13.
-DIGEST_MIN_SIMILARITY = 0.72
+#: solution is listed in a buyer's digest: the bar of the whole product
+#: (:data:`matcher.service.NEED_MIN_SIMILARITY`, calibrated there).
+DIGEST_MIN_SIMILARITY = NEED_MIN_SIMILARITY
 
 
 class IndexMatcher:

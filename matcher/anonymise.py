@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.domain import shorten
 from core.models import Need, Person, Territory
 
 __all__ = ["MASK", "anonymous_label", "dep_name", "mask_names", "masked_problem", "names_of"]
@@ -91,11 +92,7 @@ def names_of(session: Session, need: Need) -> list[str]:
 
 def masked_problem(session: Session, need: Need, limit: int = 240) -> str:
     """The need's problem statement, names masked, on one line, cut at a word."""
-    text = mask_names(need.problem or need.raw_text, names_of(session, need))
-    flat = " ".join(text.split())
-    if len(flat) <= limit:
-        return flat
-    return flat[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:.") + "…"
+    return shorten(mask_names(need.problem or need.raw_text, names_of(session, need)), limit)
 
 
 def dep_name(session: Session, need: Need) -> str | None:

@@ -44,7 +44,7 @@ from sqlalchemy.orm import Session
 
 from core.config import Settings
 from core.db import Database
-from core.domain import IntroKind, IntroStatus, NeedStatus
+from core.domain import IntroKind, IntroStatus, NeedStatus, shorten
 from core.models import (
     ChatIdentity,
     Experience,
@@ -159,7 +159,7 @@ def _resolve_target(
         if person is not None and not person.share_contact and not member_of_need(session, need.id):
             person = None  # the owner did not agree to be asked (neither at all nor in a group)
         label = need.territory_name or _org_name(person) or ""
-        return _Target(person, label, _snippet(need.raw_text), reachable=False)
+        return _Target(person, label, shorten(need.raw_text, 160), reachable=False)
     if solution_id is not None:
         sol = session.get(Solution, solution_id)
         if sol is None:
@@ -250,11 +250,6 @@ def _contact(session: Session, person: Person) -> dict[str, str]:
     if person.phone:
         out["phone"] = person.phone
     return out
-
-
-def _snippet(text: str, limit: int = 160) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
 
 
 def _event(session: Session, intro: Introduction, status: IntroStatus, now: dt.datetime,
@@ -571,7 +566,7 @@ def _about(session: Session, intro: Introduction) -> str:
     if intro.need_id is not None:
         need = session.get(Need, intro.need_id)
         if need is not None:
-            return _snippet(need.raw_text)
+            return shorten(need.raw_text, 160)
     if intro.solution_id is not None:
         sol = session.get(Solution, intro.solution_id)
         if sol is not None:

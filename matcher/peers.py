@@ -39,6 +39,7 @@ from core.domain import (
     TerritoryKind,
     band_distance,
     fold,
+    shorten,
     size_band,
     size_band_value,
 )
@@ -370,7 +371,7 @@ class PeerService:
             larger = SIZE_BAND_ORDER.index(peer_band) > SIZE_BAND_ORDER.index(SizeBand(asker_band))
             reasons.append(Reason("size_caveat", {"population": exp.population, "larger": larger}))
         if exp.lessons and exp.outcome in (Outcome.FAILED, Outcome.STOPPED, Outcome.SUCCESS):
-            reasons.append(Reason("lessons", {"text": _snippet(exp.lessons)}))
+            reasons.append(Reason("lessons", {"text": shorten(exp.lessons, 200)}))
         if others:
             reasons.append(
                 Reason(
@@ -455,7 +456,7 @@ class PeerService:
                     ),
                     Reason(
                         "same_need",
-                        {"text": _snippet(need.raw_text, 140), "band": need_band},
+                        {"text": shorten(need.raw_text, 140), "band": need_band},
                     ),
                 ]
                 if need_band:
@@ -478,7 +479,7 @@ class PeerService:
                         territory_kind=need.territory_kind,
                         population=need.population,
                         score=round(similarity, 4),
-                        title=_snippet(need.raw_text, 140),
+                        title=shorten(need.raw_text, 140),
                         outcome=Outcome.ONGOING.value,
                         period=need.created_at.date().isoformat() if need.created_at else None,
                         reasons=reasons,
@@ -531,14 +532,6 @@ def collectivite_key(exp: Experience) -> str:
     if name:
         return f"name:{fold(name)}"
     return f"rex:{exp.id}"
-
-
-def _snippet(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text[:limit].rsplit(" ", 1)[0]
-    return cut.rstrip(",;:.") + "…"
 
 
 # --------------------------------------------------------------------------- rendering

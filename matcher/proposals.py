@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 from core.catalogue import publishable_solution
 from core.config import Settings
 from core.db import Database
-from core.domain import IntroKind, IntroStatus, NeedStatus
+from core.domain import IntroKind, IntroStatus, NeedStatus, shorten
 from core.models import (
     ChatIdentity,
     Introduction,
@@ -388,7 +388,7 @@ def _payload(
             "organisation": sol.organisation_name or "",
             "card": card_of(sol),
             "pitch": pitch,
-            "about": " ".join((need.problem or need.raw_text).split())[:160],
+            "about": shorten(need.problem or need.raw_text, 160),
         },
         "buttons": [
             {"id": accept_button_id(intro.id), "key": "intro_accept_button"},
