@@ -118,7 +118,8 @@ class ConversationEngine:
         self.commands: dict[str, CommandHandler] = {}
         self.choices: dict[str, ChoiceHandler] = {}
         self.flows: dict[str, Flow] = {}
-        self.register_choice("intro", self._on_intro_answer)
+        # the contact flow wraps it (a contact is offered before a first accept)
+        self.register_choice("intro", self.answer_introduction)
         for flow in flows:
             self.flows[flow.name] = flow
             flow.install(self)
@@ -264,8 +265,9 @@ class ConversationEngine:
             self.db, requester_id=requester_id, settings=self.settings, **target
         )
 
-    def _on_intro_answer(self, ctx: Ctx, value: str) -> None:
-        """Buttons ``intro:accept:<id>`` / ``intro:decline:<id>`` sent through the outbox."""
+    def answer_introduction(self, ctx: Ctx, value: str) -> None:
+        """Buttons ``intro:accept:<id>`` / ``intro:decline:<id>`` sent through the outbox:
+        the answer is recorded after this step commits."""
         verb, _, raw_id = value.partition(":")
         if verb not in ("accept", "decline") or not raw_id.isdigit():
             ctx.say("unexpected")

@@ -266,6 +266,8 @@ class Engine(Protocol):
 
     def request_introduction(self, requester_id: int, **target: Unpack[IntroTarget]) -> Any: ...
 
+    def answer_introduction(self, ctx: Ctx, value: str) -> None: ...
+
 
 @dataclass(frozen=True)
 class Flow:

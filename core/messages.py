@@ -1103,6 +1103,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "continue without a contact (a facilitator will relay requests) or cancel.",
     },
     # a buyer's contact, before an introduction request or with /contact (bot/flows/contact.py)
+    "contact_before_accept": {
+        "fr": "Avant de transmettre vos coordonnées : vous n'en avez laissé aucune.",
+        "en": "Before your contact details are passed on: you have not left any.",
+    },
     "contact_offer": {
         "fr": "Pour que votre interlocuteur puisse vous répondre, PIU peut conserver une "
         "adresse e-mail de contact et la lui transmettre s'il accepte la mise en relation "

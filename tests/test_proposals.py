@@ -398,6 +398,36 @@ def test_accept_shares_both_counts_in_the_funnel_and_asks_the_buyer(
     assert told["key"] == "fu_startup_pilot" and told["params"]["who"]
 
 
+@pytest.mark.parametrize("gives", [True, False])
+def test_a_buyer_without_contact_is_offered_one_before_accepting(
+    engine: ConversationEngine, world: dict[str, int], db: Database, gives: bool
+) -> None:
+    with db.session() as session:
+        mayor = _person(session, "mayor", role=Role.BUYER)  # no name, e-mail or phone
+        need_id = _need(session, mayor, CANTINE, territory_name="Foncine-le-Haut")
+    result = _propose(db, {**world, "mayor_need": need_id}, need="mayor_need")
+    assert result.code == "sent"
+    intro_id = result.introduction_id or 0
+    buyer = Chat(engine, "mayor")
+    buyer.choose(f"intro:accept:{intro_id}")
+    # nothing is shared yet: the start-up would otherwise get only the commune's name
+    assert "vous n'en avez laissé aucune" in buyer.text
+    with db.session() as session:
+        assert session.get(Introduction, intro_id).status == IntroStatus.REQUESTED  # type: ignore[union-attr]
+    if gives:
+        buyer.press("J'accepte et je la donne")
+        buyer.say("maire@foncine.example")
+        buyer.press("Non")  # not open to requests from other buyers
+    else:
+        buyer.press("Continuer sans")
+    assert "la mise en relation est acceptée" in buyer.text
+    with db.session() as session:
+        assert session.get(Introduction, intro_id).status == IntroStatus.ACCEPTED  # type: ignore[union-attr]
+    told = _outbox(db, world["startup"])[-1]
+    assert told["key"] == "prop_accepted"
+    assert ("maire@foncine.example" in told["params"]["contact"]) is gives
+
+
 def test_the_need_card_toggle_is_saved(engine: ConversationEngine, db: Database) -> None:
     buyer = Chat(engine, "newbuyer")
     buyer.say("/besoin Nous voulons réduire le gaspillage alimentaire dans nos cantines à Dole")

@@ -12,6 +12,11 @@ need may ask for an introduction too (``Person.share_contact``, still double opt
 "Continuer sans" sends the request anyway and is remembered: the offer is not repeated,
 ``/contact`` brings it back at any time.
 
+The same offer comes before accepting a first introduction (a start-up's proposal, a
+peer's request) when the person left no contact: the other side would otherwise receive
+only the name of their collectivité. The accept is recorded once the question is
+answered, with or without an address.
+
 The steps run inside whatever flow the person is in (the buyer's results, usually) and
 return to the step they came from, so nothing of that flow is lost.
 """
@@ -20,7 +25,8 @@ from __future__ import annotations
 
 from bot.flows.shared import CONTACT_SKIPPED_KEY, ContactState, send_request, validate_email
 from bot.types import Ctx, Engine, Step
-from core.models import utcnow
+from core.domain import IntroStatus
+from core.models import Introduction, utcnow
 from core.privacy import record_consent
 
 CONSENT_PURPOSE = "contact"
@@ -35,6 +41,30 @@ def cmd_contact(ctx: Ctx, args: str) -> None:
 
 
 # --- steps --------------------------------------------------------------------------------------
+def _on_intro_answer(ctx: Ctx, value: str) -> None:
+    """``intro:accept:<id>``: with no contact left (and the offer never declined), offer
+    to leave one first; everything else goes to the engine as it is."""
+    verb, _, raw_id = value.partition(":")
+    person = ctx.person
+    intro = ctx.session.get(Introduction, int(raw_id)) if raw_id.isdigit() else None
+    if (
+        verb == "accept"
+        and intro is not None  # one this person can still answer (else the engine says why)
+        and intro.target_person_id == person.id
+        and intro.status == IntroStatus.REQUESTED
+        and person.email is None
+        and person.phone is None
+        and not ctx.profile.get(CONTACT_SKIPPED_KEY)
+        and ctx.step not in _STEPS
+    ):
+        here = ctx.step if ctx.engine.current(ctx) is not None else None
+        ctx.put_state(ContactState(accept=int(raw_id), back=[ctx.flow, here]))
+        ctx.say("contact_before_accept")
+        ctx.ask("k_offer")
+        return
+    ctx.engine.answer_introduction(ctx, value)
+
+
 def _p_offer(ctx: Ctx) -> None:
     text = ctx.t("contact_offer", version=ctx.engine.settings.privacy_policy_version)
     if ctx.person.email:
@@ -119,7 +149,12 @@ def _finish(ctx: Ctx) -> None:
     target = pending.target
     if back is None:  # the person was idle: leave them idle
         ctx.end_flow()
-    if target:
+    if pending.accept is not None:
+        if back is not None:
+            ctx.ask(back, flow=flow)
+            ctx.out.pop()  # asked again after the answer (answer_introduction does)
+        ctx.engine.answer_introduction(ctx, f"accept:{pending.accept}")
+    elif target:
         send_request(ctx, target, back=back, flow=flow)
     elif back is not None:
         ctx.ask(back, flow=flow)
@@ -135,3 +170,4 @@ _STEPS = {
 def install(engine: Engine) -> None:
     engine.register_steps(_STEPS)
     engine.register_command("contact", cmd_contact)
+    engine.register_choice("intro", _on_intro_answer)

@@ -161,12 +161,15 @@ def reindex_later(ctx: Ctx, kind: str, doc_id: int) -> None:
 # --- introductions ------------------------------------------------------------------------------
 @dataclass
 class ContactState(FlowState):
-    """The contact flow's state (``k``): the introduction to request once the contact
-    question is answered, and ``[flow, step]`` to go back to (``step`` None: idle)."""
+    """The contact flow's state (``k``): the introduction to request (or to accept) once
+    the contact question is answered, and ``[flow, step]`` to go back to (``step`` None:
+    idle)."""
 
     KEY = "k"
     target: dict[str, int | None] | None = None
     back: list[str | None] | None = None
+    #: an introduction to accept once the contact question is answered
+    accept: int | None = None
 
 
 def request_introduction(ctx: Ctx, target: dict[str, int | None], *, then: str | None) -> None:
