@@ -354,7 +354,15 @@ def speed(
     results = []
     for size in [int(s) for s in sizes.split(",")]:
         with tempfile.TemporaryDirectory(prefix="piu-bench-") as tmp:
-            s = base_settings.model_copy(update={"data_dir": Path(tmp), "database_url": None})
+            # the installed model, not a conversion into the throw-away folder: a worker
+            # that converts the model first holds the weights' pages (~400 MB) in its RSS
+            s = base_settings.model_copy(
+                update={
+                    "data_dir": Path(tmp),
+                    "database_url": None,
+                    "model_cache_dir": base_settings.models_dir,
+                }
+            )
             s.__dict__.pop("db_url", None)
             db = Database(s.db_url)
             with db.session() as session:
