@@ -16,12 +16,13 @@ catalogue-version check that re-syncs the FAISS index.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
 from core.catalogue import publishable_solution
@@ -70,6 +71,9 @@ _SCAN = (
     *Solution.index_columns,
     *(c for c in SolutionCard.columns if c not in Solution.index_columns),
 )
+#: the JSON list columns, read as their text: a few distinct values repeat over 100,000
+#: rows ("[]", one kind of collectivité...), so each is decoded once per scan
+_LISTS = frozenset({"themes", "target_kinds", "target_size_bands", "usertypes"})
 
 
 class CardTable:
@@ -124,7 +128,10 @@ class CardTable:
     ) -> tuple[dict[int, SolutionCard], dict[int, str]]:
         """Cards and index texts of the searchable solutions (among ``ids`` if given);
         equal values come out as the one object kept in ``shared``."""
-        columns = [getattr(Solution, name) for name in _SCAN]
+        columns = [
+            cast(getattr(Solution, name), Text) if name in _LISTS else getattr(Solution, name)
+            for name in _SCAN
+        ]
         query = select(*columns).where(*publishable_solution())
         chunks: list[list[int] | None] = (
             [None] if ids is None else [ids[i : i + 500] for i in range(0, len(ids), 500)]
@@ -135,12 +142,23 @@ class CardTable:
         def share(value: Any) -> Any:
             return None if value is None else shared.setdefault(value, value)
 
+        decoded: dict[str | None, tuple[str, ...]] = {}
+
+        def strings(raw: str | None) -> tuple[str, ...]:
+            """The shared tuple of a JSON list of strings, decoded once per distinct text."""
+            found = decoded.get(raw)
+            if found is None:
+                items = json.loads(raw) if raw else None
+                found = decoded[raw] = share(tuple(share(str(v)) for v in items or ()))
+            return found
+
         for chunk in chunks:
             q = query if chunk is None else query.where(Solution.id.in_(chunk))
             for row in session.execute(q):
                 (doc_id, title, mission, themes, description, external_id, organisation,
                  maturity, trust, kinds, bands, usertypes) = row  # fmt: skip
-                texts[doc_id] = Solution.text_of(title, mission, themes, description)
+                theme_tuple = strings(themes)
+                texts[doc_id] = Solution.text_of(title, mission, list(theme_tuple), description)
                 cards[doc_id] = SolutionCard(
                     id=doc_id,
                     external_id=external_id,
@@ -148,9 +166,9 @@ class CardTable:
                     organisation=share(organisation),
                     maturity=share(maturity),
                     trust_level=share(str(trust)),
-                    themes=share(tuple(share(t) for t in themes or ())),
-                    target_kinds=share(tuple(share(k) for k in kinds or ())),
-                    target_bands=share(tuple(share(b) for b in bands or ())),
-                    usertypes=share(tuple(share(u) for u in usertypes or ())),
+                    themes=theme_tuple,
+                    target_kinds=strings(kinds),
+                    target_bands=strings(bands),
+                    usertypes=strings(usertypes),
                 )
         return cards, texts
