@@ -302,8 +302,8 @@ class MatchService:
             return
         try:
             stale = self._stale_kinds(versions)  # another thread may have just done it
-            if self.store.waiting_overdue():
-                stale = list(KINDS)
+            overdue = self.store.overdue_kinds()  # the writer may have died: embed them here
+            stale += [kind for kind in KINDS if kind in overdue and kind not in stale]
             if stale:
                 self._sync_locked(
                     progress=False,
