@@ -242,7 +242,7 @@ def _written(
     entry = audit(
         session, actor=actor, action=action, entity_type=kind, entity_id=row.id, detail=detail
     )
-    bump_catalogue_version(session)
+    bump_catalogue_version(session, kind)
     session.flush()
     return Written(row, entry, kind, (row.id,))
 
@@ -400,7 +400,7 @@ def delete_experience(session: Session, *, rex: Experience, actor: str) -> Writt
         detail={"snapshot": {k: v for k, v in snapshot.items() if _jsonable(v)}},
     )
     session.delete(rex)
-    bump_catalogue_version(session)
+    bump_catalogue_version(session, "experience")
     session.flush()
     return Written(rex, entry, "experience", (rex_id,))
 
@@ -464,7 +464,7 @@ def import_entries(
     for group in _by_keys(updates):
         session.execute(update(model), group)
     if inserts or updates:
-        bump_catalogue_version(session)
+        bump_catalogue_version(session, _KIND[model])
     session.flush()
     return Imported(created=len(inserts), updated=len(updates), unchanged=unchanged)
 

@@ -11,6 +11,8 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, Integer, String, cast, create_engine, event, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.models import Meta
@@ -110,12 +112,30 @@ def set_meta(session: Session, key: str, value: str) -> None:
         row.value = value
 
 
-def bump_catalogue_version(session: Session) -> int:
-    """Mark that searchable content changed (API workers reload their index on it).
+#: The kinds of searchable documents, each with a version of its own besides the
+#: catalogue's (the index layer's ``KINDS``; ``core`` imports nothing above it).
+CATALOGUE_KINDS = ("solution", "need", "experience")
+_VERSION_KEY = "catalogue_version"
 
-    One atomic ``UPDATE``: concurrent bumps (threads, workers) never lose one.
+
+def _kind_key(kind: str) -> str:
+    return f"{_VERSION_KEY}:{kind}"
+
+
+def bump_catalogue_version(session: Session, kind: str | None = None) -> int:
+    """Mark that searchable content changed (API workers reload their index on it);
+    returns the catalogue version.
+
+    ``kind``: what changed (``solution``, ``need``, ``experience``); its own version moves
+    as well, so another worker re-reads that kind only (a need written leaves its
+    100,000 solutions alone). ``None``: every kind's. One atomic ``UPDATE`` (or upsert)
+    per key: concurrent bumps (threads, workers) never lose one.
     """
-    key = "catalogue_version"
+    if kind is not None and kind not in CATALOGUE_KINDS:
+        raise ValueError(f"unknown catalogue kind {kind!r}")
+    for k in (kind,) if kind is not None else CATALOGUE_KINDS:
+        _bump_key(session, _kind_key(k))
+    key = _VERSION_KEY
     bumped = session.execute(
         update(Meta)
         .where(Meta.key == key)
@@ -129,5 +149,27 @@ def bump_catalogue_version(session: Session) -> int:
     return catalogue_version(session)
 
 
+def _bump_key(session: Session, key: str) -> None:
+    """Add one to the counter ``key`` (created at 1): one upsert, no insert race."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(Meta).values(key=key, value="1")
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["key"], set_={"value": cast(cast(Meta.value, Integer) + 1, String)}
+        )
+    )
+
+
 def catalogue_version(session: Session) -> int:
-    return int(session.scalar(select(Meta.value).where(Meta.key == "catalogue_version")) or 0)
+    return int(session.scalar(select(Meta.value).where(Meta.key == _VERSION_KEY)) or 0)
+
+
+def catalogue_versions(session: Session) -> dict[str | None, int]:
+    """The catalogue version (key ``None``) and each kind's, read in one statement (one
+    snapshot: a bump moves the catalogue's and its kind's together)."""
+    keys = {_VERSION_KEY: None, **{_kind_key(k): k for k in CATALOGUE_KINDS}}
+    out: dict[str | None, int] = dict.fromkeys(keys.values(), 0)
+    for key, value in session.execute(select(Meta.key, Meta.value).where(Meta.key.in_(keys))):
+        out[keys[key]] = int(value)
+    return out

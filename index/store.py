@@ -236,8 +236,13 @@ class IndexStore:
 
     def waiting_overdue(self) -> bool:
         """Some text has waited for its writer's vector longer than ``WRITER_GRACE_S``."""
+        return bool(self.overdue_kinds())
+
+    def overdue_kinds(self) -> set[str]:
+        """The kinds of the texts that have waited for their writer's vector longer than
+        ``WRITER_GRACE_S``."""
         cutoff = time.monotonic() - WRITER_GRACE_S
-        return any(since < cutoff for _, since in list(self._waiting.values()))
+        return {kind for (kind, _), (_, since) in list(self._waiting.items()) if since < cutoff}
 
     def _remove_stale_temp_files(self, kind: str) -> None:
         """Temp files left by a writer killed before its ``os.replace`` (never read).

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from core.catalogue import indexable_documents
 from core.config import Settings
-from core.db import Database, bump_catalogue_version, catalogue_version
+from core.db import Database, bump_catalogue_version, catalogue_versions
 from core.domain import Maturity, NeedStatus, Stage, clean_text, fold, size_band
 from core.memory import trim_heap
 from core.models import Experience, Need, Solution
@@ -29,6 +29,7 @@ from core.vectors import StoredVectors
 from index.base import Embedder
 from index.store import KINDS, IndexStore, SyncReport
 from matcher.bm25 import LexicalIndex
+from matcher.cards import CardDetail, CardTable, SolutionCard
 from matcher.indexer import BackgroundIndexer
 from matcher.need import scope_from_message
 from matcher.ranking import FusionParams, fuse, scope_fit
@@ -51,6 +52,8 @@ log = logging.getLogger(__name__)
 MAX_QUERY_CHARS = 10_000
 #: Rankings kept for "more results" (each is a list of the candidates of one query).
 RANKING_CACHE_SIZE = 256
+#: Long card fields (mission, description, ...) kept for the results shown last.
+DETAIL_CACHE_SIZE = 2048
 #: Seconds between BM25 rebuilds for documents indexed in the background.
 LEXICAL_REBUILD_INTERVAL = 2.0
 #: Stages at which a stopped service gives way to live ones (see :meth:`MatchService.search`).
@@ -78,60 +81,6 @@ class QueryError(ValueError):
         self.code = code
 
 
-@dataclass(frozen=True, slots=True)
-class SolutionCard:
-    """What ranking and rendering read of a solution, kept in memory between searches."""
-
-    id: int
-    external_id: str
-    title: str
-    mission: str
-    description: str
-    organisation: str | None
-    phase: str | None
-    website: str | None
-    maturity: str | None
-    trust_level: str
-    themes: tuple[str, ...]
-    target_kinds: tuple[str, ...]
-    target_bands: tuple[str, ...]
-    usertypes: tuple[str, ...]
-    text: str
-
-    @property
-    def words(self) -> CandidateText:
-        """What the second stage reads besides the scores (computed on use, cached)."""
-        return candidate_text(self.title, self.mission, self.themes)
-
-    #: the solution columns :meth:`of` reads (searches select only these)
-    columns = (
-        "id", "external_id", "title", "mission", "website", "maturity", "trust_level",
-        "themes", "target_kinds", "target_size_bands", "usertypes", "description",
-        "organisation_name", "phase",
-    )  # fmt: skip
-
-    @classmethod
-    def of(cls, sol: Any) -> SolutionCard:
-        """The card of a ``Solution``, or of a row of its :attr:`columns`."""
-        return cls(
-            id=sol.id,
-            external_id=sol.external_id,
-            title=sol.title,
-            mission=sol.mission,
-            description=sol.description,
-            organisation=sol.organisation_name,
-            phase=sol.phase,
-            website=sol.website,
-            maturity=sol.maturity,
-            trust_level=str(sol.trust_level),
-            themes=tuple(sol.themes or ()),
-            target_kinds=tuple(sol.target_kinds or ()),
-            target_bands=tuple(sol.target_size_bands or ()),
-            usertypes=tuple(sol.usertypes or ()),
-            text=Solution.text_of(sol.title, sol.mission, sol.themes, sol.description),
-        )
-
-
 @dataclass
 class SearchResult:
     matches: list[SolutionMatch]
@@ -153,7 +102,7 @@ def first_sentence(text: str) -> str:
 _PLACEHOLDER = re.compile(r"d[ée]cri[st]?\b|lorem ipsum|^\W", re.IGNORECASE)
 
 
-def pitch_of(card: SolutionCard) -> str:
+def pitch_of(card: CardDetail) -> str:
     """One sentence on what the entry does: the description's first sentence when it is
     a real one (eight words or more, not a question or a template prompt), else the
     mission's."""
@@ -220,11 +169,16 @@ class MatchService:
         self.reranker: Reranker | None = active_reranker(settings)
         self._store: IndexStore | None = None
         self._lexical = {kind: LexicalIndex() for kind in KINDS}
-        self._version = -1
+        self._version = -1  # the catalogue's, as last read (-1: indexes not loaded yet)
+        #: each kind's version as last synced: a change to one kind re-reads that kind only
+        self._kind_version = dict.fromkeys(KINDS, -1)
         self._ready_lock = threading.Lock()
         self._cache_lock = threading.Lock()
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cards: dict[int, SolutionCard] = {}  # emptied when the catalogue changes
+        #: every searchable solution's card, synced with the solution index
+        self._cards = CardTable()
+        #: long fields of the cards shown lately (emptied when the solutions change)
+        self._details: OrderedDict[int, CardDetail] = OrderedDict()
         #: full rankings by (query, scope fit inputs, catalogue version): "more" pages
         #: are slices of the first search, not new searches
         self._rankings: OrderedDict[tuple[object, ...], list[tuple[float, SolutionCard, Any]]]
@@ -294,34 +248,59 @@ class MatchService:
             )
 
     def _sync_locked(
-        self, *, progress: bool, force: bool, newer_than: int | None, wait_for_writer: bool
+        self,
+        *,
+        progress: bool,
+        force: bool,
+        newer_than: int | None,
+        wait_for_writer: bool,
+        kinds: list[str] | None = None,
     ) -> list[SyncReport]:
-        """:meth:`ensure_ready`'s work; the caller holds ``_ready_lock``."""
+        """:meth:`ensure_ready`'s work; the caller holds ``_ready_lock``. ``kinds``: only
+        those (the stale ones), else every kind."""
         if newer_than is not None and self._version > newer_than:
             return []
         starting = self._version < 0
-        with self.db.session() as session:
-            version = catalogue_version(session)
-            docs = {kind: indexable_documents(session, kind) for kind in KINDS}
+        todo = [kind for kind in KINDS if kinds is None or kind in kinds]
+        with self.db.session() as session:  # the versions and the texts of one snapshot
+            versions = catalogue_versions(session)
+            docs = {
+                kind: (
+                    self._cards.load(session)  # the cards in the same pass as their texts
+                    if kind == "solution"
+                    else indexable_documents(session, kind)
+                )
+                for kind in todo
+            }
         reports = self.store.sync(
             docs, force=force, progress=progress, wait_for_writer=wait_for_writer
         )
-        for kind in KINDS:
+        for kind in todo:
             self._lexical[kind].set_documents(docs[kind])
             self._lexical[kind].rebuild()  # here, not in the next query
-        self._version = version
-        self._forget_cards()
+            self._kind_version[kind] = versions[kind]
+        self._version = versions[None]
+        if "solution" in todo:
+            self._forget_cards()
         del docs  # 100,000 texts: freed before the trim
         if starting or any(not r.loaded for r in reports):
             trim_heap()  # a full load leaves its temporary objects' pages mapped
         return reports
 
+    def _stale_kinds(self, versions: dict[str | None, int]) -> list[str]:
+        """The kinds another process changed since this one last synced them."""
+        stale = [kind for kind in KINDS if versions[kind] > self._kind_version[kind]]
+        if not stale and versions[None] > self._version:
+            stale = list(KINDS)  # a bump that named no kind (a worker of an older release)
+        return stale
+
     def refresh_if_stale(self) -> None:
-        """Another process changed the catalogue: bring this one's indexes up to date
-        from the database (texts, and the vectors their writer stored)."""
+        """Another process changed the catalogue: bring this one's indexes (and cards) up
+        to date from the database, for the kinds it changed only (texts, and the vectors
+        their writer stored)."""
         with self.db.session() as session:
-            version = catalogue_version(session)
-        stale = version > self._version
+            versions = catalogue_versions(session)
+        stale = self._stale_kinds(versions)
         if not (stale or self.store.waiting_overdue()):
             return
         # One thread refreshes; the others search the indexes as they are meanwhile rather
@@ -330,44 +309,73 @@ class MatchService:
         if not self._ready_lock.acquire(blocking=False):
             return
         try:
-            self._sync_locked(
-                progress=False,
-                force=False,
-                newer_than=version - 1 if stale else None,
-                wait_for_writer=True,
-            )
+            stale = self._stale_kinds(versions)  # another thread may have just done it
+            overdue = self.store.overdue_kinds()  # the writer may have died: embed them here
+            stale += [kind for kind in KINDS if kind in overdue and kind not in stale]
+            if stale:
+                self._sync_locked(
+                    progress=False,
+                    force=False,
+                    newer_than=None,
+                    wait_for_writer=True,
+                    kinds=stale,
+                )
         finally:
             self._ready_lock.release()
 
     def _forget_cards(self, ids: list[int] | None = None) -> None:
+        """Drop the cached long fields (of ``ids``, else all) and every cached ranking."""
         with self._cache_lock:
             if ids is None:
-                self._cards.clear()
+                self._details.clear()
             else:
                 for i in ids:
-                    self._cards.pop(i, None)
+                    self._details.pop(i, None)
             self._rankings.clear()
 
-    def _solution_cards(self, session: Session, ids: list[int]) -> dict[int, SolutionCard]:
+    def _solution_cards(self, ids: list[int]) -> dict[int, SolutionCard]:
+        """The cards of the searchable ``ids``, from the in-memory table."""
+        return self._cards.get(ids)
+
+    def _card_details(self, session: Session, ids: list[int]) -> dict[int, CardDetail]:
+        """The long fields of ``ids``' cards: a few rows by primary key, cached."""
         with self._cache_lock:
-            cards = {i: self._cards[i] for i in ids if i in self._cards}
-        missing = [i for i in ids if i not in cards]
+            out = {i: self._details[i] for i in ids if i in self._details}
+        missing = [i for i in dict.fromkeys(ids) if i not in out]
         if missing:
-            columns = [getattr(Solution, name) for name in SolutionCard.columns]
-            fetched = {  # plain rows, not ORM objects: ~150 per search
-                row.id: SolutionCard.of(row)
-                for row in session.execute(select(*columns).where(Solution.id.in_(missing)))
+            columns = [getattr(Solution, name) for name in CardDetail.columns]
+            fetched = {
+                row[0]: CardDetail(*row[1:])
+                for row in session.execute(
+                    select(Solution.id, *columns).where(Solution.id.in_(missing))
+                )
             }
             with self._cache_lock:
-                self._cards.update(fetched)
-            cards.update(fetched)
-        return cards
+                self._details.update(fetched)
+                while len(self._details) > DETAIL_CACHE_SIZE:
+                    self._details.popitem(last=False)
+            out.update(fetched)
+        return out
 
-    def _changed(self) -> None:
+    def candidate_texts(self, session: Session, cards: list[SolutionCard]) -> list[CandidateText]:
+        """What the second stage reads of each card besides the scores (title, mission,
+        themes; no mission for a row deleted meanwhile)."""
+        details = self._card_details(session, [card.id for card in cards])
+        return [
+            candidate_text(
+                card.title, detail.mission if (detail := details.get(card.id)) else "", card.themes
+            )
+            for card in cards
+        ]
+
+    def _changed(self, kind: str) -> None:
         # set before the commit: a concurrent reader in this process never sees the new
         # version as someone else's change (refresh_if_stale only reloads on a *newer* one)
         with self.db.session() as session:
-            self._version = max(self._version, bump_catalogue_version(session))
+            bump_catalogue_version(session, kind)
+            versions = catalogue_versions(session)
+        self._version = max(self._version, versions[None])
+        self._kind_version[kind] = max(self._kind_version[kind], versions[kind])
 
     # -- index maintenance ----------------------------------------------------
     def _reindex(self, kind: str, doc_id: int, text: str | None) -> None:
@@ -380,13 +388,18 @@ class MatchService:
             self.store.upsert(kind, doc_id, text)
             self._lexical[kind].upsert(doc_id, text)
         if kind == "solution":
+            if text is None:
+                self._cards.drop([doc_id])
             self._forget_cards([doc_id])
-        self._changed()
+        self._changed(kind)
 
     def _current_text(self, kind: str, doc_id: int) -> str | None:
+        """The text of ``doc_id`` as the database holds it (``None``: not searchable); a
+        solution's card is re-read with it."""
         with self.db.session() as session:
-            docs = indexable_documents(session, kind)
-        return docs.get(doc_id)
+            if kind == "solution":
+                return self._cards.refresh(session, [doc_id]).get(doc_id)
+            return indexable_documents(session, kind, [doc_id]).get(doc_id)
 
     def index_solution(self, solution_id: int) -> None:
         self._reindex("solution", solution_id, self._current_text("solution", solution_id))
@@ -419,7 +432,11 @@ class MatchService:
         if self._version < 0:
             self.ensure_ready()
         with self.db.session() as session:
-            docs = indexable_documents(session, kind, ids)
+            docs = (
+                self._cards.refresh(session, ids)  # the cards in the same pass
+                if kind == "solution"
+                else indexable_documents(session, kind, ids)
+            )
         self.store.upsert_many(kind, docs, save=False)
         for doc_id in ids:
             if doc_id in docs:
@@ -431,7 +448,7 @@ class MatchService:
             self._forget_cards(ids)
         if time.monotonic() - self._lexical_built[kind] >= LEXICAL_REBUILD_INTERVAL:
             self._rebuild_lexical(kind)
-        self._changed()
+        self._changed(kind)
         return True
 
     def _rebuild_lexical(self, kind: str) -> None:
@@ -538,9 +555,9 @@ class MatchService:
             else:
                 apart = []
             t = time.perf_counter()
-            evidence = self._rex_evidence(
-                session, [item[1].id for item in [*page, *apart]], scope.size_band
-            )
+            shown = [item[1].id for item in [*page, *apart]]
+            details = self._card_details(session, shown)
+            evidence = self._rex_evidence(session, shown, scope.size_band)
             t = self._tick("database", t)
         query_terms = citable_terms(text, scope)
         matches, tried = (
@@ -551,15 +568,18 @@ class MatchService:
                     title=card.title,
                     score=round(score, 4),
                     trust_level=card.trust_level,
-                    reasons=self._reasons(card, scope, query_terms, fit, evidence.get(card.id)),
-                    mission=card.mission,
-                    website=card.website,
+                    reasons=self._reasons(
+                        card, detail, scope, query_terms, fit, evidence.get(card.id)
+                    ),
+                    mission=detail.mission,
+                    website=detail.website,
                     maturity=card.maturity,
-                    pitch=pitch_of(card),
+                    pitch=pitch_of(detail),
                     organisation=card.organisation,
-                    phase=card.phase,
+                    phase=detail.phase,
                 )
                 for score, card, fit in items
+                if (detail := details.get(card.id)) is not None  # None: deleted meanwhile
             ]
             for items in (page, apart)
         )
@@ -573,9 +593,8 @@ class MatchService:
         scored = self.first_stage_scored(session, scope, text)
         if self.reranker is not None and len(scored) > 1:
             head = scored[: self.reranker.depth]
-            rows = features(
-                [item[3] for item in head], [item[1].words for item in head], *query_signals(text)
-            )
+            texts = self.candidate_texts(session, [item[1] for item in head])
+            rows = features([item[3] for item in head], texts, *query_signals(text))
             order = self.reranker.order(rows)
             # the displayed scores stay the first stage's, decreasing, in the new order
             head = [(head[i][0], head[o][1], head[o][2], head[o][3]) for i, o in enumerate(order)]
@@ -590,7 +609,7 @@ class MatchService:
         if not hits:
             return []
         t = time.perf_counter()
-        cards = self._solution_cards(session, [h[0] for h in hits])
+        cards = self._solution_cards([h[0] for h in hits])  # in memory: no query
         t = self._tick("database", t)
         scored = []
         for hit in hits:
@@ -709,6 +728,7 @@ class MatchService:
     def _reasons(
         self,
         sol: SolutionCard,
+        detail: CardDetail,
         scope: Scope,
         query_terms: dict[str, str],
         fit: Any,
@@ -718,7 +738,7 @@ class MatchService:
         answers, its fit with the scope, its use elsewhere; shared words only when the
         mission says nothing. Maturity and trust come last (shown as badges)."""
         reasons: list[Reason] = []
-        answers = _answered_problem(sol.mission, query_terms)
+        answers = _answered_problem(detail.mission, query_terms)
         if answers:
             reasons.append(Reason("answers", {"text": answers}))
         fit_params: dict[str, Any] = {}
@@ -741,7 +761,12 @@ class MatchService:
             )
         if not answers:
             tokens = self._lexical["solution"].tokens(sol.id)
-            doc_tokens = set(tokens if tokens is not None else tokenize(sol.text))
+            if tokens is None:  # not in the lexical index (yet)
+                text = Solution.text_of(
+                    sol.title, detail.mission, list(sol.themes), detail.description
+                )
+                tokens = tokenize(text)
+            doc_tokens = set(tokens)
             shared = [word for token, word in query_terms.items() if token in doc_tokens]
             shared.sort(key=len, reverse=True)
             reasons.append(

@@ -352,9 +352,8 @@ def candidate_table(
             scope = scope_from_message(q[name], language="fr").scope
             text, _ = prepare_query(without_place(scope.text, scope.territory_name))
             scored = service.first_stage_scored(session, scope, text)
-            rows = features(
-                [s[3] for s in scored], [s[1].words for s in scored], *query_signals(text)
-            )
+            texts = service.candidate_texts(session, [s[1] for s in scored])
+            rows = features([s[3] for s in scored], texts, *query_signals(text))
             ids = [s[1].external_id for s in scored]
             pos = rank_of(ids, q["relevant"])
             out[q["qid"]] = (ids, rows, None if pos is None else pos - 1)
