@@ -43,7 +43,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.catalogue import public_experience, publishable_solution
-from core.db import catalogue_version
+from core.db import catalogue_versions
 from core.domain import TRUST_ORDER, Maturity, Outcome, TrustLevel, fold
 from core.messages import t
 from core.models import Experience, Solution
@@ -243,10 +243,12 @@ _THEME_TEXT_CHARS = 600
 
 
 def _fingerprint(session: Session) -> tuple[Any, ...]:
-    """What moves whenever a listed entry may have changed: the catalogue version (every
-    write through core.catalogue), and each table's row count, last id and last update
-    (a row written any other way)."""
-    out: list[Any] = [catalogue_version(session)]
+    """What moves whenever a listed entry may have changed: the solutions' and REX's
+    catalogue versions (every write through core.catalogue; a need written leaves the
+    directory alone), and each table's row count, last id and last update (a row written
+    any other way)."""
+    versions = catalogue_versions(session)
+    out: list[Any] = [versions["solution"], versions["experience"]]
     for model in (Solution, Experience):
         count, last_id, last_update = session.execute(
             select(func.count(model.id), func.max(model.id), func.max(model.updated_at))
