@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -203,6 +205,8 @@ class OnnxEmbedder:
         self.max_seq_length = max_seq_length
         self.dim = dim
         self.model_id = f"{name}|{backend}|{max_seq_length}"
+        #: batches encoded side by side in a bulk encoding (one per core)
+        self.bulk_workers = _cores()
 
     def _ids(self, texts: list[str]) -> list[list[int]]:
         out = []
@@ -219,8 +223,9 @@ class OnnxEmbedder:
         # Sorted by length, so each batch is padded only to its own longest text.
         order = np.argsort([len(ids) for ids in encoded], kind="stable")
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
+        batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+
+        def run(idx: np.ndarray) -> None:
             width = max(len(encoded[i]) for i in idx)
             ids = np.full((len(idx), width), self.pad_id, dtype=np.int64)
             mask = np.zeros((len(idx), width), dtype=np.int64)
@@ -230,6 +235,18 @@ class OnnxEmbedder:
                 mask[row, :n] = 1
             (vectors,) = self.session.run(None, {"input_ids": ids, "attention_mask": mask})
             out[idx] = vectors
+
+        # A query is one call on ``threads`` threads. A bulk encoding (indexing) runs its
+        # batches side by side, one per core: the session is thread-safe and releases the
+        # GIL, so every core works without the spinning intra-op threads a query would
+        # then compete with.
+        workers = min(len(batches), self.bulk_workers)
+        if workers > 1:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="encode") as pool:
+                list(pool.map(run, batches))
+        else:
+            for idx in batches:
+                run(idx)
         return l2_normalise(out)
 
     def encode_queries(self, texts: list[str]) -> Vectors:
@@ -246,6 +263,13 @@ class OnnxEmbedder:
         """Tokens for ``text`` with its prompt, specials included, before truncation."""
         prompt = self.query_prompt if query else self.passage_prompt
         return len(self.tokenizer.encode(prompt + text).ids)
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
 
 
 # --------------------------------------------------------------------------- loading

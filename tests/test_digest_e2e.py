@@ -352,8 +352,9 @@ async def _run(
     (to_startup,) = digests(STARTUP)
     text = to_startup["text"]
     assert t("digest_needs_title", "fr") in text
-    assert "biodéchets des habitants de Rennes" in text and STARTUP_SOLUTION[0] in text
-    assert "Lons-le-Saunier" not in text
+    # anonymised as in /besoinsouverts: the buyer's commune is masked
+    assert "biodéchets des habitants de […]" in text and STARTUP_SOLUTION[0] in text
+    assert "Rennes" not in text and "Lons-le-Saunier" not in text
     data = [b["callback_data"] for row in _rows(to_startup) for b in row]
     assert f"digest:need:{need.id}" in data
 
