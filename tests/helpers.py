@@ -7,9 +7,29 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import uvicorn
+
+#: What tests leave for a person to read (screenshots, transcripts); ignored by git.
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+
+
+def flat(text: str) -> str:
+    """``text`` with French non-breaking spaces as plain ones (for assertions)."""
+    return text.replace("\u00a0", " ").replace("\u202f", " ")
+
+
+def chat_person(session: Any, transport: str, external_id: str, **kw: Any) -> Any:
+    """A person with one chat identity on ``transport``, flushed (its id is set)."""
+    from core.models import ChatIdentity, Person
+
+    person = Person(**kw)
+    person.identities.append(ChatIdentity(transport=transport, external_id=external_id))
+    session.add(person)
+    session.flush()
+    return person
 
 
 def free_port() -> int:

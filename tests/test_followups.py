@@ -8,7 +8,6 @@ Every introduction, answer and REX here is made by the product's own code paths.
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -24,7 +23,6 @@ from core.db import Database
 from core.domain import IntroStatus, Moderation, NeedStatus, Role, TerritoryKind, TrustLevel, fold
 from core.models import (
     AuditLog,
-    ChatIdentity,
     Experience,
     FollowUp,
     Introduction,
@@ -38,23 +36,18 @@ from core.models import (
 from matcher import followups
 from matcher.followup_runner import FollowUpRunner
 from matcher.introductions import request_introduction, respond
-from tests.helpers import admin_key
+from tests.helpers import ARTIFACTS, admin_key, chat_person, flat
 from tests.test_engine import Chat
 
 T = "test"
-SHOTS = Path("/work/wt/shots")
+SHOTS = ARTIFACTS
 
 
-def _flat(text: str) -> str:
-    return text.replace("\u00a0", " ").replace("\u202f", " ")
+_flat = flat
 
 
 def _chat_person(session, external_id: str, **kw) -> Person:  # type: ignore[no-untyped-def]
-    person = Person(**kw)
-    person.identities.append(ChatIdentity(transport=T, external_id=external_id))
-    session.add(person)
-    session.flush()
-    return person
+    return chat_person(session, T, external_id, **kw)  # type: ignore[no-any-return]
 
 
 def _startup_solution(db: Database, title: str = "Cantine zéro gaspi") -> tuple[int, int]:

@@ -8,7 +8,6 @@ code paths (matcher.proposals, matcher.introductions.respond, the chat).
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
@@ -20,7 +19,6 @@ from core.config import Settings
 from core.db import Database, downgrade, make_engine, upgrade
 from core.domain import IntroKind, IntroStatus, NeedStatus, Role
 from core.models import (
-    ChatIdentity,
     FollowUp,
     Introduction,
     Need,
@@ -33,10 +31,11 @@ from matcher import followups
 from matcher.anonymise import MASK, mask_names
 from matcher.introductions import respond
 from matcher.proposals import off_button_id, open_needs_for, propose, received
+from tests.helpers import ARTIFACTS, chat_person, flat
 from tests.test_engine import Chat, _make_engine, _territories
 
 T = "test"
-SHOTS = Path("/work/wt/shots")
+SHOTS = ARTIFACTS
 T0 = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)  # a Monday, 10:30 in Paris
 
 CANTINE = (
@@ -45,16 +44,11 @@ CANTINE = (
 )
 
 
-def _flat(value: str) -> str:
-    return value.replace("\u00a0", " ").replace("\u202f", " ")
+_flat = flat
 
 
 def _person(session, external_id: str, **kw) -> Person:  # type: ignore[no-untyped-def]
-    person = Person(**kw)
-    person.identities.append(ChatIdentity(transport=T, external_id=external_id))
-    session.add(person)
-    session.flush()
-    return person
+    return chat_person(session, T, external_id, **kw)  # type: ignore[no-any-return]
 
 
 def _need(session, owner: Person, raw: str, **kw) -> int:  # type: ignore[no-untyped-def]
