@@ -74,7 +74,12 @@ def _state(ctx: Ctx) -> DirectoryState:
 
 
 def _stay(ctx: Ctx) -> None:
-    """After a page: the pending question again when the person is in a flow."""
+    """After a page: the pending question again when the person is in a flow — unless it
+    asks for free prose (a need's description): whatever they type next answers it, and
+    repeating it under every page of the directory only buries the page."""
+    step = ctx.engine.current(ctx)
+    if step is not None and step.prose:
+        return
     ctx.engine.reask_or_hint(ctx)
 
 
@@ -297,6 +302,9 @@ def _go_back(ctx: Ctx, theme: str, code: str) -> None:
     show_page(ctx, theme, _CODE_KIND.get(code, "solutions"), 0)
     if step is not None:
         ctx.ask(step, flow=flow)
+        asked = ctx.engine.current(ctx)
+        if asked is not None and asked.prose and ctx.out:
+            ctx.out.pop()  # a free-text question is not repeated under the page (_stay)
     else:  # idle again; the directory's state (the filter) stays
         ctx.state.flow = flow
         ctx.state.step = None
