@@ -68,8 +68,10 @@ __all__ = [
     "can_reach",
     "decline_button_id",
     "expire_stale",
+    "is_chat_user",
     "parse_button",
     "queued_introductions",
+    "record_event",
     "relay_outcome",
     "request_introduction",
     "respond",
@@ -200,12 +202,13 @@ def route(
     )
     if target is None:
         return None
-    if target.person is not None and _is_chat_user(session, target.person.id):
+    if target.person is not None and is_chat_user(session, target.person.id):
         return "direct"
     return "facilitator" if target.reachable else None
 
 
-def _is_chat_user(session: Session, person_id: int) -> bool:
+def is_chat_user(session: Session, person_id: int) -> bool:
+    """Whether the person can be reached in chat (has a chat identity)."""
     return (
         session.scalar(
             select(func.count())
@@ -252,8 +255,9 @@ def _contact(session: Session, person: Person) -> dict[str, str]:
     return out
 
 
-def _event(session: Session, intro: Introduction, status: IntroStatus, now: dt.datetime,
-           note: str | None = None) -> None:  # fmt: skip
+def record_event(session: Session, intro: Introduction, status: IntroStatus, now: dt.datetime,
+                 note: str | None = None) -> None:  # fmt: skip
+    """One step of an introduction, for the audit and the facilitators' funnel."""
     session.add(IntroductionEvent(introduction_id=intro.id, status=status, at=now, note=note))
 
 
@@ -327,7 +331,7 @@ def request_introduction(
             return IntroResult("not_found")
         if target.person is not None and target.person.id == requester_id:
             return IntroResult("self")
-        chat_user = target.person is not None and _is_chat_user(session, target.person.id)
+        chat_user = target.person is not None and is_chat_user(session, target.person.id)
         if not chat_user and not target.reachable:
             return IntroResult("no_contact", params={"who": target.label})
 
@@ -368,9 +372,9 @@ def request_introduction(
         )
         session.add(intro)
         session.flush()
-        _event(session, intro, IntroStatus.REQUESTED, now)
+        record_event(session, intro, IntroStatus.REQUESTED, now)
         if status is IntroStatus.QUEUED:
-            _event(session, intro, IntroStatus.QUEUED, now, note="target is not a chat user")
+            record_event(session, intro, IntroStatus.QUEUED, now, note="target is not a chat user")
             return IntroResult("queued", status, intro.id, {"who": target.label})
 
         assert target.person is not None
@@ -421,23 +425,24 @@ def respond(
         intro.responded_at = now
         intro.updated_at = now
         proposal = intro.kind == IntroKind.PROPOSAL
+        solution = _solution_title(session, intro)
         if not accept:
             intro.status = IntroStatus.DECLINED
-            _event(session, intro, IntroStatus.DECLINED, now)
+            record_event(session, intro, IntroStatus.DECLINED, now)
             if requester is not None:
                 _outbox(
                     session,
                     requester.id,
                     "prop_declined" if proposal else "intro_declined",
                     {"who": "" if proposal else intro.target_label or "", "about": about,
-                     "solution": _solution_title(session, intro)},
+                     "solution": solution},
                     intro.id,
                     now,
                 )  # fmt: skip
             return IntroResult("declined", IntroStatus.DECLINED, intro.id)
 
         intro.status = IntroStatus.ACCEPTED
-        _event(session, intro, IntroStatus.ACCEPTED, now)
+        record_event(session, intro, IntroStatus.ACCEPTED, now)
         schedule_after_accept(session, intro, now, settings)
         if requester is not None and target is not None:
             keys = ("prop_accepted", "prop_accepted_target") if proposal else (
@@ -456,7 +461,7 @@ def respond(
                         or (intro.target_label if recipient is requester else None)
                         or "",
                         "about": about,
-                        "solution": _solution_title(session, intro),
+                        "solution": solution,
                         "contact": " — ".join(contact.values()),
                         **{f"contact_{k}": v for k, v in contact.items()},
                     },
@@ -510,7 +515,7 @@ def expire_stale(
         for intro in stale:
             intro.status = IntroStatus.EXPIRED
             intro.updated_at = now
-            _event(session, intro, IntroStatus.EXPIRED, now, note=f"no answer in {days} days")
+            record_event(session, intro, IntroStatus.EXPIRED, now, note=f"no answer in {days} days")
             if intro.requester_id is not None:
                 _outbox(
                     session,

@@ -43,9 +43,7 @@ from core.config import Settings
 from core.db import Database
 from core.domain import IntroKind, IntroStatus, NeedStatus, shorten
 from core.models import (
-    ChatIdentity,
     Introduction,
-    IntroductionEvent,
     Need,
     Outbox,
     Person,
@@ -53,7 +51,13 @@ from core.models import (
     utcnow,
 )
 from matcher.anonymise import anonymous_label, dep_name, masked_problem
-from matcher.introductions import IntroResult, accept_button_id, decline_button_id
+from matcher.introductions import (
+    IntroResult,
+    accept_button_id,
+    decline_button_id,
+    is_chat_user,
+    record_event,
+)
 from matcher.types import Reason
 
 if TYPE_CHECKING:
@@ -138,12 +142,7 @@ def _solutions_of(session: Session, person_id: int) -> list[Solution]:
 
 
 def _reachable(session: Session, person_id: int | None) -> bool:
-    if person_id is None:
-        return False
-    found = session.scalar(
-        select(ChatIdentity.id).where(ChatIdentity.person_id == person_id).limit(1)
-    )
-    return found is not None
+    return person_id is not None and is_chat_user(session, person_id)
 
 
 def _fit_reasons(need: Need, sol: Solution, found: list[Reason]) -> list[Reason]:
@@ -333,16 +332,7 @@ def _propose(
     )
     if (sent_this_week or 0) >= week_cap:
         return IntroResult("cap_week", params={"cap": week_cap, "days": WEEK_DAYS})
-    waiting = session.scalar(
-        select(func.count())
-        .select_from(Introduction)
-        .where(
-            Introduction.kind == IntroKind.PROPOSAL,
-            Introduction.need_id == need.id,
-            Introduction.status == IntroStatus.REQUESTED,
-        )
-    )
-    if (waiting or 0) >= need_cap:
+    if waiting_counts(session, [need.id]).get(need.id, 0) >= need_cap:
         return IntroResult("cap_need", params={"cap": need_cap})
     assert need.owner_id is not None  # _reachable
     intro = Introduction(
@@ -361,11 +351,7 @@ def _propose(
     )
     session.add(intro)
     session.flush()
-    session.add(
-        IntroductionEvent(
-            introduction_id=intro.id, status=IntroStatus.REQUESTED, at=now, note="proposal"
-        )
-    )
+    record_event(session, intro, IntroStatus.REQUESTED, now, note="proposal")
     session.add(
         Outbox(
             person_id=need.owner_id,
