@@ -77,6 +77,7 @@ __all__ = [
     "propose",
     "received",
     "set_proposals_open",
+    "solutions_of",
     "waiting_counts",
 ]
 
@@ -130,7 +131,8 @@ class Received:
 # --------------------------------------------------------------------------- listing
 
 
-def _solutions_of(session: Session, person_id: int) -> list[Solution]:
+def solutions_of(session: Session, person_id: int) -> list[Solution]:
+    """The person's published solutions, newest first (at most :data:`MAX_SOLUTIONS`)."""
     return list(
         session.scalars(
             select(Solution)
@@ -160,7 +162,7 @@ def _fit_reasons(need: Need, sol: Solution, found: list[Reason]) -> list[Reason]
 def open_needs_for(db: Database, service: MatchService, person_id: int) -> list[OpenNeed]:
     """The open needs that fit ``person_id``'s solutions, best fit first, anonymised."""
     with db.session() as session:
-        solutions = {s.id: s.title for s in _solutions_of(session, person_id)}
+        solutions = {s.id: s.title for s in solutions_of(session, person_id)}
     best: dict[int, tuple[float, int, list[Reason]]] = {}
     for sol_id in solutions:  # the search runs outside any transaction
         for match in service.needs_for_solution(sol_id, top=CANDIDATES_PER_SOLUTION):

@@ -25,12 +25,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
-
 from bot.flows.shared import OPEN_NEEDS_ACTION, PROPOSALS_ACTION, open_need_dict, row_id, tick
 from bot.render import render_open_need, shorten
 from bot.types import Button, Ctx, Engine, FlowState, OutMessage, Step
-from core.catalogue import publishable_solution
 from core.domain import Role
 from core.messages import t
 from core.models import Need, Solution
@@ -45,6 +42,7 @@ from matcher.proposals import (
     propose,
     received,
     set_proposals_open,
+    solutions_of,
 )
 
 log = logging.getLogger(__name__)
@@ -121,14 +119,7 @@ def _pick(ctx: Ctx, index: int) -> None:
 
 # --- which solution -----------------------------------------------------------------------------
 def _own_solutions(ctx: Ctx) -> list[Solution]:
-    return list(
-        ctx.session.scalars(
-            select(Solution)
-            .where(Solution.submitted_by_id == ctx.person.id, *publishable_solution())
-            .order_by(Solution.id.desc())
-            .limit(10)
-        )
-    )
+    return solutions_of(ctx.session, ctx.person.id)
 
 
 def _p_sol(ctx: Ctx) -> None:
