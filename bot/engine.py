@@ -269,7 +269,7 @@ class ConversationEngine:
         """Buttons ``intro:accept:<id>`` / ``intro:decline:<id>`` sent through the outbox:
         the answer is recorded after this step commits."""
         verb, _, raw_id = value.partition(":")
-        if verb not in ("accept", "decline") or not raw_id.isdigit():
+        if verb not in ("accept", "decline") or not raw_id.isdigit() or len(raw_id) > 9:
             ctx.say("unexpected")
             self.reask_or_hint(ctx)
             return

@@ -23,7 +23,13 @@ return to the step they came from, so nothing of that flow is lost.
 
 from __future__ import annotations
 
-from bot.flows.shared import CONTACT_SKIPPED_KEY, ContactState, send_request, validate_email
+from bot.flows.shared import (
+    CONTACT_SKIPPED_KEY,
+    ContactState,
+    row_id,
+    send_request,
+    validate_email,
+)
 from bot.types import Ctx, Engine, Step
 from core.domain import IntroStatus
 from core.models import Introduction, utcnow
@@ -46,7 +52,8 @@ def _on_intro_answer(ctx: Ctx, value: str) -> None:
     to leave one first; everything else goes to the engine as it is."""
     verb, _, raw_id = value.partition(":")
     person = ctx.person
-    intro = ctx.session.get(Introduction, int(raw_id)) if raw_id.isdigit() else None
+    intro_id = row_id(raw_id)
+    intro = ctx.session.get(Introduction, intro_id) if intro_id is not None else None
     if (
         verb == "accept"
         and intro is not None  # one this person can still answer (else the engine says why)
@@ -58,7 +65,7 @@ def _on_intro_answer(ctx: Ctx, value: str) -> None:
         and ctx.step not in _STEPS
     ):
         here = ctx.step if ctx.engine.current(ctx) is not None else None
-        ctx.put_state(ContactState(accept=int(raw_id), back=[ctx.flow, here]))
+        ctx.put_state(ContactState(accept=intro.id, back=[ctx.flow, here]))
         ctx.say("contact_before_accept")
         ctx.ask("k_offer")
         return
