@@ -19,7 +19,7 @@ from bot.types import OutMessage
 from core.config import Settings
 from core.db import Database
 from core.domain import NeedStatus, TerritoryKind, TrustLevel, fold
-from core.messages import MESSAGES
+from core.messages import MESSAGES, t
 from core.models import (
     ConsentRecord,
     ConversationState,
@@ -737,3 +737,6 @@ def test_outbox_is_delivered_once(_engine: ConversationEngine) -> None:
     # the answer button reaches matcher.introductions (no such introduction here)
     chat.choose("intro:accept:1")
     assert "n'existe plus" in chat.text
+    # an id too long for the database is refused like any unknown button, not a crash
+    chat.choose("intro:accept:" + "9" * 30)
+    assert t("unexpected", "fr") in chat.text
