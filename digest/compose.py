@@ -381,16 +381,14 @@ def _collect_startup(
                 or not _themes_ok(need.themes, wanted)
             ):
                 continue
-            # anonymised as in /besoinsouverts: who asked is told only if the buyer accepts
-            content.needs.append(
-                NeedItem(
-                    need.id,
-                    masked_problem(session, need, 120),
-                    dep_name(session, need),
-                    sol.title,
-                    score,
-                )
+            # anonymised as in /besoinsouverts: who asked is told only if the buyer accepts;
+            # read once per run, however many start-ups the need is shown to
+            text, where = _cached(
+                content,
+                f"anonymised_need:{need.id}",
+                lambda n=need: (masked_problem(session, n, 120), dep_name(session, n)),
             )
+            content.needs.append(NeedItem(need.id, text, where, sol.title, score))
     waiting = [IntroStatus.REQUESTED]
     for intro, requester, org in session.execute(
         select(Introduction, Person.display_name, Organisation.name)
