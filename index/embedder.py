@@ -81,10 +81,12 @@ class SentenceTransformerEmbedder:
         query_prompt: str = "query: ",
         passage_prompt: str = "passage: ",
         max_seq_length: int = 256,
+        passage_max_tokens: int | None = None,
     ) -> None:
         self.model = model
         self.model.max_seq_length = max_seq_length
         self.max_seq_length = max_seq_length
+        self.passage_max_tokens = passage_limit(max_seq_length, passage_max_tokens)
         self.query_prompt = query_prompt
         self.passage_prompt = passage_prompt
         getter = getattr(model, "get_embedding_dimension", None) or getattr(
@@ -94,7 +96,7 @@ class SentenceTransformerEmbedder:
         if not dim:
             dim = int(self._encode(["x"], "", 1).shape[1])
         self.dim = int(dim)
-        self.model_id = f"{name}|{self.backend}|{max_seq_length}"
+        self.model_id = model_id(name, self.backend, max_seq_length, self.passage_max_tokens)
 
     @classmethod
     def from_path(
@@ -105,6 +107,7 @@ class SentenceTransformerEmbedder:
         query_prompt: str = "query: ",
         passage_prompt: str = "passage: ",
         max_seq_length: int = 256,
+        passage_max_tokens: int | None = None,
     ) -> SentenceTransformerEmbedder:
         try:
             from sentence_transformers import SentenceTransformer
@@ -126,6 +129,7 @@ class SentenceTransformerEmbedder:
             query_prompt=query_prompt,
             passage_prompt=passage_prompt,
             max_seq_length=max_seq_length,
+            passage_max_tokens=passage_max_tokens,
         )
 
     def _encode(self, texts: list[str], prompt: str, batch_size: int, progress: bool = False):
@@ -147,7 +151,11 @@ class SentenceTransformerEmbedder:
     def encode_passages(self, texts: list[str], *, show_progress: bool = False) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return self._encode(texts, self.passage_prompt, PASSAGE_BATCH_SIZE, show_progress)
+        self.model.max_seq_length = self.passage_max_tokens
+        try:
+            return self._encode(texts, self.passage_prompt, PASSAGE_BATCH_SIZE, show_progress)
+        finally:
+            self.model.max_seq_length = self.max_seq_length
 
     def count_tokens(self, text: str, *, query: bool = False) -> int:
         """Tokens the model sees for ``text`` with its prompt, specials included, untruncated."""
@@ -175,6 +183,7 @@ class OnnxEmbedder:
         dim: int = 384,
         pad_token: str = "<pad>",
         threads: int = 1,
+        passage_max_tokens: int | None = None,
     ) -> None:
         try:
             import onnxruntime as ort
@@ -203,14 +212,14 @@ class OnnxEmbedder:
         self.query_prompt = query_prompt
         self.passage_prompt = passage_prompt
         self.max_seq_length = max_seq_length
+        self.passage_max_tokens = passage_limit(max_seq_length, passage_max_tokens)
         self.dim = dim
-        self.model_id = f"{name}|{backend}|{max_seq_length}"
+        self.model_id = model_id(name, backend, max_seq_length, self.passage_max_tokens)
         #: batches encoded side by side in a bulk encoding (one per core)
         self.bulk_workers = _cores()
 
-    def _ids(self, texts: list[str]) -> list[list[int]]:
+    def _ids(self, texts: list[str], limit: int) -> list[list[int]]:
         out = []
-        limit = self.max_seq_length
         for enc in self.tokenizer.encode_batch(texts):
             ids = enc.ids
             if len(ids) > limit:  # keep <s> + head of the text + </s>, like transformers
@@ -218,8 +227,8 @@ class OnnxEmbedder:
             out.append(ids)
         return out
 
-    def _run(self, texts: list[str], batch_size: int) -> Vectors:
-        encoded = self._ids(texts)
+    def _run(self, texts: list[str], batch_size: int, limit: int) -> Vectors:
+        encoded = self._ids(texts, limit)
         # Sorted by length, so each batch is padded only to its own longest text.
         order = np.argsort([len(ids) for ids in encoded], kind="stable")
         out = np.empty((len(texts), self.dim), dtype=np.float32)
@@ -252,17 +261,34 @@ class OnnxEmbedder:
     def encode_queries(self, texts: list[str]) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return self._run([self.query_prompt + t for t in texts], QUERY_BATCH_SIZE)
+        return self._run(
+            [self.query_prompt + t for t in texts], QUERY_BATCH_SIZE, self.max_seq_length
+        )
 
     def encode_passages(self, texts: list[str], *, show_progress: bool = False) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return self._run([self.passage_prompt + t for t in texts], PASSAGE_BATCH_SIZE)
+        return self._run(
+            [self.passage_prompt + t for t in texts], PASSAGE_BATCH_SIZE, self.passage_max_tokens
+        )
 
     def count_tokens(self, text: str, *, query: bool = False) -> int:
         """Tokens for ``text`` with its prompt, specials included, before truncation."""
         prompt = self.query_prompt if query else self.passage_prompt
         return len(self.tokenizer.encode(prompt + text).ids)
+
+
+def passage_limit(max_seq_length: int, passage_max_tokens: int | None) -> int:
+    """Tokens of a passage the encoder reads: ``passage_max_tokens`` capped by the model's
+    ``max_seq_length``."""
+    return min(max_seq_length, passage_max_tokens or max_seq_length)
+
+
+def model_id(name: str, backend: str, max_seq_length: int, passage_max_tokens: int) -> str:
+    """The id stored with every vector. Passages read shorter than queries are another
+    model as far as stored vectors go (``/p128``); the default keeps the id it always had."""
+    suffix = f"/p{passage_max_tokens}" if passage_max_tokens < max_seq_length else ""
+    return f"{name}|{backend}|{max_seq_length}{suffix}"
 
 
 def _cores() -> int:
@@ -305,6 +331,7 @@ def load_embedder(settings: Settings) -> Embedder:
         settings.embedding_backend,
         str(adapter.resolve()) if adapter is not None else None,
         int(settings.embedding_threads),
+        settings.passage_max_tokens,
     )
 
 
@@ -320,6 +347,7 @@ def load_embedder_at(folder: Path, settings: Settings, *, backend: str | None = 
         backend or settings.embedding_backend,
         None,
         int(settings.embedding_threads),
+        settings.passage_max_tokens,
     )
 
 
@@ -333,6 +361,7 @@ def _load_cached(
     backend: str,
     adapter: str | None = None,
     threads: int = 1,
+    passage_max_tokens: int | None = None,
 ) -> Embedder:
     if backend not in BACKENDS:
         raise EmbedderUnavailable(f"unknown embedding_backend {backend!r}; use one of {BACKENDS}")
@@ -385,6 +414,7 @@ def _load_cached(
             dim=_dim_from_folder(folder),
             pad_token=_pad_token_from_folder(folder),
             threads=threads,
+            passage_max_tokens=passage_max_tokens,
         )
 
     return SentenceTransformerEmbedder.from_path(
@@ -393,6 +423,7 @@ def _load_cached(
         query_prompt=query_prompt,
         passage_prompt=passage_prompt,
         max_seq_length=max_seq_length,
+        passage_max_tokens=passage_max_tokens,
     )
 
 

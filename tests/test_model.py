@@ -196,3 +196,28 @@ def test_onnx_int8_backend(e5: Embedder, model_cache: Path, tmp_path: Path) -> N
         a, b = encode_fast(texts), encode_ref(texts)
         assert a.dtype == np.float32 and a.shape == b.shape
         assert np.sum(a * b, axis=1).min() >= 0.99  # measured: min 0.9967, mean 0.998
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx-int8"])
+def test_passages_read_at_most_passage_max_tokens(
+    installed: Path, model_cache: Path, tmp_path: Path, backend: str
+) -> None:
+    """``passage_max_tokens`` cuts what the encoder reads of a catalogue entry, not of a
+    query, and gives the vectors another model id (stored vectors of the full-length
+    encoder are never mixed with them)."""
+    full = load_embedder(_settings(tmp_path, model_cache, embedding_backend=backend))
+    short = load_embedder(
+        _settings(tmp_path, model_cache, embedding_backend=backend, passage_max_tokens=24)
+    )
+    assert short.model_id == full.model_id + "/p24" and "/p" not in full.model_id
+    long_text = " ".join(["Plateforme de signalement des dépôts sauvages de déchets."] * 12)
+    assert short.count_tokens(long_text) > 60
+    # the same passage read to 24 tokens: its head alone gives the same vector
+    head = long_text
+    while short.count_tokens(head) > 23:  # 23 pieces + </s> = what the cut keeps
+        head = head[:-1]
+    cut, ref = short.encode_passages([long_text]), full.encode_passages([head])
+    assert float(np.sum(cut * ref)) >= 0.995
+    assert float(np.sum(cut * full.encode_passages([long_text]))) < 0.99
+    # queries are read in full
+    assert np.allclose(short.encode_queries([long_text]), full.encode_queries([long_text]))

@@ -260,12 +260,24 @@ def fold_embedder(ctx: Context, recipe: Recipe, train_needs: list[dict[str, Any]
         ctx.timings["model_s"] = ctx.timings.get("model_s", 0.0) + time.perf_counter() - started
         return embedder
 
+    # vectors depend on how much of a text the encoder reads, too
+    model_key += length_tag(ctx.settings)
     return CachedEmbedder(
         f"cv:{model_key}|{ctx.backend}",
         384,
         ctx.cache / "vectors" / f"{model_key}-{ctx.backend}.npz",
         load,
     )
+
+
+def length_tag(settings: Any) -> str:
+    """``""`` for the default lengths, else ``-L<max>`` and ``-p<passage tokens>``."""
+    from index.embedder import passage_limit
+
+    max_len = int(settings.max_seq_length)
+    passage = passage_limit(max_len, settings.passage_max_tokens)
+    tag = "" if max_len == 256 else f"-L{max_len}"
+    return tag + (f"-p{passage}" if passage < max_len else "")
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -406,6 +418,25 @@ def summarise(per_fold: Sequence[dict[str, int | None]]) -> dict[str, tuple[floa
 # --------------------------------------------------------------------------- run
 
 
+def demo_settings(settings: Any, cache: Path) -> Any:
+    """``settings`` over a database of the shipped demo data alone, kept in ``cache``: the
+    figures never depend on what a user's own database holds (or lacks: before
+    ``piu init`` it is empty, and every need would score zero)."""
+    from core.db import Database
+    from ingest.demo import load_demo
+
+    cache.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite:///{cache / 'demo.sqlite3'}"
+    db = Database(url)
+    try:
+        load_demo(db)  # once: skipped while the demo files are unchanged
+    finally:
+        db.dispose()
+    out = settings.model_copy(update={"database_url": url})
+    out.__dict__.pop("db_url", None)
+    return out
+
+
 def load_context(queries: Path, backend: str, log: Callable[[str], None] = print) -> Context:
     from core.config import DEMO_DATA_DIR, REPO_ROOT, get_settings
     from index.finetune import sha256_files
@@ -414,7 +445,8 @@ def load_context(queries: Path, backend: str, log: Callable[[str], None] = print
     from ingest.training import catalogue_passages, read_needs
 
     catalogue_file = DEMO_DATA_DIR / "catalogue_betagouv.jsonl"
-    settings = get_settings()
+    cache = REPO_ROOT / "var" / "cv-cache"
+    settings = demo_settings(get_settings(), cache)
     base = install_model(settings)
     with catalogue_file.open(encoding="utf-8") as fh:
         catalogue = [json.loads(line) for line in fh if line.strip()]
@@ -423,7 +455,7 @@ def load_context(queries: Path, backend: str, log: Callable[[str], None] = print
         passages=catalogue_passages(catalogue_file),
         catalogue=catalogue,
         data_sha=sha256_files([queries, catalogue_file]),
-        cache=REPO_ROOT / "var" / "cv-cache",
+        cache=cache,
         base_folder=base,
         base_stamp=read_stamp(base) or {},
         settings=settings,
