@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -155,9 +154,10 @@ class Settings(BaseSettings):
             raise ValueError("PIU_TELEGRAM_WEBHOOK_SECRET must be set with a webhook URL")
         return self
 
-    @cached_property
+    @property
     def db_url(self) -> str:
-        """The effective database URL."""
+        """The effective database URL (derived each time: a copy with another data folder
+        or database has its own)."""
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'piu.sqlite3').resolve()}"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
@@ -87,6 +88,7 @@ class SentenceTransformerEmbedder:
         self.model.max_seq_length = max_seq_length
         self.max_seq_length = max_seq_length
         self.passage_max_tokens = passage_limit(max_seq_length, passage_max_tokens)
+        self._length_lock = threading.Lock()
         self.query_prompt = query_prompt
         self.passage_prompt = passage_prompt
         getter = getattr(model, "get_embedding_dimension", None) or getattr(
@@ -146,16 +148,23 @@ class SentenceTransformerEmbedder:
     def encode_queries(self, texts: list[str]) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return self._encode(texts, self.query_prompt, QUERY_BATCH_SIZE)
+        if self.passage_max_tokens == self.max_seq_length:
+            return self._encode(texts, self.query_prompt, QUERY_BATCH_SIZE)
+        with self._length_lock:  # not while passages are read shorter
+            return self._encode(texts, self.query_prompt, QUERY_BATCH_SIZE)
 
     def encode_passages(self, texts: list[str], *, show_progress: bool = False) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        self.model.max_seq_length = self.passage_max_tokens
-        try:
+        if self.passage_max_tokens == self.max_seq_length:
             return self._encode(texts, self.passage_prompt, PASSAGE_BATCH_SIZE, show_progress)
-        finally:
-            self.model.max_seq_length = self.max_seq_length
+        # the model reads one length at a time: a query encoded meanwhile waits
+        with self._length_lock:
+            self.model.max_seq_length = self.passage_max_tokens
+            try:
+                return self._encode(texts, self.passage_prompt, PASSAGE_BATCH_SIZE, show_progress)
+            finally:
+                self.model.max_seq_length = self.max_seq_length
 
     def count_tokens(self, text: str, *, query: bool = False) -> int:
         """Tokens the model sees for ``text`` with its prompt, specials included, untruncated."""
@@ -284,11 +293,16 @@ def passage_limit(max_seq_length: int, passage_max_tokens: int | None) -> int:
     return min(max_seq_length, passage_max_tokens or max_seq_length)
 
 
+def lengths_id(max_seq_length: int, passage_max_tokens: int | None) -> str:
+    """How much of a text the encoder reads, as ids name it: ``256``, or ``256/p128`` when
+    passages are read shorter than queries (another model as far as stored vectors go)."""
+    passage = passage_limit(max_seq_length, passage_max_tokens)
+    return f"{max_seq_length}/p{passage}" if passage < max_seq_length else f"{max_seq_length}"
+
+
 def model_id(name: str, backend: str, max_seq_length: int, passage_max_tokens: int) -> str:
-    """The id stored with every vector. Passages read shorter than queries are another
-    model as far as stored vectors go (``/p128``); the default keeps the id it always had."""
-    suffix = f"/p{passage_max_tokens}" if passage_max_tokens < max_seq_length else ""
-    return f"{name}|{backend}|{max_seq_length}{suffix}"
+    """The id stored with every vector; the default lengths keep the id they always had."""
+    return f"{name}|{backend}|{lengths_id(max_seq_length, passage_max_tokens)}"
 
 
 def _cores() -> int:

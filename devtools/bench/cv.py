@@ -271,13 +271,12 @@ def fold_embedder(ctx: Context, recipe: Recipe, train_needs: list[dict[str, Any]
 
 
 def length_tag(settings: Any) -> str:
-    """``""`` for the default lengths, else ``-L<max>`` and ``-p<passage tokens>``."""
-    from index.embedder import passage_limit
+    """The lengths part of the embedder's model id (``-L256``, ``-L256-p128``)."""
+    from index.embedder import lengths_id
 
-    max_len = int(settings.max_seq_length)
-    passage = passage_limit(max_len, settings.passage_max_tokens)
-    tag = "" if max_len == 256 else f"-L{max_len}"
-    return tag + (f"-p{passage}" if passage < max_len else "")
+    return "-L" + lengths_id(int(settings.max_seq_length), settings.passage_max_tokens).replace(
+        "/", "-"
+    )
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -290,9 +289,10 @@ def fold_service(ctx: Context, embedder: CachedEmbedder) -> Any:
 
     data_dir = ctx.cache / "runs" / embedder.model_id.replace("|", "-").replace(":", "-")
     data_dir.mkdir(parents=True, exist_ok=True)
-    settings = ctx.settings.model_copy(update={"data_dir": data_dir})
-    settings.__dict__.pop("db_url", None)
-    settings = settings.model_copy(update={"database_url": ctx.settings.db_url})
+    # the indexes in the fold's own folder, over the demo database
+    settings = ctx.settings.model_copy(
+        update={"data_dir": data_dir, "database_url": ctx.settings.db_url}
+    )
     service = MatchService(Database(settings.db_url), settings, embedder)
     started = time.perf_counter()
     service.ensure_ready(progress=False)
@@ -433,7 +433,6 @@ def demo_settings(settings: Any, cache: Path) -> Any:
     finally:
         db.dispose()
     out = settings.model_copy(update={"database_url": url})
-    out.__dict__.pop("db_url", None)
     return out
 
 

@@ -272,7 +272,6 @@ def _worker_run(
     settings = get_settings().model_copy(
         update={"data_dir": data_dir, "database_url": None, "model_cache_dir": models_dir}
     )
-    settings.__dict__.pop("db_url", None)
     with quiet_transformers():
         embedder = load_embedder(settings)
     service = MatchService(Database(settings.db_url), settings, embedder)
@@ -365,7 +364,6 @@ def speed(
     for size in [int(s) for s in sizes.split(",")]:
         with tempfile.TemporaryDirectory(prefix="piu-bench-") as tmp:
             s = base_settings.model_copy(update={"data_dir": Path(tmp), "database_url": None})
-            s.__dict__.pop("db_url", None)
             db = Database(s.db_url)
             with db.session() as session:
                 rows = []
