@@ -92,6 +92,7 @@ def reranker(
     from devtools.bench.cv import RECIPES, fit_shipped_ranker, load_context
     from index.model.adapter import active_adapter
     from index.model.folder import file_sha256
+    from matcher.rerank import write_ranker
 
     settings = get_settings()
     if recipe not in RECIPES:
@@ -103,7 +104,7 @@ def reranker(
     ctx = load_context(queries, settings.embedding_backend, log=typer.echo)
     ranker, lists = fit_shipped_ranker(ctx, RECIPES[recipe], cv, depth)
     ranker = replace(ranker, adapter_sha256=file_sha256(adapter) if adapter else "")
-    out.parent.mkdir(parents=True, exist_ok=True)
     info = {"recipe": recipe, "folds": cv, "lists": lists, "queries_file": queries.name}
-    out.write_text(ranker.to_json(**info) + "\n", encoding="utf-8")
-    typer.echo(f"Ranker: {out} ({lists} lists, depth {depth})")
+    write_ranker(out, ranker, **info)  # beside the rankers of other models in the file
+    model = f"adapter {ranker.adapter_sha256[:12]}" if adapter else "the base model"
+    typer.echo(f"Ranker: {out} ({lists} lists, depth {depth}, for {model})")

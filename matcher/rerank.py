@@ -143,10 +143,9 @@ class Reranker:
         )
 
     @classmethod
-    def load(cls, path: Path) -> Reranker:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    def from_dict(cls, data: dict[str, Any], source: str = "ranker") -> Reranker:
         if list(data["features"]) != list(FEATURES):
-            raise ValueError(f"{path}: features differ from this version's")
+            raise ValueError(f"{source}: features differ from this version's")
         return cls(
             tuple(data["weights"]),
             tuple(data["mean"]),
@@ -155,10 +154,57 @@ class Reranker:
             str(data.get("adapter_sha256", "")),
         )
 
+    @classmethod
+    def load(cls, path: Path) -> Reranker:
+        """The one ranker of a single-ranker file."""
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return cls.from_dict(data, str(path))
+
+
+def read_rankers(path: Path) -> list[dict[str, Any]]:
+    """The entries of a ranker file: one ranker (a single object, as older releases
+    wrote) or ``{"rankers": [...]}``, one per model it was fitted for."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    entries = data["rankers"] if isinstance(data, dict) and "rankers" in data else [data]
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ValueError(f"{path}: not a ranker file")
+    return entries
+
+
+def ranker_for(path: Path, adapter_sha256: str) -> Reranker | None:
+    """The ranker of ``path`` fitted for the model ``adapter_sha256`` names ("" = the base
+    model); None when the file has none for it."""
+    for entry in read_rankers(path):
+        if str(entry.get("adapter_sha256", "")) == adapter_sha256:
+            return Reranker.from_dict(entry, str(path))
+    return None
+
+
+def write_ranker(path: Path, ranker: Reranker, **info: Any) -> None:
+    """Add ``ranker`` to the file at ``path``, replacing the one fitted for the same model
+    (and any this version cannot read); atomic."""
+    from index.faiss_index import atomic_write_bytes
+
+    kept: list[dict[str, Any]] = []
+    if Path(path).is_file():
+        try:
+            kept = [
+                e
+                for e in read_rankers(path)
+                if list(e.get("features", [])) == list(FEATURES)
+                and str(e.get("adapter_sha256", "")) != ranker.adapter_sha256
+            ]
+        except (ValueError, KeyError, TypeError):
+            kept = []  # unreadable: replaced
+    entries = [*kept, json.loads(ranker.to_json(**info))]
+    body = json.dumps({"rankers": entries}, indent=1) + "\n"
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(Path(path), body.encode("utf-8"))
+
 
 def active_reranker(settings: Any) -> Reranker | None:
-    """The configured ranker, when the model it was fitted for is the one in use: the
-    default model with the same adapter file, or without any adapter."""
+    """The configured file's ranker for the model in use: the default model with the same
+    adapter file, or without any adapter (a file may hold one for each)."""
     from core.config import DEFAULT_MODEL
     from index.model.adapter import active_adapter
     from index.model.folder import file_sha256
@@ -168,14 +214,13 @@ def active_reranker(settings: Any) -> Reranker | None:
         return None
     if settings.embedding_model != DEFAULT_MODEL or not Path(path).is_file():
         return None
-    try:
-        ranker = Reranker.load(Path(path))
-    except (ValueError, KeyError) as exc:
-        log.warning("second-stage ranker not used: %s", exc)
-        return None
     adapter = active_adapter(settings)
     in_use = file_sha256(adapter) if adapter is not None else ""
-    return ranker if ranker.adapter_sha256 == in_use else None
+    try:
+        return ranker_for(Path(path), in_use)
+    except (ValueError, KeyError, TypeError) as exc:
+        log.warning("second-stage ranker not used: %s", exc)
+        return None
 
 
 def fit(

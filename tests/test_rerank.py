@@ -10,7 +10,14 @@ import pytest
 
 from devtools.bench.cv import fold_of, metrics, nested_pick, paired_bootstrap, split_folds
 from index.model.folder import file_sha256
-from matcher.rerank import FEATURES, Reranker, active_reranker, fit
+from matcher.rerank import (
+    FEATURES,
+    Reranker,
+    active_reranker,
+    fit,
+    read_rankers,
+    write_ranker,
+)
 from matcher.service import MatchService
 from matcher.types import Scope
 from tests.conftest import make_settings
@@ -74,6 +81,29 @@ def test_a_ranker_applies_only_with_the_model_it_was_fitted_for(
     assert active_reranker(settings) is None
 
 
+def test_one_file_holds_a_ranker_per_model(tmp_path: Path, model_cache: Path) -> None:
+    n = len(FEATURES)
+    base = Reranker((1.0,) + (0.0,) * (n - 1), (0.0,) * n, (1.0,) * n, 10)
+    path = tmp_path / "r.json"
+    url = f"sqlite:///{tmp_path / 'x.sqlite3'}"
+    settings = make_settings(tmp_path, url, model_cache, reranker=path)
+    off = make_settings(tmp_path, url, model_cache, reranker=path, use_finetuned=False)
+    assert settings.finetuned_adapter is not None
+    tuned = replace(base, depth=20, adapter_sha256=file_sha256(settings.finetuned_adapter))
+    path.write_text(base.to_json(recipe="base"), encoding="utf-8")  # an older single file
+    write_ranker(path, tuned, recipe="current")
+    assert active_reranker(settings) == tuned and active_reranker(off) == base
+    refitted = replace(tuned, weights=(0.5,) * n)
+    write_ranker(path, refitted, recipe="current")  # replaces the same model's ranker only
+    entries = read_rankers(path)
+    assert [e["recipe"] for e in entries] == ["base", "current"]
+    assert active_reranker(settings) == refitted and active_reranker(off) == base
+    path.write_text("not json", encoding="utf-8")
+    assert active_reranker(settings) is None  # a broken file: no ranker, no crash
+    write_ranker(path, base)  # and a refit replaces it
+    assert active_reranker(off) == base and active_reranker(settings) is None
+
+
 def test_the_service_reorders_the_head_and_keeps_the_scores(
     hashing_service: MatchService,
 ) -> None:
@@ -124,6 +154,35 @@ def test_nested_pick_chooses_on_the_other_folds_only() -> None:
     picked, chosen = nested_pick(per_fold, ["a", "b"])
     # fold 3 is where b wins, but its own figures never decide for it
     assert chosen == ["a", "a", "a", "a"] and picked[3] == fold(None)
+
+
+def test_recipes_compare_against_a_baseline_on_the_same_needs() -> None:
+    from devtools.bench.cv import ablation_table
+
+    def folds(*ranks: int | None) -> dict[str, list[dict[str, int | None]]]:
+        by_q = {f"q{i}": r for i, r in enumerate(ranks)}
+        return {"short": [by_q], "long": [by_q]}
+
+    lines: list[str] = []
+    rows = {"current": folds(2, 2, None, 1), "hardneg": folds(1, 1, None, 1)}
+    ablation_table(rows, baseline="current", echo=lines.append)
+    current, hardneg = lines[1], lines[2]
+    assert current.startswith("current") and "+0.000 [+0.000, +0.000]" in current
+    # two needs move from rank 2 to rank 1: +0.5 each over four needs
+    assert hardneg.startswith("hardneg") and hardneg.count("+0.250") == 2
+
+
+def test_an_unknown_recipe_is_refused_before_any_work() -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    result = CliRunner().invoke(
+        app,
+        ["bench", "retrieval", "--queries", str(Path(__file__)), "--cv", "5",
+         "--against", "hardneg,nosuch"],
+    )  # fmt: skip
+    assert result.exit_code == 2 and "nosuch" in result.output
 
 
 def test_hard_negatives_are_bm25_neighbours_never_the_answer(tmp_path: Path) -> None:

@@ -93,6 +93,13 @@ def retrieval(
     recipe: Annotated[str, typer.Option(help="With --cv: training recipe")] = "current",
     backend: Annotated[str, typer.Option(help="With --cv: embedding backend")] = "onnx-int8",
     folds: Annotated[str | None, typer.Option(help="With --cv: only these folds (0,1)")] = None,
+    against: Annotated[
+        str | None,
+        typer.Option(
+            help="With --cv: other recipes (comma-separated), one row each, ΔMRR@10 against "
+            "--recipe with a paired bootstrap interval on the same needs"
+        ),
+    ] = None,
     ablate: Annotated[
         bool, typer.Option(help="With --cv: fusion, weight and second-stage ablation rows")
     ] = False,
@@ -111,7 +118,7 @@ def retrieval(
         _ablate_cv(queries, cv, recipe, backend, folds)
         return
     if cv is not None:
-        _retrieval_cv(queries, cv, recipe, backend, folds, rerank)
+        _retrieval_cv(queries, cv, recipe, backend, folds, rerank, against)
         return
     from devtools.bench.wrap import SEED, wrap_all
     from matcher.service import MatchService
@@ -151,22 +158,49 @@ def retrieval(
 
 
 def _retrieval_cv(
-    queries: Path, k: int, recipe_name: str, backend: str, folds: str | None, rerank: int | None
+    queries: Path,
+    k: int,
+    recipe_name: str,
+    backend: str,
+    folds: str | None,
+    rerank: int | None,
+    against: str | None = None,
 ) -> None:
-    from devtools.bench.cv import RECIPES, Variant, load_context, report, run_cv, run_cv_ranked
+    from devtools.bench.cv import (
+        RECIPES,
+        Variant,
+        ablation_table,
+        load_context,
+        report,
+        run_cv,
+        run_cv_ranked,
+    )
 
-    if recipe_name not in RECIPES:
-        raise typer.BadParameter(f"unknown recipe; one of {', '.join(RECIPES)}")
+    others = [name for name in (against or "").split(",") if name and name != recipe_name]
+    unknown = [name for name in [recipe_name, *others] if name not in RECIPES]
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown recipe {', '.join(unknown)}; one of {', '.join(RECIPES)}"
+        )
     ctx = load_context(queries, backend, log=typer.echo)
     chosen = [int(f) for f in folds.split(",")] if folds else list(range(k))
     started = time.perf_counter()
-    if rerank is None:
-        results = run_cv(ctx, RECIPES[recipe_name], k, [Variant("serving")], chosen)["serving"]
-    else:
-        results = run_cv_ranked(ctx, RECIPES[recipe_name], k, rerank, chosen)
+
+    def results_of(name: str) -> dict[str, list[dict[str, int | None]]]:
+        if rerank is None:
+            return run_cv(ctx, RECIPES[name], k, [Variant("serving")], chosen)["serving"]
+        return run_cv_ranked(ctx, RECIPES[name], k, rerank, chosen)
+
+    rows = {name: results_of(name) for name in [recipe_name, *others]}
     stage = "" if rerank is None else f", second stage over the top {rerank}"
-    typer.echo(f"recipe {recipe_name}{stage}, {k} folds by sha256(qid) % {k}, backend {backend}")
-    report(results, echo=typer.echo)
+    for name, results in rows.items():
+        typer.echo(f"recipe {name}{stage}, {k} folds by sha256(qid) % {k}, backend {backend}")
+        report(results, echo=typer.echo)
+    if others:
+        typer.echo(
+            f"folds {','.join(map(str, chosen))}; out-of-fold, ΔMRR@10 vs {recipe_name}{stage}"
+        )
+        ablation_table(rows, baseline=recipe_name, echo=typer.echo)
     spent = ", ".join(f"{key} {value:.0f} s" for key, value in ctx.timings.items())
     typer.echo(f"time: {time.perf_counter() - started:.0f} s ({spent or 'all cached'})")
 
